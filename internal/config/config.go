@@ -1,0 +1,166 @@
+// Package config reads the binaries' settings from environment variables.
+// Each variable is declared once in a table with its default and meaning, so
+// `-h` on every binary lists the same text the code reads, and tests (the
+// docker-compose check) can compare against it.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Var is one environment variable a binary reads.
+type Var struct {
+	Name    string
+	Default string
+	Usage   string
+}
+
+// Environment variables, shared by the binaries that read them.
+var (
+	TemporalAddress   = Var{"TEMPORAL_ADDRESS", "127.0.0.1:7233", "Temporal frontend host:port"}
+	TemporalNamespace = Var{"TEMPORAL_NAMESPACE", "default", "Temporal namespace of the deals"}
+	DatabaseURL       = Var{"DATABASE_URL", "postgres://postgres@127.0.0.1:5432/dealflow?sslmode=disable", "PostgreSQL connection URL"}
+	LogLevel          = Var{"LOG_LEVEL", "info", "log level: debug, info, warn, error"}
+	APIAddr           = Var{"API_ADDR", ":8080", "HTTP listen address of the API"}
+	APIRateLimit      = Var{"API_RATE_LIMIT", "20", "requests per second allowed per token (burst is twice that); 0 disables"}
+	APIRequestTimeout = Var{"API_REQUEST_TIMEOUT", "15s", "how long one API request may wait for Temporal or PostgreSQL"}
+	WorkerMetricsAddr = Var{"WORKER_METRICS_ADDR", ":9090", "listen address of the worker's /metrics; empty disables"}
+	SMTPAddr          = Var{"SMTP_ADDR", "", "SMTP server host:port for follow-up mail; empty records messages without sending"}
+	SMTPFrom          = Var{"SMTP_FROM", "dealflow@localhost", "sender address of follow-up mail"}
+)
+
+// Reader collects values and validation errors for one binary. Call the
+// typed getters, then Err.
+type Reader struct {
+	vars []Var
+	errs []error
+	env  func(string) (string, bool)
+}
+
+// NewReader reads from the process environment.
+func NewReader() *Reader { return &Reader{env: os.LookupEnv} }
+
+// NewReaderFrom reads from a map; for tests.
+func NewReaderFrom(m map[string]string) *Reader {
+	return &Reader{env: func(k string) (string, bool) { v, ok := m[k]; return v, ok }}
+}
+
+func (r *Reader) raw(v Var) string {
+	r.vars = append(r.vars, v)
+	if s, ok := r.env(v.Name); ok {
+		return strings.TrimSpace(s)
+	}
+	return v.Default
+}
+
+func (r *Reader) fail(v Var, format string, args ...any) {
+	r.errs = append(r.errs, fmt.Errorf("%s: %s", v.Name, fmt.Sprintf(format, args...)))
+}
+
+// String returns the value, which must not be empty when required.
+func (r *Reader) String(v Var, required bool) string {
+	s := r.raw(v)
+	if required && s == "" {
+		r.fail(v, "must be set")
+	}
+	return s
+}
+
+// Addr returns a host:port (host may be empty); empty is allowed when optional.
+func (r *Reader) Addr(v Var, required bool) string {
+	s := r.raw(v)
+	if s == "" {
+		if required {
+			r.fail(v, "must be set")
+		}
+		return s
+	}
+	if _, port, err := net.SplitHostPort(s); err != nil {
+		r.fail(v, "want host:port, got %q", s)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		r.fail(v, "bad port in %q", s)
+	}
+	return s
+}
+
+// PostgresURL returns a postgres:// URL.
+func (r *Reader) PostgresURL(v Var) string {
+	s := r.raw(v)
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		// Never echo the value: it may hold a password.
+		r.fail(v, "want a postgres:// URL")
+	}
+	return s
+}
+
+// Duration returns a positive Go duration such as 15s.
+func (r *Reader) Duration(v Var) time.Duration {
+	s := r.raw(v)
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		r.fail(v, "want a positive duration such as 15s, got %q", s)
+	}
+	return d
+}
+
+// Float returns a non-negative number.
+func (r *Reader) Float(v Var) float64 {
+	s := r.raw(v)
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f < 0 {
+		r.fail(v, "want a non-negative number, got %q", s)
+	}
+	return f
+}
+
+// LogLevel returns a slog level.
+func (r *Reader) LogLevel(v Var) slog.Level {
+	s := r.raw(v)
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		r.fail(v, "want debug, info, warn or error, got %q", s)
+	}
+	return l
+}
+
+// Err joins every validation failure.
+func (r *Reader) Err() error { return errors.Join(r.errs...) }
+
+// Vars lists the variables read so far, for usage text.
+func (r *Reader) Vars() []Var { return r.vars }
+
+// Usage writes the -h text: what the binary does and the variables it reads.
+func Usage(w io.Writer, name, about string, vars []Var) {
+	fmt.Fprintf(w, "Usage: %s\n\n%s\n\nEnvironment:\n", name, about)
+	for _, v := range vars {
+		def := v.Default
+		if def == "" {
+			def = `""`
+		}
+		fmt.Fprintf(w, "  %-22s %s (default %s)\n", v.Name, v.Usage, def)
+	}
+}
+
+// ParseFlags handles -h/-help for a binary that is configured only by its
+// environment: it prints the usage and exits 0, and rejects other flags.
+func ParseFlags(name, about string, vars []Var) {
+	fs := flag.NewFlagSet(name, flag.ExitOnError)
+	fs.Usage = func() { Usage(fs.Output(), name, about, vars) }
+	_ = fs.Parse(os.Args[1:])
+}
+
+// NewLogger returns the JSON logger every binary uses.
+func NewLogger(level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}

@@ -1,0 +1,69 @@
+package workflows
+
+import (
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Change is what one step of a deal writes to PostgreSQL: the deal header and
+// lead (always, so lists and reports stay current), the timeline event, and
+// only the records the step touched. Every part is a full snapshot, never an
+// increment, so applying the same Change twice leaves the same rows.
+type Change struct {
+	Deal  DealHeader `json:"deal"`
+	Lead  Lead       `json:"lead"`
+	Event Event      `json:"event"`
+
+	// Qualify is set on the step that qualifies the lead: the account is
+	// linked (existing one by company name or contact email) or created, and
+	// the contact is created or linked by email.
+	Qualify *QualifyRecord `json:"qualify,omitempty"`
+
+	Opportunity *Opportunity `json:"opportunity,omitempty"`
+	Quotes      []Quote      `json:"quotes,omitempty"`
+	Order       *Order       `json:"order,omitempty"`
+	Invoice     *Invoice     `json:"invoice,omitempty"`
+	// Messages are follow-ups to record in the outbox (unique by Key) and deliver.
+	Messages []Message `json:"messages,omitempty"`
+}
+
+// DealHeader is the deal's row in the leads table beside the lead fields: what
+// the API lists and filters by.
+type DealHeader struct {
+	ID             string          `json:"id"`
+	Owner          string          `json:"owner"`
+	Stage          Stage           `json:"stage"`
+	Status         Status          `json:"status"`
+	Currency       string          `json:"currency"`
+	Customer       string          `json:"customer"`
+	Value          decimal.Decimal `json:"value"`
+	AccountID      string          `json:"accountId,omitempty"`
+	ContactID      string          `json:"contactId,omitempty"`
+	CreatedAt      time.Time       `json:"createdAt"`
+	StageEnteredAt time.Time       `json:"stageEnteredAt"`
+	ClosedAt       *time.Time      `json:"closedAt,omitempty"`
+}
+
+// QualifyRecord carries what qualification writes besides the opportunity.
+type QualifyRecord struct {
+	// AccountID, when set, links an account already on file.
+	AccountID   string `json:"accountId,omitempty"`
+	AccountName string `json:"accountName"`
+	// NewAccountID is the deterministic ID used if a new account is created.
+	NewAccountID string `json:"newAccountId"`
+	// NewContactID is the deterministic ID used if a new contact is created.
+	NewContactID string `json:"newContactId"`
+	FirstName    string `json:"firstName,omitempty"`
+	LastName     string `json:"lastName,omitempty"`
+	Email        string `json:"email,omitempty"`
+	Phone        string `json:"phone,omitempty"`
+	JobTitle     string `json:"jobTitle,omitempty"`
+}
+
+// ChangeResult is what ApplyChange reports back: the account and contact a
+// qualification linked or created (empty otherwise).
+type ChangeResult struct {
+	AccountID string `json:"accountId,omitempty"`
+	ContactID string `json:"contactId,omitempty"`
+}

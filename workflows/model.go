@@ -1,0 +1,339 @@
+package workflows
+
+import (
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Stage is where a deal stands in the lead-to-order process.
+type Stage string
+
+const (
+	StageQualify Stage = "Qualify"
+	StageDevelop Stage = "Develop"
+	StagePropose Stage = "Propose"
+	StageClose   Stage = "Close"
+	StageOrder   Stage = "Order"
+	StageInvoice Stage = "Invoice"
+	StagePaid    Stage = "Paid"
+)
+
+// Status is the deal's outcome so far; only StatusOpen deals move forward.
+type Status string
+
+const (
+	StatusOpen         Status = "open"
+	StatusWon          Status = "won"
+	StatusLost         Status = "lost"
+	StatusDisqualified Status = "disqualified"
+	StatusCanceled     Status = "canceled"
+)
+
+// Deal is the whole state of one deal. The workflow owns it; it is what the
+// state query returns and what continue-as-new carries to the next run.
+type Deal struct {
+	ID       string `json:"id"`
+	Owner    string `json:"owner"`
+	Manager  string `json:"manager"`
+	Currency string `json:"currency"`
+	Stage    Stage  `json:"stage"`
+	Status   Status `json:"status"`
+
+	Lead        Lead         `json:"lead"`
+	AccountID   string       `json:"accountId,omitempty"`
+	ContactID   string       `json:"contactId,omitempty"`
+	Opportunity *Opportunity `json:"opportunity,omitempty"`
+	Quotes      []Quote      `json:"quotes,omitempty"`
+	Order       *Order       `json:"order,omitempty"`
+	Invoice     *Invoice     `json:"invoice,omitempty"`
+
+	CreatedAt      time.Time `json:"createdAt"`
+	StageEnteredAt time.Time `json:"stageEnteredAt"`
+	// LastActivityAt is the time of the last accepted rep action; idle-time
+	// follow-ups (lead reminders, stage nudges) count from it.
+	LastActivityAt time.Time `json:"lastActivityAt"`
+	// ClosedAt is when the deal reached its current terminal status (won,
+	// lost, disqualified, canceled); the retention window counts from it.
+	ClosedAt *time.Time `json:"closedAt,omitempty"`
+
+	Policy    Policy     `json:"policy"`
+	FollowUps FollowUps  `json:"followUps"`
+	Messages  []Message  `json:"messages,omitempty"`
+	Timeline  []Event    `json:"timeline"`
+	NextSeq   int        `json:"nextSeq"`
+	History   []StageLog `json:"stageHistory,omitempty"`
+}
+
+// StageLog records when the deal entered a stage, for cycle-time reports.
+type StageLog struct {
+	Stage Stage     `json:"stage"`
+	At    time.Time `json:"at"`
+}
+
+// Lead is the prospect as first captured, edited while in Qualify.
+type Lead struct {
+	Topic                 string          `json:"topic"`
+	FirstName             string          `json:"firstName,omitempty"`
+	LastName              string          `json:"lastName,omitempty"`
+	Company               string          `json:"company,omitempty"`
+	JobTitle              string          `json:"jobTitle,omitempty"`
+	Email                 string          `json:"email,omitempty"`
+	Phone                 string          `json:"phone,omitempty"`
+	Source                string          `json:"source,omitempty"`
+	Rating                string          `json:"rating,omitempty"`
+	Budget                decimal.Decimal `json:"budget"`
+	EstimatedValue        decimal.Decimal `json:"estimatedValue"`
+	PurchaseTimeframe     string          `json:"purchaseTimeframe,omitempty"`
+	PurchaseProcess       string          `json:"purchaseProcess,omitempty"`
+	DecisionMakerIdentified bool          `json:"decisionMakerIdentified"`
+	// ExistingAccountID links the lead to an account already on file instead
+	// of a company name.
+	ExistingAccountID string `json:"existingAccountId,omitempty"`
+	// Status of the lead record itself: Open, Qualified, Disqualified.
+	Status           string `json:"status"`
+	DisqualifyReason string `json:"disqualifyReason,omitempty"`
+}
+
+// Opportunity is the deal being developed after qualification.
+type Opportunity struct {
+	ID                string          `json:"id"`
+	Name              string          `json:"name"`
+	CustomerNeed      string          `json:"customerNeed,omitempty"`
+	ProposedSolution  string          `json:"proposedSolution,omitempty"`
+	// RevenueOverride, when set, replaces the revenue computed from the lines.
+	RevenueOverride   *decimal.Decimal `json:"revenueOverride,omitempty"`
+	EstimatedCloseDate *time.Time      `json:"estimatedCloseDate,omitempty"`
+	Probability       int              `json:"probability"`
+	Stakeholders      []Stakeholder    `json:"stakeholders,omitempty"`
+	Competitors       []Competitor     `json:"competitors,omitempty"`
+	Team              []TeamMember     `json:"team,omitempty"`
+	Lines             []Line           `json:"lines,omitempty"`
+	Status            string           `json:"status"` // Open, Won, Lost
+	CloseReason       string           `json:"closeReason,omitempty"`
+	CloseCompetitor   string           `json:"closeCompetitor,omitempty"`
+	CloseNote         string           `json:"closeNote,omitempty"`
+	ActualRevenue     *decimal.Decimal `json:"actualRevenue,omitempty"`
+	ClosedAt          *time.Time       `json:"closedAt,omitempty"`
+}
+
+// Stakeholder is a person at the customer with a role in the decision.
+type Stakeholder struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Email string `json:"email,omitempty"`
+	Role  string `json:"role"`
+}
+
+// Competitor is another vendor in the deal.
+type Competitor struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Strengths string `json:"strengths,omitempty"`
+}
+
+// TeamMember is a user who works the deal with the owner.
+type TeamMember struct {
+	ID     string `json:"id"`
+	UserID string `json:"userId"`
+	Role   string `json:"role,omitempty"`
+}
+
+// Line is one product line of an opportunity, quote, order or invoice.
+type Line struct {
+	ID        string          `json:"id"`
+	Product   string          `json:"product"`
+	Quantity  decimal.Decimal `json:"quantity"`
+	UnitPrice decimal.Decimal `json:"unitPrice"`
+	Discount  decimal.Decimal `json:"discount"`
+	Tax       decimal.Decimal `json:"tax"`
+}
+
+// Amount is quantity × unit price − discount + tax, exact.
+func (l Line) Amount() decimal.Decimal {
+	return l.Quantity.Mul(l.UnitPrice).Sub(l.Discount).Add(l.Tax)
+}
+
+// Total sums the amounts of lines.
+func Total(lines []Line) decimal.Decimal {
+	sum := decimal.Zero
+	for _, l := range lines {
+		sum = sum.Add(l.Amount())
+	}
+	return sum
+}
+
+// Quote statuses and the reasons a quote is closed.
+const (
+	QuoteDraft  = "Draft"
+	QuoteActive = "Active"
+	QuoteWon    = "Won"
+	QuoteClosed = "Closed"
+
+	QuoteReasonRevised  = "Revised"
+	QuoteReasonExpired  = "Expired"
+	QuoteReasonLost     = "Lost"
+	QuoteReasonCanceled = "Canceled"
+)
+
+// Quote is one revision of the offer made to the customer.
+type Quote struct {
+	ID            string          `json:"id"`
+	Revision      int             `json:"revision"`
+	Name          string          `json:"name"`
+	Status        string          `json:"status"`
+	StatusReason  string          `json:"statusReason,omitempty"`
+	Lines         []Line          `json:"lines"`
+	Total         decimal.Decimal `json:"total"`
+	PaymentTerms  string          `json:"paymentTerms"`
+	EffectiveFrom *time.Time      `json:"effectiveFrom,omitempty"`
+	EffectiveTo   *time.Time      `json:"effectiveTo,omitempty"`
+	CreatedAt     time.Time       `json:"createdAt"`
+	ActivatedAt   *time.Time      `json:"activatedAt,omitempty"`
+	ClosedAt      *time.Time      `json:"closedAt,omitempty"`
+}
+
+// Order statuses.
+const (
+	OrderActive    = "Active"
+	OrderFulfilled = "Fulfilled"
+	OrderInvoiced  = "Invoiced"
+	OrderCanceled  = "Canceled"
+)
+
+// Order is created from the won quote.
+type Order struct {
+	ID            string          `json:"id"`
+	QuoteID       string          `json:"quoteId"`
+	Lines         []Line          `json:"lines"`
+	Total         decimal.Decimal `json:"total"`
+	PaymentTerms  string          `json:"paymentTerms"`
+	Status        string          `json:"status"`
+	CancelReason  string          `json:"cancelReason,omitempty"`
+	CreatedAt     time.Time       `json:"createdAt"`
+	FulfilledAt   *time.Time      `json:"fulfilledAt,omitempty"`
+	CanceledAt    *time.Time      `json:"canceledAt,omitempty"`
+}
+
+// Invoice statuses.
+const (
+	InvoiceActive   = "Active"
+	InvoicePaid     = "Paid"
+	InvoiceCanceled = "Canceled"
+)
+
+// Invoice is billed from the fulfilled order.
+type Invoice struct {
+	ID           string          `json:"id"`
+	OrderID      string          `json:"orderId"`
+	Lines        []Line          `json:"lines"`
+	Total        decimal.Decimal `json:"total"`
+	PaidAmount   decimal.Decimal `json:"paidAmount"`
+	PaymentTerms string          `json:"paymentTerms"`
+	DueDate      time.Time       `json:"dueDate"`
+	Status       string          `json:"status"`
+	CancelReason string          `json:"cancelReason,omitempty"`
+	Payments     []Payment       `json:"payments,omitempty"`
+	CreatedAt    time.Time       `json:"createdAt"`
+	PaidAt       *time.Time      `json:"paidAt,omitempty"`
+}
+
+// Payment is one amount received against an invoice.
+type Payment struct {
+	Seq    int             `json:"seq"`
+	Amount decimal.Decimal `json:"amount"`
+	At     time.Time       `json:"at"`
+	// Discount is the early-payment discount granted when this payment
+	// settled the invoice within the terms' discount window.
+	Discount decimal.Decimal `json:"discount"`
+}
+
+// Message is one follow-up sent by the deal (reminder, nudge, notice).
+type Message struct {
+	Key       string    `json:"key"` // idempotency key, unique across all deals
+	Kind      string    `json:"kind"`
+	Recipient string    `json:"recipient"`
+	Subject   string    `json:"subject"`
+	Body      string    `json:"body"`
+	At        time.Time `json:"at"`
+}
+
+// Event is one entry of the deal's timeline: an action accepted or rejected,
+// or something the deal did on its own (a follow-up, an expiry).
+type Event struct {
+	Seq      int       `json:"seq"`
+	At       time.Time `json:"at"`
+	Actor    string    `json:"actor"`
+	Action   string    `json:"action"`
+	Accepted bool      `json:"accepted"`
+	Detail   string    `json:"detail,omitempty"`
+	Stage    Stage     `json:"stage"`
+}
+
+// Value is the deal's current expected value: the rep's override, else the
+// opportunity lines, else the lead's estimate; once won, the actual revenue.
+func (d *Deal) Value() decimal.Decimal {
+	if o := d.Opportunity; o != nil {
+		switch {
+		case o.ActualRevenue != nil:
+			return *o.ActualRevenue
+		case o.RevenueOverride != nil:
+			return *o.RevenueOverride
+		case len(o.Lines) > 0:
+			return Total(o.Lines)
+		}
+	}
+	return d.Lead.EstimatedValue
+}
+
+// Customer is the name managers know the deal by.
+func (d *Deal) Customer() string {
+	if d.Lead.Company != "" {
+		return d.Lead.Company
+	}
+	return d.Lead.FirstName + " " + d.Lead.LastName
+}
+
+// ContactName is how messages address the customer's contact.
+func (d *Deal) ContactName() string {
+	if d.Lead.FirstName == "" && d.Lead.LastName == "" {
+		return d.Customer()
+	}
+	if d.Lead.LastName == "" {
+		return d.Lead.FirstName
+	}
+	return d.Lead.FirstName + " " + d.Lead.LastName
+}
+
+// CurrentQuote is the newest quote revision, or nil.
+func (d *Deal) CurrentQuote() *Quote {
+	if len(d.Quotes) == 0 {
+		return nil
+	}
+	return &d.Quotes[len(d.Quotes)-1]
+}
+
+// quoteByRevision finds a quote revision, or nil.
+func (d *Deal) quoteByRevision(rev int) *Quote {
+	for i := range d.Quotes {
+		if d.Quotes[i].Revision == rev {
+			return &d.Quotes[i]
+		}
+	}
+	return nil
+}
+
+// OnTeam reports whether user works the deal (owner or sales team member).
+func (d *Deal) OnTeam(user string) bool {
+	if user == d.Owner {
+		return true
+	}
+	if d.Opportunity != nil {
+		for _, m := range d.Opportunity.Team {
+			if m.UserID == user {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,52 @@
+// Package workflows holds the lead-to-order sales process: the plain stage
+// rules (machine.go), the timed follow-ups (followups.go) and the durable
+// Temporal workflow around them (deal.go). It does no I/O: every side effect
+// is an activity called by name.
+package workflows
+
+import "go.temporal.io/sdk/temporal"
+
+// TaskQueue is the task queue the deal workflow and its activities run on.
+const TaskQueue = "dealflow"
+
+// WorkflowID is the ID of the one workflow that carries a lead from its
+// creation to the paid invoice.
+func WorkflowID(leadID string) string { return "lead/" + leadID }
+
+// WorkflowName is the registered name of the deal workflow.
+const WorkflowName = "Deal"
+
+// QueryState returns the whole deal view (DealView), timeline included.
+const QueryState = "state"
+
+// Activity names, registered by the worker and called by the workflow.
+const (
+	// ActivityApplyChange writes one step of a deal (its records, its timeline
+	// entry and any follow-up messages) in a single transaction, then delivers
+	// the messages. It is the workflow's only side effect.
+	ActivityApplyChange = "ApplyChange"
+)
+
+// Typed search attributes the Web UI filters deals by. They must be registered
+// on the namespace before the worker starts (see SearchAttributes).
+var (
+	SASalesStage        = temporal.NewSearchAttributeKeyKeyword("SalesStage")
+	SASalesOwner        = temporal.NewSearchAttributeKeyKeyword("SalesOwner")
+	SADealStatus        = temporal.NewSearchAttributeKeyKeyword("DealStatus")
+	SACustomer          = temporal.NewSearchAttributeKeyKeyword("Customer")
+	SALeadSource        = temporal.NewSearchAttributeKeyKeyword("LeadSource")
+	SAEstimatedRevenue  = temporal.NewSearchAttributeKeyFloat64("EstimatedRevenue")
+	SAExpectedCloseDate = temporal.NewSearchAttributeKeyTime("ExpectedCloseDate")
+)
+
+// SearchAttributes lists every custom search attribute with its Temporal type
+// name, as the dev server's --search-attribute flag and the operator API take it.
+var SearchAttributes = []struct{ Name, Type string }{
+	{SASalesStage.GetName(), "Keyword"},
+	{SASalesOwner.GetName(), "Keyword"},
+	{SADealStatus.GetName(), "Keyword"},
+	{SACustomer.GetName(), "Keyword"},
+	{SALeadSource.GetName(), "Keyword"},
+	{SAEstimatedRevenue.GetName(), "Double"},
+	{SAExpectedCloseDate.GetName(), "Datetime"},
+}
