@@ -73,20 +73,20 @@ type StageLog struct {
 
 // Lead is the prospect as first captured, edited while in Qualify.
 type Lead struct {
-	Topic                 string          `json:"topic"`
-	FirstName             string          `json:"firstName,omitempty"`
-	LastName              string          `json:"lastName,omitempty"`
-	Company               string          `json:"company,omitempty"`
-	JobTitle              string          `json:"jobTitle,omitempty"`
-	Email                 string          `json:"email,omitempty"`
-	Phone                 string          `json:"phone,omitempty"`
-	Source                string          `json:"source,omitempty"`
-	Rating                string          `json:"rating,omitempty"`
-	Budget                decimal.Decimal `json:"budget"`
-	EstimatedValue        decimal.Decimal `json:"estimatedValue"`
-	PurchaseTimeframe     string          `json:"purchaseTimeframe,omitempty"`
-	PurchaseProcess       string          `json:"purchaseProcess,omitempty"`
-	DecisionMakerIdentified bool          `json:"decisionMakerIdentified"`
+	Topic                   string          `json:"topic"`
+	FirstName               string          `json:"firstName,omitempty"`
+	LastName                string          `json:"lastName,omitempty"`
+	Company                 string          `json:"company,omitempty"`
+	JobTitle                string          `json:"jobTitle,omitempty"`
+	Email                   string          `json:"email,omitempty"`
+	Phone                   string          `json:"phone,omitempty"`
+	Source                  string          `json:"source,omitempty"`
+	Rating                  string          `json:"rating,omitempty"`
+	Budget                  decimal.Decimal `json:"budget"`
+	EstimatedValue          decimal.Decimal `json:"estimatedValue"`
+	PurchaseTimeframe       string          `json:"purchaseTimeframe,omitempty"`
+	PurchaseProcess         string          `json:"purchaseProcess,omitempty"`
+	DecisionMakerIdentified bool            `json:"decisionMakerIdentified"`
 	// ExistingAccountID links the lead to an account already on file instead
 	// of a company name.
 	ExistingAccountID string `json:"existingAccountId,omitempty"`
@@ -97,24 +97,24 @@ type Lead struct {
 
 // Opportunity is the deal being developed after qualification.
 type Opportunity struct {
-	ID                string          `json:"id"`
-	Name              string          `json:"name"`
-	CustomerNeed      string          `json:"customerNeed,omitempty"`
-	ProposedSolution  string          `json:"proposedSolution,omitempty"`
+	ID               string `json:"id"`
+	Name             string `json:"name"`
+	CustomerNeed     string `json:"customerNeed,omitempty"`
+	ProposedSolution string `json:"proposedSolution,omitempty"`
 	// RevenueOverride, when set, replaces the revenue computed from the lines.
-	RevenueOverride   *decimal.Decimal `json:"revenueOverride,omitempty"`
-	EstimatedCloseDate *time.Time      `json:"estimatedCloseDate,omitempty"`
-	Probability       int              `json:"probability"`
-	Stakeholders      []Stakeholder    `json:"stakeholders,omitempty"`
-	Competitors       []Competitor     `json:"competitors,omitempty"`
-	Team              []TeamMember     `json:"team,omitempty"`
-	Lines             []Line           `json:"lines,omitempty"`
-	Status            string           `json:"status"` // Open, Won, Lost
-	CloseReason       string           `json:"closeReason,omitempty"`
-	CloseCompetitor   string           `json:"closeCompetitor,omitempty"`
-	CloseNote         string           `json:"closeNote,omitempty"`
-	ActualRevenue     *decimal.Decimal `json:"actualRevenue,omitempty"`
-	ClosedAt          *time.Time       `json:"closedAt,omitempty"`
+	RevenueOverride    *decimal.Decimal `json:"revenueOverride,omitempty"`
+	EstimatedCloseDate *time.Time       `json:"estimatedCloseDate,omitempty"`
+	Probability        int              `json:"probability"`
+	Stakeholders       []Stakeholder    `json:"stakeholders,omitempty"`
+	Competitors        []Competitor     `json:"competitors,omitempty"`
+	Team               []TeamMember     `json:"team,omitempty"`
+	Lines              []Line           `json:"lines,omitempty"`
+	Status             string           `json:"status"` // Open, Won, Lost
+	CloseReason        string           `json:"closeReason,omitempty"`
+	CloseCompetitor    string           `json:"closeCompetitor,omitempty"`
+	CloseNote          string           `json:"closeNote,omitempty"`
+	ActualRevenue      *decimal.Decimal `json:"actualRevenue,omitempty"`
+	ClosedAt           *time.Time       `json:"closedAt,omitempty"`
 }
 
 // Stakeholder is a person at the customer with a role in the decision.
@@ -203,16 +203,16 @@ const (
 
 // Order is created from the won quote.
 type Order struct {
-	ID            string          `json:"id"`
-	QuoteID       string          `json:"quoteId"`
-	Lines         []Line          `json:"lines"`
-	Total         decimal.Decimal `json:"total"`
-	PaymentTerms  string          `json:"paymentTerms"`
-	Status        string          `json:"status"`
-	CancelReason  string          `json:"cancelReason,omitempty"`
-	CreatedAt     time.Time       `json:"createdAt"`
-	FulfilledAt   *time.Time      `json:"fulfilledAt,omitempty"`
-	CanceledAt    *time.Time      `json:"canceledAt,omitempty"`
+	ID           string          `json:"id"`
+	QuoteID      string          `json:"quoteId"`
+	Lines        []Line          `json:"lines"`
+	Total        decimal.Decimal `json:"total"`
+	PaymentTerms string          `json:"paymentTerms"`
+	Status       string          `json:"status"`
+	CancelReason string          `json:"cancelReason,omitempty"`
+	CreatedAt    time.Time       `json:"createdAt"`
+	FulfilledAt  *time.Time      `json:"fulfilledAt,omitempty"`
+	CanceledAt   *time.Time      `json:"canceledAt,omitempty"`
 }
 
 // Invoice statuses.

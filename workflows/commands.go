@@ -1,0 +1,744 @@
+package workflows
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/mail"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Action names a rep action. Each is a Workflow Update of that name with a
+// validator, and a Signal of the same name for tools that can only signal.
+type Action string
+
+const (
+	ActEditLead          Action = "edit_lead"
+	ActQualify           Action = "qualify"
+	ActDisqualify        Action = "disqualify"
+	ActReactivate        Action = "reactivate"
+	ActAssign            Action = "assign"
+	ActEditOpportunity   Action = "edit_opportunity"
+	ActAddStakeholder    Action = "add_stakeholder"
+	ActRemoveStakeholder Action = "remove_stakeholder"
+	ActAddCompetitor     Action = "add_competitor"
+	ActRemoveCompetitor  Action = "remove_competitor"
+	ActAddTeamMember     Action = "add_team_member"
+	ActRemoveTeamMember  Action = "remove_team_member"
+	ActAddLine           Action = "add_line"
+	ActRemoveLine        Action = "remove_line"
+	// ActPropose creates a draft quote from the opportunity lines.
+	ActPropose       Action = "propose"
+	ActEditQuote     Action = "edit_quote"
+	ActActivateQuote Action = "activate_quote"
+	ActReviseQuote   Action = "revise_quote"
+	ActClose         Action = "close"
+	ActReopen        Action = "reopen"
+	ActFulfillOrder  Action = "fulfill_order"
+	ActCancelOrder   Action = "cancel_order"
+	ActRecordPayment Action = "record_payment"
+	ActCancelInvoice Action = "cancel_invoice"
+)
+
+// Command is the input of one rep action.
+type Command interface {
+	// Action names the command.
+	Action() Action
+	// Validate checks the input on its own, before any stage rule.
+	Validate() []FieldError
+	// By is who asks.
+	By() string
+}
+
+// NewCommand returns an empty command of the action, for decoding.
+func NewCommand(a Action) (Command, bool) {
+	switch a {
+	case ActEditLead:
+		return new(EditLead), true
+	case ActQualify:
+		return new(Qualify), true
+	case ActDisqualify:
+		return new(Disqualify), true
+	case ActReactivate:
+		return new(Reactivate), true
+	case ActAssign:
+		return new(Assign), true
+	case ActEditOpportunity:
+		return new(EditOpportunity), true
+	case ActAddStakeholder:
+		return new(AddStakeholder), true
+	case ActAddCompetitor:
+		return new(AddCompetitor), true
+	case ActAddTeamMember:
+		return new(AddTeamMember), true
+	case ActAddLine:
+		return new(AddLine), true
+	case ActRemoveStakeholder, ActRemoveCompetitor, ActRemoveTeamMember, ActRemoveLine:
+		return &RemoveItem{Kind: a}, true
+	case ActPropose:
+		return new(Propose), true
+	case ActEditQuote:
+		return new(EditQuote), true
+	case ActActivateQuote:
+		return new(ActivateQuote), true
+	case ActReviseQuote:
+		return new(ReviseQuote), true
+	case ActClose:
+		return new(Close), true
+	case ActReopen:
+		return new(Reopen), true
+	case ActFulfillOrder:
+		return new(FulfillOrder), true
+	case ActCancelOrder:
+		return new(CancelOrder), true
+	case ActRecordPayment:
+		return new(RecordPayment), true
+	case ActCancelInvoice:
+		return new(CancelInvoice), true
+	}
+	return nil, false
+}
+
+// DecodeCommand decodes a command strictly: unknown fields and trailing data
+// are errors, so a typo never silently drops a value.
+func DecodeCommand(a Action, raw []byte) (Command, error) {
+	cmd, ok := NewCommand(a)
+	if !ok {
+		return nil, fmt.Errorf("unknown action %q", a)
+	}
+	if err := DecodeStrict(raw, cmd); err != nil {
+		return nil, err
+	}
+	if r, ok := cmd.(*RemoveItem); ok {
+		r.Kind = a // the action, not the payload, says what is removed
+	}
+	return cmd, nil
+}
+
+// DecodeStrict unmarshals JSON rejecting unknown fields and trailing data.
+func DecodeStrict(raw []byte, v any) error {
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return fmt.Errorf("unexpected data after the JSON value")
+	}
+	return nil
+}
+
+// Actor is embedded in every command: the user who asks. The API sets it from
+// the bearer token; a signal without it is recorded as from "unknown".
+type Actor struct {
+	Actor string `json:"actor,omitempty"`
+}
+
+// By returns the actor, or "unknown".
+func (a Actor) By() string {
+	if a.Actor == "" {
+		return "unknown"
+	}
+	return a.Actor
+}
+
+// FieldError names one invalid input field and why.
+type FieldError struct {
+	Field  string `json:"field"`
+	Reason string `json:"reason"`
+}
+
+// The value lists of the lead-to-order process (after Dynamics 365 Sales).
+var (
+	LeadSources         = []string{"Advertisement", "Employee Referral", "External Referral", "Partner", "Public Relations", "Seminar", "Trade Show", "Web", "Word of Mouth", "Other"}
+	Ratings             = []string{"Hot", "Warm", "Cold"}
+	PurchaseTimeframes  = []string{"Immediate", "This Quarter", "Next Quarter", "This Year", "Unknown"}
+	PurchaseProcesses   = []string{"Individual", "Committee", "Unknown"}
+	DisqualifyReasons   = []string{"Lost", "Cannot Contact", "No Longer Interested", "Canceled"}
+	StakeholderRoles    = []string{"Decision Maker", "Champion", "Economic Buyer", "Technical Buyer", "Influencer", "End User", "Stakeholder"}
+	LostReasons         = []string{"Canceled", "Out-Sold"}
+	PaymentTermsOptions = []string{"Net 30", "Net 45", "Net 60", "2% 10, Net 30"}
+	// Currencies are the ISO 4217 codes a deal may be priced in.
+	Currencies = []string{"AUD", "BRL", "CAD", "CHF", "CNY", "CZK", "DKK", "EUR", "GBP", "HKD", "INR", "JPY", "MXN", "NOK", "NZD", "PLN", "SEK", "SGD", "USD", "ZAR"}
+)
+
+// Input limits.
+const (
+	maxText     = 200
+	maxLongText = 4000
+	maxLines    = 200
+)
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// ValidID reports whether s can be a lead id (it becomes part of the workflow
+// ID and of every record key).
+func ValidID(s string) bool { return idPattern.MatchString(s) }
+
+// checker collects field errors.
+type checker struct{ errs []FieldError }
+
+func (c *checker) add(field, format string, args ...any) {
+	c.errs = append(c.errs, FieldError{field, fmt.Sprintf(format, args...)})
+}
+
+func (c *checker) text(field, v string, required bool, max int) {
+	switch {
+	case required && strings.TrimSpace(v) == "":
+		c.add(field, "is required")
+	case len(v) > max:
+		c.add(field, "is longer than %d characters", max)
+	}
+}
+
+func (c *checker) oneOf(field, v string, allowed []string) {
+	if v != "" && !slices.Contains(allowed, v) {
+		c.add(field, "must be one of: %s", strings.Join(allowed, ", "))
+	}
+}
+
+func (c *checker) email(field, v string) {
+	if v == "" {
+		return
+	}
+	a, err := mail.ParseAddress(v)
+	if err != nil || a.Address != v || !strings.Contains(v, "@") {
+		c.add(field, "is not a valid email address")
+	}
+}
+
+func (c *checker) phone(field, v string) {
+	if v == "" {
+		return
+	}
+	digits := 0
+	for _, r := range v {
+		switch {
+		case r >= '0' && r <= '9':
+			digits++
+		case strings.ContainsRune(" +-().x/", r):
+		default:
+			c.add(field, "may hold only digits, spaces and + - ( ) . x /")
+			return
+		}
+	}
+	if digits < 5 || len(v) > 40 {
+		c.add(field, "is not a plausible phone number")
+	}
+}
+
+// maxMoney bounds amounts so that sums stay exact in NUMERIC(18,4).
+var maxMoney = decimal.New(1, 13)
+
+func (c *checker) money(field string, v decimal.Decimal, positive bool) {
+	switch {
+	case v.IsNegative():
+		c.add(field, "must not be negative")
+	case positive && v.IsZero():
+		c.add(field, "must be greater than zero")
+	case v.GreaterThanOrEqual(maxMoney):
+		c.add(field, "is too large")
+	case v.Exponent() < -4:
+		c.add(field, "has more than 4 decimal places")
+	}
+}
+
+// LeadFields are the lead's own fields, as created and edited.
+type LeadFields struct {
+	Topic                   string           `json:"topic"`
+	FirstName               string           `json:"firstName,omitempty"`
+	LastName                string           `json:"lastName,omitempty"`
+	Company                 string           `json:"company,omitempty"`
+	JobTitle                string           `json:"jobTitle,omitempty"`
+	Email                   string           `json:"email,omitempty"`
+	Phone                   string           `json:"phone,omitempty"`
+	Source                  string           `json:"source,omitempty"`
+	Rating                  string           `json:"rating,omitempty"`
+	Budget                  *decimal.Decimal `json:"budget,omitempty"`
+	EstimatedValue          *decimal.Decimal `json:"estimatedValue,omitempty"`
+	PurchaseTimeframe       string           `json:"purchaseTimeframe,omitempty"`
+	PurchaseProcess         string           `json:"purchaseProcess,omitempty"`
+	DecisionMakerIdentified bool             `json:"decisionMakerIdentified,omitempty"`
+	ExistingAccountID       string           `json:"existingAccountId,omitempty"`
+}
+
+// Validate checks a new lead's fields.
+func (f LeadFields) Validate() []FieldError {
+	var c checker
+	f.check(&c, true)
+	return c.errs
+}
+
+func (f LeadFields) check(c *checker, requireTopic bool) {
+	c.text("topic", f.Topic, requireTopic, maxText)
+	c.text("firstName", f.FirstName, false, maxText)
+	c.text("lastName", f.LastName, false, maxText)
+	c.text("company", f.Company, false, maxText)
+	c.text("jobTitle", f.JobTitle, false, maxText)
+	c.email("email", f.Email)
+	c.phone("phone", f.Phone)
+	c.oneOf("source", f.Source, LeadSources)
+	c.oneOf("rating", f.Rating, Ratings)
+	c.oneOf("purchaseTimeframe", f.PurchaseTimeframe, PurchaseTimeframes)
+	c.oneOf("purchaseProcess", f.PurchaseProcess, PurchaseProcesses)
+	if f.Budget != nil {
+		c.money("budget", *f.Budget, false)
+	}
+	if f.EstimatedValue != nil {
+		c.money("estimatedValue", *f.EstimatedValue, false)
+	}
+	if f.ExistingAccountID != "" && !ValidID(f.ExistingAccountID) {
+		c.add("existingAccountId", "is not a valid id")
+	}
+}
+
+// NewLead is the workflow input: a lead as created, with its owner and the
+// follow-up policy. State is set only by continue-as-new.
+type NewLead struct {
+	ID       string     `json:"id"`
+	Owner    string     `json:"owner"`
+	Manager  string     `json:"manager"`
+	Currency string     `json:"currency"`
+	Lead     LeadFields `json:"lead"`
+	// Policy overrides DefaultPolicy when set.
+	Policy *Policy `json:"policy,omitempty"`
+	// CreatedBy is who created the lead (an API user or an import).
+	CreatedBy string `json:"createdBy,omitempty"`
+	// State carries a running deal across continue-as-new.
+	State *Deal `json:"state,omitempty"`
+}
+
+// Validate checks a new lead: the one validation the API and the importer share.
+func (n NewLead) Validate() []FieldError {
+	var c checker
+	if !ValidID(n.ID) {
+		c.add("id", "must be 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit")
+	}
+	c.email("owner", n.Owner)
+	c.text("owner", n.Owner, true, maxText)
+	c.email("manager", n.Manager)
+	if n.Currency != "" {
+		c.oneOf("currency", n.Currency, Currencies)
+	}
+	n.Lead.check(&c, true)
+	if n.Policy != nil {
+		if err := n.Policy.Validate(); err != nil {
+			c.add("policy", "%v", err)
+		}
+	}
+	return c.errs
+}
+
+// EditLead changes lead fields while the lead is in Qualify. Only the fields
+// present are changed.
+type EditLead struct {
+	Actor
+	Topic                   *string          `json:"topic,omitempty"`
+	FirstName               *string          `json:"firstName,omitempty"`
+	LastName                *string          `json:"lastName,omitempty"`
+	Company                 *string          `json:"company,omitempty"`
+	JobTitle                *string          `json:"jobTitle,omitempty"`
+	Email                   *string          `json:"email,omitempty"`
+	Phone                   *string          `json:"phone,omitempty"`
+	Source                  *string          `json:"source,omitempty"`
+	Rating                  *string          `json:"rating,omitempty"`
+	Budget                  *decimal.Decimal `json:"budget,omitempty"`
+	EstimatedValue          *decimal.Decimal `json:"estimatedValue,omitempty"`
+	PurchaseTimeframe       *string          `json:"purchaseTimeframe,omitempty"`
+	PurchaseProcess         *string          `json:"purchaseProcess,omitempty"`
+	DecisionMakerIdentified *bool            `json:"decisionMakerIdentified,omitempty"`
+	ExistingAccountID       *string          `json:"existingAccountId,omitempty"`
+}
+
+func (EditLead) Action() Action { return ActEditLead }
+func (e EditLead) Validate() []FieldError {
+	var c checker
+	if e.Topic != nil {
+		c.text("topic", *e.Topic, true, maxText)
+	}
+	f := LeadFields{Topic: "x", FirstName: deref(e.FirstName), LastName: deref(e.LastName), Company: deref(e.Company),
+		JobTitle: deref(e.JobTitle), Email: deref(e.Email), Phone: deref(e.Phone), Source: deref(e.Source),
+		Rating: deref(e.Rating), Budget: e.Budget, EstimatedValue: e.EstimatedValue,
+		PurchaseTimeframe: deref(e.PurchaseTimeframe), PurchaseProcess: deref(e.PurchaseProcess),
+		ExistingAccountID: deref(e.ExistingAccountID)}
+	f.check(&c, false)
+	return c.errs
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// Qualify turns the lead into an account, a contact and an opportunity.
+type Qualify struct {
+	Actor
+	EstimatedCloseDate *time.Time `json:"estimatedCloseDate,omitempty"`
+}
+
+func (Qualify) Action() Action         { return ActQualify }
+func (Qualify) Validate() []FieldError { return nil }
+
+// Disqualify closes the lead with a reason.
+type Disqualify struct {
+	Actor
+	Reason string `json:"reason"`
+	Note   string `json:"note,omitempty"`
+}
+
+func (Disqualify) Action() Action { return ActDisqualify }
+func (d Disqualify) Validate() []FieldError {
+	var c checker
+	c.text("reason", d.Reason, true, maxText)
+	c.oneOf("reason", d.Reason, DisqualifyReasons)
+	c.text("note", d.Note, false, maxLongText)
+	return c.errs
+}
+
+// Reactivate reopens a disqualified lead.
+type Reactivate struct{ Actor }
+
+func (Reactivate) Action() Action         { return ActReactivate }
+func (Reactivate) Validate() []FieldError { return nil }
+
+// Assign hands the deal to another owner.
+type Assign struct {
+	Actor
+	Owner string `json:"owner"`
+}
+
+func (Assign) Action() Action { return ActAssign }
+func (a Assign) Validate() []FieldError {
+	var c checker
+	c.text("owner", a.Owner, true, maxText)
+	c.email("owner", a.Owner)
+	return c.errs
+}
+
+// EditOpportunity changes the opportunity's details; only fields present change.
+type EditOpportunity struct {
+	Actor
+	CustomerNeed     *string `json:"customerNeed,omitempty"`
+	ProposedSolution *string `json:"proposedSolution,omitempty"`
+	// EstimatedRevenue overrides the revenue computed from the lines;
+	// ClearRevenueOverride goes back to the computed one.
+	EstimatedRevenue     *decimal.Decimal `json:"estimatedRevenue,omitempty"`
+	ClearRevenueOverride bool             `json:"clearRevenueOverride,omitempty"`
+	EstimatedCloseDate   *time.Time       `json:"estimatedCloseDate,omitempty"`
+	Probability          *int             `json:"probability,omitempty"`
+}
+
+func (EditOpportunity) Action() Action { return ActEditOpportunity }
+func (e EditOpportunity) Validate() []FieldError {
+	var c checker
+	if e.CustomerNeed != nil {
+		c.text("customerNeed", *e.CustomerNeed, false, maxLongText)
+	}
+	if e.ProposedSolution != nil {
+		c.text("proposedSolution", *e.ProposedSolution, false, maxLongText)
+	}
+	if e.EstimatedRevenue != nil {
+		c.money("estimatedRevenue", *e.EstimatedRevenue, false)
+		if e.ClearRevenueOverride {
+			c.add("clearRevenueOverride", "cannot be combined with estimatedRevenue")
+		}
+	}
+	if e.Probability != nil && (*e.Probability < 0 || *e.Probability > 100) {
+		c.add("probability", "must be between 0 and 100")
+	}
+	return c.errs
+}
+
+// AddStakeholder adds a person with a role in the customer's decision.
+type AddStakeholder struct {
+	Actor
+	Name  string `json:"name"`
+	Email string `json:"email,omitempty"`
+	Role  string `json:"role"`
+}
+
+func (AddStakeholder) Action() Action { return ActAddStakeholder }
+func (a AddStakeholder) Validate() []FieldError {
+	var c checker
+	c.text("name", a.Name, true, maxText)
+	c.email("email", a.Email)
+	c.text("role", a.Role, true, maxText)
+	c.oneOf("role", a.Role, StakeholderRoles)
+	return c.errs
+}
+
+// AddCompetitor adds a competing vendor.
+type AddCompetitor struct {
+	Actor
+	Name      string `json:"name"`
+	Strengths string `json:"strengths,omitempty"`
+}
+
+func (AddCompetitor) Action() Action { return ActAddCompetitor }
+func (a AddCompetitor) Validate() []FieldError {
+	var c checker
+	c.text("name", a.Name, true, maxText)
+	c.text("strengths", a.Strengths, false, maxLongText)
+	return c.errs
+}
+
+// AddTeamMember puts a user on the deal's sales team.
+type AddTeamMember struct {
+	Actor
+	UserID string `json:"userId"`
+	Role   string `json:"role,omitempty"`
+}
+
+func (AddTeamMember) Action() Action { return ActAddTeamMember }
+func (a AddTeamMember) Validate() []FieldError {
+	var c checker
+	c.text("userId", a.UserID, true, maxText)
+	c.email("userId", a.UserID)
+	c.text("role", a.Role, false, maxText)
+	return c.errs
+}
+
+// LineInput is a product line as a rep enters it.
+type LineInput struct {
+	Product   string           `json:"product"`
+	Quantity  decimal.Decimal  `json:"quantity"`
+	UnitPrice decimal.Decimal  `json:"unitPrice"`
+	Discount  *decimal.Decimal `json:"discount,omitempty"`
+	Tax       *decimal.Decimal `json:"tax,omitempty"`
+}
+
+func (l LineInput) check(c *checker, prefix string) {
+	c.text(prefix+"product", l.Product, true, maxText)
+	c.money(prefix+"quantity", l.Quantity, true)
+	c.money(prefix+"unitPrice", l.UnitPrice, false)
+	line := l.line("")
+	if l.Discount != nil {
+		c.money(prefix+"discount", *l.Discount, false)
+		if l.Discount.GreaterThan(line.Quantity.Mul(line.UnitPrice)) {
+			c.add(prefix+"discount", "must not exceed quantity × unit price")
+		}
+	}
+	if l.Tax != nil {
+		c.money(prefix+"tax", *l.Tax, false)
+	}
+}
+
+func (l LineInput) line(id string) Line {
+	ln := Line{ID: id, Product: l.Product, Quantity: l.Quantity, UnitPrice: l.UnitPrice}
+	if l.Discount != nil {
+		ln.Discount = *l.Discount
+	}
+	if l.Tax != nil {
+		ln.Tax = *l.Tax
+	}
+	return ln
+}
+
+// AddLine adds a product line to the opportunity.
+type AddLine struct {
+	Actor
+	LineInput
+}
+
+func (AddLine) Action() Action { return ActAddLine }
+func (a AddLine) Validate() []FieldError {
+	var c checker
+	a.check(&c, "")
+	return c.errs
+}
+
+// RemoveItem removes a stakeholder, competitor, team member or line by id;
+// Kind is the action (remove_line, …).
+type RemoveItem struct {
+	Actor
+	Kind Action `json:"-"`
+	ID   string `json:"id"`
+}
+
+func (r RemoveItem) Action() Action { return r.Kind }
+func (r RemoveItem) Validate() []FieldError {
+	var c checker
+	c.text("id", r.ID, true, maxText)
+	return c.errs
+}
+
+// Propose creates a draft quote from the opportunity lines.
+type Propose struct {
+	Actor
+	Name         string     `json:"name,omitempty"`
+	PaymentTerms string     `json:"paymentTerms,omitempty"`
+	EffectiveTo  *time.Time `json:"effectiveTo,omitempty"`
+}
+
+func (Propose) Action() Action { return ActPropose }
+func (p Propose) Validate() []FieldError {
+	var c checker
+	c.text("name", p.Name, false, maxText)
+	c.oneOf("paymentTerms", p.PaymentTerms, PaymentTermsOptions)
+	return c.errs
+}
+
+// EditQuote changes a draft quote; Lines, when present, replace its lines.
+type EditQuote struct {
+	Actor
+	Revision     int          `json:"revision"`
+	Name         *string      `json:"name,omitempty"`
+	PaymentTerms *string      `json:"paymentTerms,omitempty"`
+	EffectiveTo  *time.Time   `json:"effectiveTo,omitempty"`
+	Lines        *[]LineInput `json:"lines,omitempty"`
+}
+
+func (EditQuote) Action() Action { return ActEditQuote }
+func (e EditQuote) Validate() []FieldError {
+	var c checker
+	if e.Revision < 1 {
+		c.add("revision", "must be 1 or more")
+	}
+	if e.Name != nil {
+		c.text("name", *e.Name, true, maxText)
+	}
+	if e.PaymentTerms != nil {
+		c.text("paymentTerms", *e.PaymentTerms, true, maxText)
+		c.oneOf("paymentTerms", *e.PaymentTerms, PaymentTermsOptions)
+	}
+	if e.Lines != nil {
+		if len(*e.Lines) == 0 {
+			c.add("lines", "must hold at least one line")
+		}
+		if len(*e.Lines) > maxLines {
+			c.add("lines", "must hold at most %d lines", maxLines)
+		}
+		for i, l := range *e.Lines {
+			l.check(&c, fmt.Sprintf("lines[%d].", i))
+		}
+	}
+	return c.errs
+}
+
+// ActivateQuote presents a draft quote to the customer.
+type ActivateQuote struct {
+	Actor
+	Revision    int        `json:"revision"`
+	EffectiveTo *time.Time `json:"effectiveTo,omitempty"`
+}
+
+func (ActivateQuote) Action() Action { return ActActivateQuote }
+func (a ActivateQuote) Validate() []FieldError {
+	var c checker
+	if a.Revision < 1 {
+		c.add("revision", "must be 1 or more")
+	}
+	return c.errs
+}
+
+// ReviseQuote closes the active quote as Revised and opens draft N+1.
+type ReviseQuote struct {
+	Actor
+	Revision int `json:"revision"`
+}
+
+func (ReviseQuote) Action() Action { return ActReviseQuote }
+func (r ReviseQuote) Validate() []FieldError {
+	var c checker
+	if r.Revision < 1 {
+		c.add("revision", "must be 1 or more")
+	}
+	return c.errs
+}
+
+// Close ends the opportunity as won or lost.
+type Close struct {
+	Actor
+	Outcome string `json:"outcome"` // won | lost
+	// ActualRevenue of a won deal; defaults to the active quote's total.
+	ActualRevenue *decimal.Decimal `json:"actualRevenue,omitempty"`
+	// Reason of a lost deal: Canceled or Out-Sold.
+	Reason     string `json:"reason,omitempty"`
+	Competitor string `json:"competitor,omitempty"`
+	Note       string `json:"note,omitempty"`
+}
+
+func (Close) Action() Action { return ActClose }
+func (cl Close) Validate() []FieldError {
+	var c checker
+	switch cl.Outcome {
+	case "won":
+		if cl.ActualRevenue != nil {
+			c.money("actualRevenue", *cl.ActualRevenue, false)
+		}
+		if cl.Reason != "" {
+			c.add("reason", "applies only to a lost deal")
+		}
+	case "lost":
+		c.text("reason", cl.Reason, true, maxText)
+		c.oneOf("reason", cl.Reason, LostReasons)
+		if cl.Reason == "Out-Sold" && strings.TrimSpace(cl.Competitor) == "" {
+			c.add("competitor", "is required when the deal was out-sold")
+		}
+		if cl.ActualRevenue != nil {
+			c.add("actualRevenue", "applies only to a won deal")
+		}
+	default:
+		c.add("outcome", "must be won or lost")
+	}
+	c.text("competitor", cl.Competitor, false, maxText)
+	c.text("note", cl.Note, false, maxLongText)
+	return c.errs
+}
+
+// Reopen takes a lost deal back to Develop.
+type Reopen struct{ Actor }
+
+func (Reopen) Action() Action         { return ActReopen }
+func (Reopen) Validate() []FieldError { return nil }
+
+// FulfillOrder marks the order delivered and bills it.
+type FulfillOrder struct{ Actor }
+
+func (FulfillOrder) Action() Action         { return ActFulfillOrder }
+func (FulfillOrder) Validate() []FieldError { return nil }
+
+// CancelOrder cancels the order of a won deal.
+type CancelOrder struct {
+	Actor
+	Reason string `json:"reason"`
+}
+
+func (CancelOrder) Action() Action { return ActCancelOrder }
+func (co CancelOrder) Validate() []FieldError {
+	var c checker
+	c.text("reason", co.Reason, true, maxLongText)
+	return c.errs
+}
+
+// RecordPayment records an amount received against the invoice.
+type RecordPayment struct {
+	Actor
+	Amount decimal.Decimal `json:"amount"`
+}
+
+func (RecordPayment) Action() Action { return ActRecordPayment }
+func (r RecordPayment) Validate() []FieldError {
+	var c checker
+	c.money("amount", r.Amount, true)
+	return c.errs
+}
+
+// CancelInvoice cancels the invoice.
+type CancelInvoice struct {
+	Actor
+	Reason string `json:"reason"`
+}
+
+func (CancelInvoice) Action() Action { return ActCancelInvoice }
+func (ci CancelInvoice) Validate() []FieldError {
+	var c checker
+	c.text("reason", ci.Reason, true, maxLongText)
+	return c.errs
+}

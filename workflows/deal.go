@@ -1,0 +1,416 @@
+package workflows
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// RejectionErrorType is the ApplicationError type of a refused action; its
+// details hold the *Rejection.
+const RejectionErrorType = "Rejection"
+
+// DealView is what the state query returns: the deal, what it needs next
+// and the follow-ups it is waiting on.
+type DealView struct {
+	*Deal
+	NextStep string     `json:"nextStep"`
+	Pending  []Reminder `json:"pendingReminders"`
+}
+
+// DealWorkflow carries one lead from creation to the paid invoice (or to the
+// end of its retention window). Rep actions arrive as Updates (or Signals),
+// follow-ups fire from durable timers, and every step is written to
+// PostgreSQL by the ApplyChange activity before the state moves on.
+func DealWorkflow(ctx workflow.Context, in NewLead) (*Deal, error) {
+	w, err := newDealWorkflow(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return w.run()
+}
+
+type dealWorkflow struct {
+	ctx  workflow.Context
+	d    *Deal
+	log  log.Logger
+	lock workflow.Mutex
+	// version counts state changes; the run loop wakes when it moves, to
+	// re-arm its timer against the new state.
+	version int
+	// signalsBusy is true while a signal is being handled, so
+	// continue-as-new waits for it.
+	signalsBusy bool
+	// visible holds the search attributes last upserted.
+	visible visibility
+}
+
+func newDealWorkflow(ctx workflow.Context, in NewLead) (*dealWorkflow, error) {
+	w := &dealWorkflow{
+		ctx:  ctx,
+		lock: workflow.NewMutex(ctx),
+		log:  log.With(workflow.GetLogger(ctx), "leadID", in.ID, "owner", in.Owner),
+	}
+	w.visible = currentVisibility(ctx)
+	if in.State != nil {
+		w.d = in.State // continued as new: the state was written already
+	} else {
+		if errs := in.Validate(); len(errs) > 0 {
+			return nil, temporal.NewNonRetryableApplicationError("invalid lead: "+describe(errs), "InvalidLead", nil)
+		}
+		now := workflow.Now(ctx)
+		w.d = NewDeal(in, now)
+		// The lead row is written by the workflow's first activity, never by
+		// the caller before the start: the two cannot get out of step.
+		if _, err := w.persist(w.d.Created(in.CreatedBy, now)); err != nil {
+			return nil, fmt.Errorf("record lead %s: %w", in.ID, err)
+		}
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (DealView, error) {
+		return DealView{Deal: w.d, NextStep: w.d.NextStep(), Pending: w.d.Pending()}, nil
+	}); err != nil {
+		return nil, err
+	}
+	for _, act := range Actions {
+		act := act
+		err := workflow.SetUpdateHandlerWithOptions(ctx, string(act),
+			func(ctx workflow.Context, raw json.RawMessage) (Result, error) {
+				return w.act(ctx, act, raw)
+			},
+			workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, raw json.RawMessage) error {
+				cmd, err := DecodeCommand(act, raw)
+				if err != nil {
+					return rejectionError(undecodable(act, w.d, err))
+				}
+				return rejectionError(w.d.Check(cmd, workflow.Now(ctx)))
+			}})
+		if err != nil {
+			return nil, err
+		}
+	}
+	workflow.Go(ctx, w.receiveSignals)
+	w.refresh()
+	return w, nil
+}
+
+// run waits for the next follow-up or a state change, fires follow-ups as
+// they come due, and ends when the deal is done or its retention ran out.
+func (w *dealWorkflow) run() (*Deal, error) {
+	ctx := w.ctx
+	for {
+		if w.d.Done() {
+			return w.finish()
+		}
+		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			return w.continueAsNew()
+		}
+		seen := w.version
+		wake := func() bool { return w.version != seen || workflow.GetInfo(ctx).GetContinueAsNewSuggested() }
+		pending := w.d.Pending()
+		if len(pending) == 0 {
+			if err := workflow.Await(ctx, wake); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		next := pending[0]
+		if wait := next.Due.Sub(workflow.Now(ctx)); wait > 0 {
+			woke, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+				Timeout:      wait,
+				TimerOptions: workflow.TimerOptions{Summary: next.Kind + " due " + next.Due.UTC().Format(time.RFC3339)},
+			}, wake)
+			if err != nil {
+				return nil, err
+			}
+			if woke {
+				continue // the state changed: re-arm against it
+			}
+		}
+		if end, err := w.fireDue(); err != nil || end {
+			if err != nil {
+				return nil, err
+			}
+			return w.finish()
+		}
+	}
+}
+
+// fireDue fires the soonest follow-up if it is still due under the lock (an
+// action may have re-armed it meanwhile). end is true when the retention
+// window has run out.
+func (w *dealWorkflow) fireDue() (end bool, err error) {
+	ctx := w.ctx
+	if err := w.lock.Lock(ctx); err != nil {
+		return false, err
+	}
+	defer w.lock.Unlock()
+	pending := w.d.Pending()
+	now := workflow.Now(ctx)
+	if len(pending) == 0 || pending[0].Due.After(now) {
+		return false, nil
+	}
+	r := pending[0]
+	next := w.d.Clone()
+	ch, ok := next.Fire(r, now)
+	if !ok {
+		return true, nil
+	}
+	w.log.Info("follow-up due", "kind", r.Kind, "key", r.Key)
+	if _, err := w.persist(ch); err != nil {
+		return false, fmt.Errorf("follow-up %s: %w", r.Key, err)
+	}
+	w.d = next
+	w.changed()
+	return false, nil
+}
+
+// act runs one rep action, from an Update or a Signal: it re-checks the
+// action under the lock (the state may have moved since the validator ran),
+// writes its records, and only then changes the state.
+func (w *dealWorkflow) act(ctx workflow.Context, act Action, raw json.RawMessage) (Result, error) {
+	if err := w.lock.Lock(ctx); err != nil {
+		return Result{}, err
+	}
+	defer w.lock.Unlock()
+	now := workflow.Now(ctx)
+	var rej *Rejection
+	cmd, err := DecodeCommand(act, raw)
+	if err != nil {
+		rej = undecodable(act, w.d, err)
+	} else {
+		next := w.d.Clone()
+		ch, res, err := next.Apply(cmd, now)
+		if err == nil {
+			cr, err := w.persist(ch)
+			if err != nil {
+				return Result{}, fmt.Errorf("%s: %w", act, err)
+			}
+			if ch.Qualify != nil {
+				next.AccountID, next.ContactID = cr.AccountID, cr.ContactID
+			}
+			w.d = next
+			w.changed()
+			w.log.Info("action accepted", "action", act, "by", cmd.By(), "stage", w.d.Stage)
+			return res, nil
+		}
+		if !errors.As(err, &rej) {
+			return Result{}, err
+		}
+	}
+	// Refused: the timeline says so, and the deal goes on.
+	by := "unknown"
+	if cmd != nil {
+		by = cmd.By()
+	}
+	next := w.d.Clone()
+	if _, err := w.persist(next.Reject(act, by, rej.Message, now)); err != nil {
+		return Result{}, fmt.Errorf("record refused %s: %w", act, err)
+	}
+	w.d = next
+	w.changed()
+	w.log.Info("action refused", "action", act, "by", by, "reason", rej.Message)
+	return Result{}, rejectionError(rej)
+}
+
+// receiveSignals takes the actions sent as Signals, one at a time. A signal
+// whose payload cannot be decoded is still received (as raw JSON) so that it
+// is recorded as refused rather than dropped.
+func (w *dealWorkflow) receiveSignals(ctx workflow.Context) {
+	sel := workflow.NewSelector(ctx)
+	for _, act := range Actions {
+		act := act
+		sel.AddReceive(workflow.GetSignalChannel(ctx, string(act)), func(c workflow.ReceiveChannel, more bool) {
+			var raw json.RawMessage
+			c.Receive(ctx, &raw)
+			w.signalsBusy = true
+			defer func() { w.signalsBusy = false }()
+			_, _ = w.act(ctx, act, raw) // a refusal is in the timeline; nothing to return to
+		})
+	}
+	for {
+		sel.Select(ctx)
+	}
+}
+
+// signalsPending reports whether any signal is buffered or being handled.
+func (w *dealWorkflow) signalsPending() bool {
+	if w.signalsBusy {
+		return true
+	}
+	for _, act := range Actions {
+		if workflow.GetSignalChannel(w.ctx, string(act)).Len() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// persist runs ApplyChange. Its options sit here, where every write goes
+// through: a short attempt, retried with backoff for as long as it takes
+// (PostgreSQL may be down for a while; nothing is lost meanwhile).
+func (w *dealWorkflow) persist(ch Change) (ChangeResult, error) {
+	ctx := workflow.WithActivityOptions(w.ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        500 * time.Millisecond,
+			BackoffCoefficient:     2,
+			MaximumInterval:        30 * time.Second,
+			NonRetryableErrorTypes: []string{"UnknownAccount"},
+		},
+		Summary: ch.Event.Action,
+	})
+	var res ChangeResult
+	err := workflow.ExecuteActivity(ctx, ActivityApplyChange, ch).Get(ctx, &res)
+	return res, err
+}
+
+// changed wakes the run loop and refreshes what the Web UI shows.
+func (w *dealWorkflow) changed() {
+	w.version++
+	w.refresh()
+}
+
+// finish ends the workflow once every handler has returned.
+func (w *dealWorkflow) finish() (*Deal, error) {
+	if err := workflow.Await(w.ctx, func() bool { return workflow.AllHandlersFinished(w.ctx) && !w.signalsPending() }); err != nil {
+		return nil, err
+	}
+	w.log.Info("deal complete", "stage", w.d.Stage, "status", w.d.Status)
+	return w.d, nil
+}
+
+// continueAsNew starts a fresh run with the state, after every in-flight
+// update and signal has finished, so none is lost across the boundary.
+func (w *dealWorkflow) continueAsNew() (*Deal, error) {
+	if err := workflow.Await(w.ctx, func() bool { return workflow.AllHandlersFinished(w.ctx) && !w.signalsPending() }); err != nil {
+		return nil, err
+	}
+	w.log.Info("continuing as new", "events", workflow.GetInfo(w.ctx).GetCurrentHistoryLength())
+	return nil, workflow.NewContinueAsNewError(w.ctx, WorkflowName, NewLead{ID: w.d.ID, Owner: w.d.Owner, State: w.d})
+}
+
+// rejectionError wraps a *Rejection so its details reach the caller.
+func rejectionError(err error) error {
+	var rej *Rejection
+	if errors.As(err, &rej) {
+		return temporal.NewApplicationErrorWithOptions(rej.Message, RejectionErrorType, temporal.ApplicationErrorOptions{
+			NonRetryable: true, Details: []any{rej},
+		})
+	}
+	return err
+}
+
+func undecodable(act Action, d *Deal, err error) *Rejection {
+	return &Rejection{Code: RejectInvalid, Action: act, Stage: d.Stage, Status: d.Status,
+		Message: fmt.Sprintf("cannot read %s input: %v", act, err)}
+}
+
+// visibility is what managers filter deals by in the Web UI.
+type visibility struct {
+	Stage, Owner, Status, Customer, Source string
+	Revenue                                float64
+	CloseDate                              *time.Time
+}
+
+func (d *Deal) visibility() visibility {
+	v := visibility{Stage: string(d.Stage), Owner: d.Owner, Status: string(d.Status),
+		Customer: d.Customer(), Source: d.Lead.Source}
+	// Float only here, for filtering; money stays decimal everywhere else.
+	v.Revenue = d.Value().InexactFloat64()
+	if d.Opportunity != nil && d.Opportunity.EstimatedCloseDate != nil {
+		t := d.Opportunity.EstimatedCloseDate.UTC()
+		v.CloseDate = &t
+	}
+	return v
+}
+
+// searchAttributeUpdates returns the typed updates that bring the attributes
+// from old to d's values; starters use it with an empty old.
+func (d *Deal) searchAttributeUpdates(old visibility) []temporal.SearchAttributeUpdate {
+	v := d.visibility()
+	var u []temporal.SearchAttributeUpdate
+	kw := func(key temporal.SearchAttributeKeyKeyword, nv, ov string) {
+		if nv != ov {
+			if nv == "" {
+				u = append(u, key.ValueUnset())
+			} else {
+				u = append(u, key.ValueSet(nv))
+			}
+		}
+	}
+	kw(SASalesStage, v.Stage, old.Stage)
+	kw(SASalesOwner, v.Owner, old.Owner)
+	kw(SADealStatus, v.Status, old.Status)
+	kw(SACustomer, v.Customer, old.Customer)
+	kw(SALeadSource, v.Source, old.Source)
+	if v.Revenue != old.Revenue {
+		u = append(u, SAEstimatedRevenue.ValueSet(v.Revenue))
+	}
+	switch {
+	case v.CloseDate == nil && old.CloseDate != nil:
+		u = append(u, SAExpectedCloseDate.ValueUnset())
+	case v.CloseDate != nil && (old.CloseDate == nil || !v.CloseDate.Equal(*old.CloseDate)):
+		u = append(u, SAExpectedCloseDate.ValueSet(*v.CloseDate))
+	}
+	return u
+}
+
+// StartSearchAttributes are the attributes to start a new deal's workflow with.
+func StartSearchAttributes(in NewLead) temporal.SearchAttributes {
+	d := NewDeal(in, time.Time{})
+	return temporal.NewSearchAttributes(d.searchAttributeUpdates(visibility{})...)
+}
+
+// currentVisibility reads the attributes the run started with (set by the
+// starter, or carried over by continue-as-new), so only changes are upserted.
+func currentVisibility(ctx workflow.Context) visibility {
+	sa := workflow.GetTypedSearchAttributes(ctx)
+	var v visibility
+	v.Stage, _ = sa.GetKeyword(SASalesStage)
+	v.Owner, _ = sa.GetKeyword(SASalesOwner)
+	v.Status, _ = sa.GetKeyword(SADealStatus)
+	v.Customer, _ = sa.GetKeyword(SACustomer)
+	v.Source, _ = sa.GetKeyword(SALeadSource)
+	v.Revenue, _ = sa.GetFloat64(SAEstimatedRevenue)
+	if t, ok := sa.GetTime(SAExpectedCloseDate); ok {
+		v.CloseDate = &t
+	}
+	return v
+}
+
+// refresh upserts the search attributes that changed and rewrites the current
+// details the Web UI shows on the deal's page.
+func (w *dealWorkflow) refresh() {
+	if u := w.d.searchAttributeUpdates(w.visible); len(u) > 0 {
+		if err := workflow.UpsertTypedSearchAttributes(w.ctx, u...); err != nil {
+			w.log.Error("upsert search attributes", "error", err)
+		} else {
+			w.visible = w.d.visibility()
+		}
+	}
+	workflow.SetCurrentDetails(w.ctx, w.d.details())
+}
+
+// details is the deal's current state in Temporal markdown.
+func (d *Deal) details() string {
+	s := fmt.Sprintf("**Stage:** %s (%s)  \n**Value:** %s %s  \n**Owner:** %s  \n**Next step:** %s",
+		d.Stage, d.Status, d.Value().StringFixed(2), d.Currency, d.Owner, d.NextStep())
+	if p := d.Pending(); len(p) > 0 {
+		s += fmt.Sprintf("  \n**Next reminder:** %s at %s", p[0].Kind, p[0].Due.UTC().Format(time.RFC3339))
+	}
+	return s
+}
+
+// Summary is the static one-line summary a deal's workflow starts with.
+func Summary(in NewLead) string {
+	s := "Lead: " + in.Lead.Topic
+	if in.Lead.Company != "" {
+		s += " — " + in.Lead.Company
+	}
+	return s
+}

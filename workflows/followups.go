@@ -1,0 +1,285 @@
+package workflows
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Policy holds every duration of a deal's timed follow-ups. It travels in the
+// workflow input, so tests and the demo can shorten it per deal.
+type Policy struct {
+	// LeadReminderAfter: an unqualified lead idle this long reminds its owner,
+	// LeadReminders times, each a further LeadReminderAfter apart; the next
+	// period escalates to the manager.
+	LeadReminderAfter time.Duration `json:"leadReminderAfter"`
+	LeadReminders     int           `json:"leadReminders"`
+	// StageNudgeAfter: an open opportunity (or an order) without a rep action
+	// for this long nudges its owner, at most StageNudges times per idle spell.
+	StageNudgeAfter time.Duration `json:"stageNudgeAfter"`
+	StageNudges     int           `json:"stageNudges"`
+	// QuoteValidity is the default EffectiveTo of a quote, from its activation.
+	QuoteValidity time.Duration `json:"quoteValidity"`
+	// QuoteReminderBefore: the owner is reminded this long before an active
+	// quote expires; at EffectiveTo the quote is closed as Expired.
+	QuoteReminderBefore time.Duration `json:"quoteReminderBefore"`
+	// InvoiceReminderBefore: the contact is reminded this long before the due
+	// date; OverdueEvery after it an overdue notice follows, OverdueNotices times.
+	InvoiceReminderBefore time.Duration `json:"invoiceReminderBefore"`
+	OverdueEvery          time.Duration `json:"overdueEvery"`
+	OverdueNotices        int           `json:"overdueNotices"`
+	// ReengageAfter: a lost deal reminds its owner to re-engage the customer.
+	ReengageAfter time.Duration `json:"reengageAfter"`
+	// ThankYouAfter: a won deal thanks the contact this long after the win.
+	ThankYouAfter time.Duration `json:"thankYouAfter"`
+	// Retention: a lost, disqualified or canceled deal can be reopened for this
+	// long; then its workflow completes.
+	Retention time.Duration `json:"retention"`
+	// Day is the length of a "day" in payment terms (Net 30 = 30 Days). Real
+	// deals use 24h; the demo and tests shrink it.
+	Day time.Duration `json:"day"`
+}
+
+const day = 24 * time.Hour
+
+// DefaultPolicy is the policy of a real deal.
+func DefaultPolicy() Policy {
+	return Policy{
+		LeadReminderAfter:     3 * day,
+		LeadReminders:         2,
+		StageNudgeAfter:       7 * day,
+		StageNudges:           3,
+		QuoteValidity:         30 * day,
+		QuoteReminderBefore:   3 * day,
+		InvoiceReminderBefore: 3 * day,
+		OverdueEvery:          7 * day,
+		OverdueNotices:        3,
+		ReengageAfter:         30 * day,
+		ThankYouAfter:         day,
+		Retention:             90 * day,
+		Day:                   day,
+	}
+}
+
+// Validate rejects a policy whose durations would make timers fire at once
+// forever or never.
+func (p Policy) Validate() error {
+	for _, c := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"leadReminderAfter", p.LeadReminderAfter}, {"stageNudgeAfter", p.StageNudgeAfter},
+		{"quoteValidity", p.QuoteValidity}, {"overdueEvery", p.OverdueEvery},
+		{"reengageAfter", p.ReengageAfter}, {"retention", p.Retention}, {"day", p.Day},
+	} {
+		if c.d <= 0 {
+			return fmt.Errorf("policy %s must be positive", c.name)
+		}
+	}
+	if p.QuoteReminderBefore < 0 || p.InvoiceReminderBefore < 0 || p.ThankYouAfter < 0 {
+		return fmt.Errorf("policy durations must not be negative")
+	}
+	if p.LeadReminders < 0 || p.StageNudges < 0 || p.OverdueNotices < 0 {
+		return fmt.Errorf("policy counts must not be negative")
+	}
+	return nil
+}
+
+// Follow-up kinds: the kind of message each timer sends.
+const (
+	KindLeadReminder   = "lead_reminder"
+	KindLeadEscalation = "lead_escalation"
+	KindStageNudge     = "stage_nudge"
+	KindQuoteExpiring  = "quote_expiring"
+	KindQuoteExpired   = "quote_expired"
+	KindInvoiceDue     = "invoice_due"
+	KindInvoiceOverdue = "invoice_overdue"
+	KindReengage       = "reengage"
+	KindThankYou       = "thank_you"
+	// KindRetentionEnd sends nothing: it ends a closed deal's workflow.
+	KindRetentionEnd = "retention_end"
+)
+
+// FollowUps counts what the deal has already sent, so each follow-up fires
+// once. Counters of idle-time follow-ups restart with every rep action.
+type FollowUps struct {
+	LeadReminders  int  `json:"leadReminders"`
+	Escalated      bool `json:"escalated"`
+	Nudges         int  `json:"nudges"`
+	QuoteReminded  int  `json:"quoteReminded"` // revision last reminded of
+	InvoiceDueSent bool `json:"invoiceDueSent"`
+	OverdueSent    int  `json:"overdueSent"`
+	Reengaged      bool `json:"reengaged"`
+	ThankYouSent   bool `json:"thankYouSent"`
+}
+
+// Reminder is one pending follow-up and when it comes due.
+type Reminder struct {
+	Kind string    `json:"kind"`
+	Due  time.Time `json:"due"`
+	// Key makes the message unique across retries, replays and reruns.
+	Key string `json:"key"`
+}
+
+// Pending lists the follow-ups the deal is waiting on, soonest first. It is
+// derived from the state alone, so a rep action that changes the state
+// re-arms exactly the timers it affects.
+func (d *Deal) Pending() []Reminder {
+	p, f := d.Policy, d.FollowUps
+	var out []Reminder
+	add := func(kind string, due time.Time, keyParts ...any) {
+		key := d.ID + "/" + kind
+		for _, k := range keyParts {
+			key += fmt.Sprintf("/%v", k)
+		}
+		out = append(out, Reminder{Kind: kind, Due: due, Key: key})
+	}
+	// Idle-time follow-ups are keyed by their idle spell, so the reminders of
+	// a later spell are new messages, not duplicates of the first spell's.
+	idle := d.LastActivityAt
+	spell := idle.UnixMilli()
+	open := d.Status == StatusOpen
+
+	if open && d.Stage == StageQualify {
+		if f.LeadReminders < p.LeadReminders {
+			n := f.LeadReminders + 1
+			add(KindLeadReminder, idle.Add(time.Duration(n)*p.LeadReminderAfter), spell, n)
+		} else if !f.Escalated {
+			add(KindLeadEscalation, idle.Add(time.Duration(p.LeadReminders+1)*p.LeadReminderAfter), spell)
+		}
+	}
+	orderOpen := d.Stage == StageOrder && d.Order != nil && d.Order.Status == OrderActive
+	if (open && d.Stage != StageQualify) || orderOpen {
+		if f.Nudges < p.StageNudges {
+			n := f.Nudges + 1
+			add(KindStageNudge, idle.Add(time.Duration(n)*p.StageNudgeAfter), d.Stage, spell, n)
+		}
+	}
+	if q := d.CurrentQuote(); open && q != nil && q.Status == QuoteActive && q.EffectiveTo != nil {
+		if f.QuoteReminded < q.Revision {
+			add(KindQuoteExpiring, q.EffectiveTo.Add(-p.QuoteReminderBefore), q.Revision)
+		}
+		add(KindQuoteExpired, *q.EffectiveTo, q.Revision)
+	}
+	if d.Status == StatusWon && !f.ThankYouSent {
+		add(KindThankYou, d.Opportunity.ClosedAt.Add(p.ThankYouAfter))
+	}
+	if inv := d.Invoice; inv != nil && inv.Status == InvoiceActive {
+		if !f.InvoiceDueSent {
+			add(KindInvoiceDue, inv.DueDate.Add(-p.InvoiceReminderBefore))
+		}
+		if f.OverdueSent < p.OverdueNotices {
+			n := f.OverdueSent + 1
+			add(KindInvoiceOverdue, inv.DueDate.Add(time.Duration(n)*p.OverdueEvery), n)
+		}
+	}
+	switch d.Status {
+	case StatusLost:
+		if !f.Reengaged {
+			add(KindReengage, d.ClosedAt.Add(p.ReengageAfter), d.ClosedAt.UnixMilli())
+		}
+		add(KindRetentionEnd, d.ClosedAt.Add(p.Retention))
+	case StatusDisqualified, StatusCanceled:
+		add(KindRetentionEnd, d.ClosedAt.Add(p.Retention))
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Due.Before(out[j].Due) })
+	return out
+}
+
+// Done reports whether the workflow has nothing left to do: paid with every
+// follow-up sent.
+func (d *Deal) Done() bool {
+	return d.Stage == StagePaid && len(d.Pending()) == 0
+}
+
+// Fire applies a follow-up that came due at now: the message it sends, the
+// counters that keep it from firing again, and any record it changes (an
+// expired quote is closed). It returns the Change to persist; ok is false for
+// KindRetentionEnd, which ends the workflow instead.
+func (d *Deal) Fire(r Reminder, now time.Time) (ch Change, ok bool) {
+	f := &d.FollowUps
+	msg := Message{Key: r.Key, Kind: r.Kind, At: now}
+	owner, contact := d.Owner, d.Lead.Email
+	name := fmt.Sprintf("%q (%s)", d.Lead.Topic, d.Customer())
+	var touched func(*Change)
+	switch r.Kind {
+	case KindLeadReminder:
+		f.LeadReminders++
+		msg.Recipient, msg.Subject = owner, "Lead waiting for qualification: "+d.Lead.Topic
+		msg.Body = fmt.Sprintf("The lead %s has had no action since %s. Qualify or disqualify it.", name, d.LastActivityAt.Format(time.RFC3339))
+	case KindLeadEscalation:
+		f.Escalated = true
+		msg.Recipient, msg.Subject = d.Manager, "Escalation: lead not qualified: "+d.Lead.Topic
+		msg.Body = fmt.Sprintf("The lead %s owned by %s is still unqualified after %d reminders.", name, owner, d.Policy.LeadReminders)
+	case KindStageNudge:
+		f.Nudges++
+		msg.Recipient, msg.Subject = owner, fmt.Sprintf("No progress in %s: %s", d.Stage, d.Lead.Topic)
+		msg.Body = fmt.Sprintf("The deal %s has been in %s without an action since %s. Next step: %s.", name, d.Stage, d.LastActivityAt.Format(time.RFC3339), d.NextStep())
+	case KindQuoteExpiring:
+		q := d.CurrentQuote()
+		f.QuoteReminded = q.Revision
+		msg.Recipient, msg.Subject = owner, fmt.Sprintf("Quote %s expires %s", q.ID, q.EffectiveTo.Format("2006-01-02"))
+		msg.Body = fmt.Sprintf("Quote %s (revision %d, %s %s) for %s expires at %s.", q.ID, q.Revision, q.Total.StringFixed(2), d.Currency, name, q.EffectiveTo.Format(time.RFC3339))
+	case KindQuoteExpired:
+		q := d.CurrentQuote()
+		q.Status, q.StatusReason, q.ClosedAt = QuoteClosed, QuoteReasonExpired, &now
+		if d.Stage == StageClose {
+			d.enter(StagePropose, now)
+		}
+		msg.Recipient, msg.Subject = owner, fmt.Sprintf("Quote %s expired", q.ID)
+		msg.Body = fmt.Sprintf("Quote %s for %s expired unanswered and is closed. Create a new quote to go on.", q.ID, name)
+		touched = func(c *Change) { c.Quotes = []Quote{*q} }
+	case KindInvoiceDue:
+		f.InvoiceDueSent = true
+		inv := d.Invoice
+		msg.Recipient, msg.Subject = contact, fmt.Sprintf("Invoice %s due %s", inv.ID, inv.DueDate.Format("2006-01-02"))
+		msg.Body = fmt.Sprintf("Dear %s, invoice %s over %s %s is due on %s. Balance: %s %s.", d.ContactName(), inv.ID, inv.Total.StringFixed(2), d.Currency, inv.DueDate.Format("2006-01-02"), inv.Balance().StringFixed(2), d.Currency)
+	case KindInvoiceOverdue:
+		f.OverdueSent++
+		inv := d.Invoice
+		msg.Recipient, msg.Subject = contact, fmt.Sprintf("Overdue: invoice %s (notice %d)", inv.ID, f.OverdueSent)
+		msg.Body = fmt.Sprintf("Dear %s, invoice %s was due on %s and %s %s is still open. Please pay at your earliest convenience.", d.ContactName(), inv.ID, inv.DueDate.Format("2006-01-02"), inv.Balance().StringFixed(2), d.Currency)
+	case KindReengage:
+		f.Reengaged = true
+		msg.Recipient, msg.Subject = owner, "Re-engage: "+d.Lead.Topic
+		msg.Body = fmt.Sprintf("The deal %s was lost on %s. Time to check in with the customer again; reopen the deal if they are interested.", name, d.ClosedAt.Format("2006-01-02"))
+	case KindThankYou:
+		f.ThankYouSent = true
+		msg.Recipient, msg.Subject = contact, "Thank you for your order"
+		msg.Body = fmt.Sprintf("Dear %s, thank you for choosing us for %s. Your order is %s.", d.ContactName(), d.Lead.Topic, d.orderRef())
+	case KindRetentionEnd:
+		return Change{}, false
+	}
+	if msg.Recipient == "" {
+		msg.Recipient = owner // a contact without email: tell the owner instead
+	}
+	d.Messages = append(d.Messages, msg)
+	ev := d.record(now, "system", "followup:"+r.Kind, true, msg.Subject)
+	ch = d.change(ev)
+	ch.Messages = []Message{msg}
+	if touched != nil {
+		touched(&ch)
+	}
+	return ch, true
+}
+
+func (d *Deal) orderRef() string {
+	if d.Order == nil {
+		return "being prepared"
+	}
+	return d.Order.ID
+}
+
+// Balance is what remains to be paid on the invoice.
+func (inv *Invoice) Balance() decimal.Decimal {
+	b := inv.Total.Sub(inv.PaidAmount)
+	for _, p := range inv.Payments {
+		b = b.Sub(p.Discount)
+	}
+	if b.IsNegative() {
+		return decimal.Zero
+	}
+	return b
+}
