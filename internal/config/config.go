@@ -39,6 +39,14 @@ var (
 	SMTPFrom          = Var{"SMTP_FROM", "dealflow@localhost", "sender address of follow-up mail"}
 )
 
+// All lists every variable above, in declaration order: the README's table,
+// the dev stack and the docker-compose check are compared against it.
+var All = []Var{
+	TemporalAddress, TemporalNamespace, DatabaseURL, LogLevel,
+	APIAddr, APIRateLimit, APIRequestTimeout, WorkerMetricsAddr,
+	SMTPAddr, SMTPFrom,
+}
+
 // Reader collects values and validation errors for one binary. Call the
 // typed getters, then Err.
 type Reader struct {
