@@ -1,0 +1,297 @@
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+
+	"dealflow/workflows"
+)
+
+// SearchAttribute is a custom search attribute and its Temporal type name
+// (Keyword, Text, Int, Double, Bool, Datetime, KeywordList).
+type SearchAttribute struct{ Name, Type string }
+
+// TemporalOptions configure a Temporal dev server (`temporal server start-dev`).
+// A zero port is replaced by a free one.
+type TemporalOptions struct {
+	// CLI is the temporal binary (see EnsureTemporalCLI). Required.
+	CLI string
+	// IP the frontend (and Web UI) bind to; default 127.0.0.1.
+	IP string
+	// Port is the frontend gRPC port.
+	Port int
+	// UIPort is the Web UI port; ignored when Headless.
+	UIPort   int
+	Headless bool
+	// HTTPPort and MetricsPort are the server's HTTP API and /metrics ports.
+	HTTPPort    int
+	MetricsPort int
+	// DBFile is the SQLite file that keeps the server's state across
+	// restarts; empty keeps everything in memory.
+	DBFile string
+	// Namespace is created at launch; default "default".
+	Namespace string
+	// SearchAttributes registered at launch; nil means workflows.SearchAttributes.
+	SearchAttributes []SearchAttribute
+	// LogLevel of the server; default warn.
+	LogLevel string
+	// LogFile receives the server's output. Required.
+	LogFile string
+	// StartTimeout bounds the wait for the frontend; default 2 minutes.
+	StartTimeout time.Duration
+	// ExtraArgs are appended to the start-dev command line.
+	ExtraArgs []string
+}
+
+// Temporal is a running dev server started by StartTemporal.
+type Temporal struct {
+	opts  TemporalOptions // ports resolved
+	fixed TemporalOptions // as given: which ports may be re-picked
+	proc  *Process
+}
+
+// AppSearchAttributes converts workflows.SearchAttributes.
+func AppSearchAttributes() []SearchAttribute {
+	out := make([]SearchAttribute, len(workflows.SearchAttributes))
+	for i, sa := range workflows.SearchAttributes {
+		out[i] = SearchAttribute{sa.Name, sa.Type}
+	}
+	return out
+}
+
+// StartTemporal starts a dev server and returns once its frontend answers,
+// the namespace exists and every search attribute is registered. When the
+// server does not come up, the error carries the tail of its log. Ports that
+// were left zero are picked again if another process took one first.
+func StartTemporal(ctx context.Context, opts TemporalOptions) (*Temporal, error) {
+	if opts.CLI == "" || opts.LogFile == "" {
+		return nil, errors.New("start temporal: CLI and LogFile are required")
+	}
+	if opts.IP == "" {
+		opts.IP = "127.0.0.1"
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = "default"
+	}
+	if opts.SearchAttributes == nil {
+		opts.SearchAttributes = AppSearchAttributes()
+	}
+	if opts.LogLevel == "" {
+		opts.LogLevel = "warn"
+	}
+	if opts.StartTimeout <= 0 {
+		opts.StartTimeout = 2 * time.Minute
+	}
+	t := &Temporal{fixed: opts}
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		if err = t.start(ctx); err == nil || !strings.Contains(err.Error(), "address already in use") {
+			return t, err
+		}
+	}
+	return nil, err
+}
+
+// start picks ports for the zero ones, launches the server and waits for it.
+func (t *Temporal) start(ctx context.Context) error {
+	o := t.fixed
+	for _, p := range []*int{&o.Port, &o.HTTPPort, &o.MetricsPort, &o.UIPort} {
+		if p == &o.UIPort && o.Headless {
+			continue
+		}
+		if *p == 0 {
+			n, err := FreePort()
+			if err != nil {
+				return fmt.Errorf("start temporal: %w", err)
+			}
+			*p = n
+		}
+	}
+	t.opts = o
+	return t.launch(ctx)
+}
+
+// launch runs the server on t.opts and waits until it is ready.
+func (t *Temporal) launch(ctx context.Context) error {
+	proc, err := StartProcess(ProcessSpec{
+		Name:    "temporal",
+		Path:    t.opts.CLI,
+		Args:    t.Args(),
+		Env:     withoutEnv(os.Environ(), "TEMPORAL_"),
+		LogFile: t.opts.LogFile,
+	})
+	if err != nil {
+		return fmt.Errorf("start temporal: %w", err)
+	}
+	t.proc = proc
+	if err := t.waitReady(ctx); err != nil {
+		_ = proc.Kill()
+		return err
+	}
+	return nil
+}
+
+// Args returns the start-dev command line (without the binary).
+func (t *Temporal) Args() []string {
+	o := t.opts
+	args := []string{"server", "start-dev",
+		"--ip", o.IP,
+		"--port", strconv.Itoa(o.Port),
+		"--http-port", strconv.Itoa(o.HTTPPort),
+		"--metrics-port", strconv.Itoa(o.MetricsPort),
+		"--log-level", o.LogLevel,
+		"--namespace", o.Namespace,
+	}
+	if o.Headless {
+		args = append(args, "--headless")
+	} else {
+		args = append(args, "--ui-port", strconv.Itoa(o.UIPort))
+	}
+	if o.DBFile != "" {
+		// WAL with synchronous=normal doubles the file DB's throughput on
+		// 2 cores and still survives a crash of the server (DESIGN.md §6).
+		args = append(args, "--db-filename", o.DBFile,
+			"--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal")
+	}
+	for _, sa := range o.SearchAttributes {
+		args = append(args, "--search-attribute", sa.Name+"="+sa.Type)
+	}
+	return append(args, o.ExtraArgs...)
+}
+
+// waitReady polls the frontend until the namespace and the search attributes
+// are there, the process exits, or the start timeout passes.
+func (t *Temporal) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, t.opts.StartTimeout)
+	defer cancel()
+	var last error
+	for {
+		if last = t.Check(ctx); last == nil {
+			return nil
+		}
+		select {
+		case <-t.proc.Done():
+			return fmt.Errorf("start temporal: the dev server exited during start-up: %s", t.proc.Describe(40))
+		case <-ctx.Done():
+			return fmt.Errorf("start temporal: frontend %s not ready after %s: %v\n%s", t.Address(), t.opts.StartTimeout, last, t.proc.Describe(40))
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// Check asks the frontend whether it is healthy, the namespace exists and all
+// search attributes are registered.
+func (t *Temporal) Check(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	c, err := t.Dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: t.opts.Namespace}); err != nil {
+		return fmt.Errorf("describe namespace %s: %w", t.opts.Namespace, err)
+	}
+	resp, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: t.opts.Namespace})
+	if err != nil {
+		return fmt.Errorf("list search attributes: %w", err)
+	}
+	for _, sa := range t.opts.SearchAttributes {
+		if _, ok := resp.GetCustomAttributes()[sa.Name]; !ok {
+			return fmt.Errorf("search attribute %s not registered yet", sa.Name)
+		}
+	}
+	return nil
+}
+
+// Dial returns an SDK client for the server's namespace that logs nothing.
+func (t *Temporal) Dial(ctx context.Context) (client.Client, error) {
+	return client.DialContext(ctx, client.Options{
+		HostPort:  t.Address(),
+		Namespace: t.opts.Namespace,
+		Logger:    sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+	})
+}
+
+// Address returns the frontend's host:port.
+func (t *Temporal) Address() string {
+	return net.JoinHostPort(t.opts.IP, strconv.Itoa(t.opts.Port))
+}
+
+// Namespace returns the namespace created at launch.
+func (t *Temporal) Namespace() string { return t.opts.Namespace }
+
+// UIURL returns the Web UI's list of the namespace's workflows, or "" when
+// the server is headless.
+func (t *Temporal) UIURL() string {
+	if t.opts.Headless {
+		return ""
+	}
+	host := t.opts.IP
+	if host == "127.0.0.1" || host == "0.0.0.0" {
+		host = "localhost"
+	}
+	return fmt.Sprintf("http://%s/namespaces/%s/workflows", net.JoinHostPort(host, strconv.Itoa(t.opts.UIPort)), t.opts.Namespace)
+}
+
+// Options returns the options with the ports actually used.
+func (t *Temporal) Options() TemporalOptions { return t.opts }
+
+// Process returns the server process (for crash tests: Kill, Done).
+func (t *Temporal) Process() *Process { return t.proc }
+
+// Stop stops the server gracefully (SIGTERM, SIGKILL after DefaultGrace).
+func (t *Temporal) Stop() error { return t.proc.Stop(0) }
+
+// Kill kills the server at once, as a crash would.
+func (t *Temporal) Kill() error { return t.proc.Kill() }
+
+// Start starts the server again after Stop or Kill, on the same ports and
+// database file, and waits until it is ready. With a DBFile, workflows
+// survive; in memory, they do not.
+func (t *Temporal) Start(ctx context.Context) error {
+	if t.proc != nil && !t.proc.Exited() {
+		return errors.New("start temporal: already running")
+	}
+	var err error
+	for attempt := 0; attempt < 20; attempt++ {
+		// The old server's ports can take a moment to be released.
+		if err = t.launch(ctx); err == nil || !strings.Contains(err.Error(), "address already in use") {
+			return err
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	return err
+}
+
+// Restart stops the server gracefully and starts it again (see Start).
+func (t *Temporal) Restart(ctx context.Context) error {
+	if err := t.Stop(); err != nil {
+		return fmt.Errorf("restart temporal: %w", err)
+	}
+	return t.Start(ctx)
+}
+
+// withoutEnv drops the variables whose names start with prefix.
+func withoutEnv(env []string, prefix string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, prefix) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
