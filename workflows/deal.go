@@ -67,7 +67,7 @@ func newDealWorkflow(ctx workflow.Context, in NewLead) (*dealWorkflow, error) {
 		w.d = NewDeal(in, now)
 		// The lead row is written by the workflow's first activity, never by
 		// the caller before the start: the two cannot get out of step.
-		if _, err := w.persist(w.d.Created(in.CreatedBy, now)); err != nil {
+		if _, err := w.persist(ctx, w.d.Created(in.CreatedBy, now)); err != nil {
 			return nil, fmt.Errorf("record lead %s: %w", in.ID, err)
 		}
 	}
@@ -161,7 +161,7 @@ func (w *dealWorkflow) fireDue() (end bool, err error) {
 		return true, nil
 	}
 	w.log.Info("follow-up due", "kind", r.Kind, "key", r.Key)
-	if _, err := w.persist(ch); err != nil {
+	if _, err := w.persist(ctx, ch); err != nil {
 		return false, fmt.Errorf("follow-up %s: %w", r.Key, err)
 	}
 	w.d = next
@@ -186,7 +186,7 @@ func (w *dealWorkflow) act(ctx workflow.Context, act Action, raw json.RawMessage
 		next := w.d.Clone()
 		ch, res, err := next.Apply(cmd, now)
 		if err == nil {
-			cr, err := w.persist(ch)
+			cr, err := w.persist(ctx, ch)
 			if err != nil {
 				return Result{}, fmt.Errorf("%s: %w", act, err)
 			}
@@ -208,7 +208,7 @@ func (w *dealWorkflow) act(ctx workflow.Context, act Action, raw json.RawMessage
 		by = cmd.By()
 	}
 	next := w.d.Clone()
-	if _, err := w.persist(next.Reject(act, by, rej.Message, now)); err != nil {
+	if _, err := w.persist(ctx, next.Reject(act, by, rej.Message, now)); err != nil {
 		return Result{}, fmt.Errorf("record refused %s: %w", act, err)
 	}
 	w.d = next
@@ -250,11 +250,12 @@ func (w *dealWorkflow) signalsPending() bool {
 	return false
 }
 
-// persist runs ApplyChange. Its options sit here, where every write goes
+// persist runs ApplyChange on the calling coroutine's context (the run loop,
+// an update handler or the signal receiver). Its options sit here, where every write goes
 // through: a short attempt, retried with backoff for as long as it takes
 // (PostgreSQL may be down for a while; nothing is lost meanwhile).
-func (w *dealWorkflow) persist(ch Change) (ChangeResult, error) {
-	ctx := workflow.WithActivityOptions(w.ctx, workflow.ActivityOptions{
+func (w *dealWorkflow) persist(ctx workflow.Context, ch Change) (ChangeResult, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:        500 * time.Millisecond,

@@ -175,8 +175,8 @@ func (d *Deal) Apply(cmd Command, now time.Time) (Change, Result, error) {
 	}
 	if !slices.Contains(r.stages, d.Stage) || !slices.Contains(r.statuses, d.Status) {
 		return Change{}, Result{}, d.reject(RejectWrongStage, act, nil, nil,
-			"%s is not allowed on a %s deal in stage %s (allowed in %s while %s)",
-			act, d.Status, d.Stage, joinStages(r.stages), joinStatuses(r.statuses))
+			"%s is not allowed in stage %s while the deal is %s (allowed in %s while %s)",
+			act, d.Stage, d.Status, joinStages(r.stages), joinStatuses(r.statuses))
 	}
 	// Work on a copy so a rejected gate leaves d untouched.
 	next := d.Clone()
@@ -697,8 +697,8 @@ func (d *Deal) record(now time.Time, actor, action string, accepted bool, detail
 
 // itemID numbers opportunity items deterministically within the deal.
 func (d *Deal) itemID(kind string) string {
-	d.NextSeq++
-	return fmt.Sprintf("%s-%d", kind, d.NextSeq)
+	d.NextItem++
+	return fmt.Sprintf("%s-%d", kind, d.NextItem)
 }
 
 // change builds the Change every step writes: header, lead, event.

@@ -57,12 +57,14 @@ type Deal struct {
 	// lost, disqualified, canceled); the retention window counts from it.
 	ClosedAt *time.Time `json:"closedAt,omitempty"`
 
-	Policy    Policy     `json:"policy"`
-	FollowUps FollowUps  `json:"followUps"`
-	Messages  []Message  `json:"messages,omitempty"`
-	Timeline  []Event    `json:"timeline"`
-	NextSeq   int        `json:"nextSeq"`
-	History   []StageLog `json:"stageHistory,omitempty"`
+	Policy    Policy    `json:"policy"`
+	FollowUps FollowUps `json:"followUps"`
+	Messages  []Message `json:"messages,omitempty"`
+	Timeline  []Event   `json:"timeline"`
+	// NextSeq numbers timeline events; NextItem numbers opportunity items.
+	NextSeq  int        `json:"nextSeq"`
+	NextItem int        `json:"nextItem"`
+	History  []StageLog `json:"stageHistory,omitempty"`
 }
 
 // StageLog records when the deal entered a stage, for cycle-time reports.

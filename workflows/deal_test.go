@@ -1,0 +1,520 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+)
+
+// recorder stands in for the ApplyChange activity (the PostgreSQL side is
+// tested in activities/): it keeps every Change the workflow wrote.
+type recorder struct {
+	mu      sync.Mutex
+	changes []Change
+}
+
+func (r *recorder) ApplyChange(_ context.Context, ch Change) (ChangeResult, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.changes = append(r.changes, ch)
+	if ch.Qualify != nil {
+		return ChangeResult{AccountID: ch.Qualify.NewAccountID, ContactID: ch.Qualify.NewContactID}, nil
+	}
+	return ChangeResult{}, nil
+}
+
+// messages lists the kinds of the follow-ups written, in order.
+func (r *recorder) messages() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, c := range r.changes {
+		for _, m := range c.Messages {
+			out = append(out, m.Kind)
+		}
+	}
+	return out
+}
+
+// step is one thing that happens to a deal, `after` the previous step.
+type step struct {
+	after  time.Duration
+	act    Action
+	cmd    any
+	signal bool
+	// reject is the expected rejection code; "" expects acceptance.
+	reject string
+	// check runs against the deal's state at the step's time (after the
+	// previous steps have settled), instead of an action.
+	check func(t *testing.T, v DealView)
+}
+
+type scenario struct {
+	t     *testing.T
+	env   *testsuite.TestWorkflowEnvironment
+	rec   *recorder
+	steps []step
+}
+
+func newScenario(t *testing.T) *scenario {
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	env := suite.NewTestWorkflowEnvironment()
+	env.SetStartTime(t0)
+	rec := &recorder{}
+	env.RegisterWorkflowWithOptions(DealWorkflow, workflow.RegisterOptions{Name: WorkflowName})
+	env.RegisterActivityWithOptions(rec.ApplyChange, activity.RegisterOptions{Name: ActivityApplyChange})
+	return &scenario{t: t, env: env, rec: rec}
+}
+
+func (s *scenario) do(after time.Duration, act Action, cmd any) *scenario {
+	s.steps = append(s.steps, step{after: after, act: act, cmd: cmd})
+	return s
+}
+
+func (s *scenario) refuse(after time.Duration, act Action, cmd any, code string) *scenario {
+	s.steps = append(s.steps, step{after: after, act: act, cmd: cmd, reject: code})
+	return s
+}
+
+func (s *scenario) signal(after time.Duration, act Action, payload any) *scenario {
+	s.steps = append(s.steps, step{after: after, act: act, cmd: payload, signal: true})
+	return s
+}
+
+func (s *scenario) check(after time.Duration, f func(t *testing.T, v DealView)) *scenario {
+	s.steps = append(s.steps, step{after: after, check: f})
+	return s
+}
+
+// run plays the steps against the workflow and returns the final state.
+func (s *scenario) run(in NewLead) DealView {
+	t := s.t
+	t.Helper()
+	at := time.Duration(0)
+	for i, st := range s.steps {
+		at += st.after
+		s.env.RegisterDelayedCallback(func() {
+			switch {
+			case st.check != nil:
+				st.check(t, s.state())
+			case st.signal:
+				s.env.SignalWorkflow(string(st.act), st.cmd)
+			default:
+				s.env.UpdateWorkflow(string(st.act), fmt.Sprintf("u%d", i), &testsuite.TestUpdateCallback{
+					OnReject: func(err error) {
+						if st.reject == "" {
+							t.Errorf("step %d %s refused: %v", i, st.act, err)
+						} else if code := rejectionCode(err); code != st.reject {
+							t.Errorf("step %d %s: refused with %q (%v), want %q", i, st.act, code, err, st.reject)
+						}
+					},
+					OnComplete: func(_ any, err error) {
+						if st.reject == "" && err != nil {
+							t.Errorf("step %d %s failed: %v", i, st.act, err)
+						}
+						if st.reject != "" && err == nil {
+							t.Errorf("step %d %s accepted, want refusal %q", i, st.act, st.reject)
+						}
+					},
+				}, st.cmd)
+			}
+		}, at)
+	}
+	s.env.ExecuteWorkflow(WorkflowName, in)
+	return s.state()
+}
+
+func (s *scenario) state() DealView {
+	s.t.Helper()
+	v, err := s.env.QueryWorkflow(QueryState)
+	if err != nil {
+		s.t.Fatalf("query: %v", err)
+	}
+	var view DealView
+	if err := v.Get(&view); err != nil {
+		s.t.Fatalf("decode state: %v", err)
+	}
+	return view
+}
+
+func rejectionCode(err error) string {
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || app.Type() != RejectionErrorType {
+		return ""
+	}
+	var rej *Rejection
+	if err := app.Details(&rej); err != nil || rej == nil {
+		return "undecodable: " + fmt.Sprint(err)
+	}
+	return rej.Code
+}
+
+// fastLead is a ready lead with short timers; Day stays a day so terms are real.
+func fastLead(id string) NewLead {
+	in := readyLead(id)
+	p := DefaultPolicy()
+	in.Policy = &p
+	return in
+}
+
+const minute = time.Minute
+
+func developSequence(s *scenario) *scenario {
+	return s.do(minute, ActQualify, Qualify{}).
+		do(minute, ActEditOpportunity, EditOpportunity{CustomerNeed: sptr("replace old laptops"), ProposedSolution: sptr("ThinkBook fleet")}).
+		do(minute, ActAddStakeholder, AddStakeholder{Name: "Dana Fox", Role: "Decision Maker"}).
+		do(minute, ActAddLine, AddLine{LineInput: LineInput{Product: "Laptop", Quantity: dec("50"), UnitPrice: dec("1000")}})
+}
+
+func TestWonDealRunsToPaidInvoice(t *testing.T) {
+	s := newScenario(t)
+	developSequence(s).
+		refuse(minute, ActClose, Close{Outcome: "won"}, RejectGate).
+		do(minute, ActPropose, Propose{PaymentTerms: "Net 45"}).
+		do(minute, ActActivateQuote, ActivateQuote{Revision: 1}).
+		do(minute, ActClose, Close{Outcome: "won"}).
+		do(minute, ActFulfillOrder, FulfillOrder{}).
+		do(minute, ActRecordPayment, RecordPayment{Amount: dec("20000")}).
+		check(minute, func(t *testing.T, v DealView) {
+			if v.Stage != StageInvoice || !v.Invoice.Balance().Equal(dec("30000")) {
+				t.Errorf("after a partial payment: %s balance %s", v.Stage, v.Invoice.Balance())
+			}
+		}).
+		do(minute, ActRecordPayment, RecordPayment{Amount: dec("30000")})
+	v := s.run(fastLead("won1"))
+
+	if !s.env.IsWorkflowCompleted() || s.env.GetWorkflowError() != nil {
+		t.Fatalf("completed %v err %v", s.env.IsWorkflowCompleted(), s.env.GetWorkflowError())
+	}
+	if v.Stage != StagePaid || v.Status != StatusWon || v.Invoice.Status != InvoicePaid || v.Order.Status != OrderInvoiced {
+		t.Fatalf("end state %s %s invoice %s order %s", v.Stage, v.Status, v.Invoice.Status, v.Order.Status)
+	}
+	if v.AccountID != "ACC-won1" || v.ContactID != "CON-won1" {
+		t.Errorf("account %q contact %q", v.AccountID, v.ContactID)
+	}
+	if !v.Invoice.DueDate.Equal(v.Invoice.CreatedAt.Add(45 * day)) {
+		t.Errorf("due %s", v.Invoice.DueDate)
+	}
+	// The thank-you is the only follow-up: every other timer was re-armed
+	// by the rep's actions before it came due, and cancelled ones never fired.
+	if got := s.rec.messages(); !slices.Equal(got, []string{KindThankYou}) {
+		t.Errorf("messages %v", got)
+	}
+	// Every step was written, in order, with the event numbered.
+	var actions []string
+	for i, c := range s.rec.changes {
+		if c.Event.Seq != i+1 {
+			t.Errorf("change %d has event seq %d", i, c.Event.Seq)
+		}
+		actions = append(actions, c.Event.Action)
+	}
+	want := []string{"create", "qualify", "edit_opportunity", "add_stakeholder", "add_line", "propose", "activate_quote", "close", "fulfill_order", "record_payment", "record_payment", "followup:thank_you"}
+	if !slices.Equal(actions, want) {
+		t.Errorf("writes %v\nwant   %v", actions, want)
+	}
+}
+
+func TestSearchAttributesFollowTheDeal(t *testing.T) {
+	s := newScenario(t)
+	closeBy := time.Date(2026, 6, 30, 0, 0, 0, 0, time.UTC)
+	developSequence(s).
+		do(minute, ActEditOpportunity, EditOpportunity{EstimatedCloseDate: &closeBy}).
+		do(minute, ActAssign, Assign{Owner: "bob@example.com"}).
+		do(minute, ActClose, Close{Outcome: "lost", Reason: "Canceled"})
+	in := fastLead("sa1")
+	in.Lead.Source = "Trade Show"
+	start := StartSearchAttributes(in)
+	if v, _ := start.GetKeyword(SASalesStage); v != "Qualify" {
+		t.Fatalf("start stage %q", v)
+	}
+	if v, _ := start.GetKeyword(SALeadSource); v != "Trade Show" {
+		t.Fatalf("start source %q", v)
+	}
+	if err := s.env.SetTypedSearchAttributesOnStart(start); err != nil {
+		t.Fatal(err)
+	}
+	var upserts []string
+	s.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
+		sa := args.Get(0).(temporal.SearchAttributes)
+		var parts []string
+		for k, v := range sa.GetUntypedValues() {
+			parts = append(parts, fmt.Sprintf("%s=%v", k.GetName(), v))
+		}
+		slices.Sort(parts)
+		upserts = append(upserts, strings.Join(parts, ","))
+	}).Return(nil)
+	s.run(in)
+	want := []string{
+		"SalesStage=Develop",     // qualify (the start attributes were already set)
+		"EstimatedRevenue=50000", // the first line priced the deal
+		"ExpectedCloseDate=" + closeBy.String(),
+		"SalesOwner=bob@example.com",
+		"DealStatus=lost",
+	}
+	if !slices.Equal(upserts, want) {
+		t.Errorf("upserts\n%v\nwant\n%v", strings.Join(upserts, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestLostDealReopensAndReengages(t *testing.T) {
+	s := newScenario(t)
+	developSequence(s).
+		do(minute, ActPropose, Propose{}).
+		do(minute, ActActivateQuote, ActivateQuote{Revision: 1}).
+		do(minute, ActClose, Close{Outcome: "lost", Reason: "Out-Sold", Competitor: "Fabrikam"}).
+		refuse(minute, ActPropose, Propose{}, RejectWrongStage).
+		check(31*day, func(t *testing.T, v DealView) {
+			if v.Status != StatusLost || !v.FollowUps.Reengaged {
+				t.Errorf("30 days after the loss: %s reengaged=%v", v.Status, v.FollowUps.Reengaged)
+			}
+		}).
+		do(minute, ActReopen, Reopen{}).
+		do(minute, ActPropose, Propose{}).
+		do(minute, ActClose, Close{Outcome: "lost", Reason: "Canceled"})
+	v := s.run(fastLead("lost1"))
+	if !s.env.IsWorkflowCompleted() || s.env.GetWorkflowError() != nil {
+		t.Fatalf("completed %v err %v", s.env.IsWorkflowCompleted(), s.env.GetWorkflowError())
+	}
+	if v.Status != StatusLost || v.Quotes[0].StatusReason != QuoteReasonLost || v.Quotes[1].StatusReason != QuoteReasonLost {
+		t.Fatalf("end %s quotes %+v", v.Status, v.Quotes)
+	}
+	// The retention window ended the workflow 90 days after the second loss;
+	// each loss got its own re-engage message.
+	if got := s.rec.messages(); !slices.Equal(got, []string{KindReengage, KindReengage}) {
+		t.Errorf("messages %v", got)
+	}
+	if end := s.env.Now(); end.Before(v.ClosedAt.Add(90 * day)) {
+		t.Errorf("ended at %s, before the retention window closed", end)
+	}
+}
+
+func TestDisqualifiedLeadIsReactivated(t *testing.T) {
+	s := newScenario(t)
+	s.do(minute, ActDisqualify, Disqualify{Reason: "Cannot Contact"}).
+		refuse(minute, ActQualify, Qualify{}, RejectWrongStage).
+		do(10*day, ActReactivate, Reactivate{}).
+		do(minute, ActQualify, Qualify{}).
+		do(minute, ActClose, Close{Outcome: "lost", Reason: "Canceled"})
+	v := s.run(fastLead("dq1"))
+	if v.Lead.Status != "Qualified" || v.Status != StatusLost {
+		t.Fatalf("lead %s deal %s", v.Lead.Status, v.Status)
+	}
+	// While disqualified, no lead reminders ran.
+	for _, m := range s.rec.messages() {
+		if m == KindLeadReminder || m == KindLeadEscalation {
+			t.Errorf("reminder while disqualified: %v", s.rec.messages())
+		}
+	}
+}
+
+func TestUnqualifiedLeadRemindsThenEscalates(t *testing.T) {
+	s := newScenario(t)
+	s.check(2*day, func(t *testing.T, v DealView) {
+		if len(v.Pending) != 1 || v.Pending[0].Kind != KindLeadReminder {
+			t.Errorf("pending %+v", v.Pending)
+		}
+	}).
+		// An edit on day 2 re-arms the reminder: it comes due on day 5.
+		do(0, ActEditLead, EditLead{Rating: sptr("Hot")}).
+		check(2*day+23*time.Hour, func(t *testing.T, v DealView) {
+			if len(v.Messages) != 0 {
+				t.Errorf("reminder fired before the re-armed time: %+v", v.Messages)
+			}
+		}).
+		check(2*time.Hour, func(t *testing.T, v DealView) {
+			if len(v.Messages) != 1 || v.Messages[0].Kind != KindLeadReminder || v.Messages[0].Recipient != "alice@example.com" {
+				t.Errorf("messages %+v", v.Messages)
+			}
+		}).
+		check(7*day, func(t *testing.T, v DealView) {
+			kinds := []string{}
+			for _, m := range v.Messages {
+				kinds = append(kinds, m.Kind)
+			}
+			if !slices.Equal(kinds, []string{KindLeadReminder, KindLeadReminder, KindLeadEscalation}) || v.Messages[2].Recipient != "max@example.com" {
+				t.Errorf("messages %v", kinds)
+			}
+		}).
+		do(minute, ActDisqualify, Disqualify{Reason: "No Longer Interested"})
+	s.run(fastLead("rem1"))
+}
+
+func TestQuoteExpiresAndNudges(t *testing.T) {
+	s := newScenario(t)
+	developSequence(s).
+		do(minute, ActPropose, Propose{}).
+		do(minute, ActActivateQuote, ActivateQuote{Revision: 1}).
+		check(31*day, func(t *testing.T, v DealView) {
+			q := v.Quotes[0]
+			if q.Status != QuoteClosed || q.StatusReason != QuoteReasonExpired || v.Stage != StagePropose {
+				t.Errorf("after expiry: quote %s/%s stage %s", q.Status, q.StatusReason, v.Stage)
+			}
+		}).
+		do(minute, ActPropose, Propose{}).
+		do(minute, ActClose, Close{Outcome: "lost", Reason: "Canceled"})
+	s.run(fastLead("exp1"))
+	got := s.rec.messages()
+	// Nudges on days 7, 14, 21 of silence; the expiry reminder 3 days before
+	// day 30; the expiry itself; then the re-engage after the loss.
+	want := []string{KindStageNudge, KindStageNudge, KindStageNudge, KindQuoteExpiring, KindQuoteExpired, KindReengage}
+	if !slices.Equal(got, want) {
+		t.Errorf("messages %v\nwant     %v", got, want)
+	}
+}
+
+func TestUnpaidInvoiceRemindsThenOverdue(t *testing.T) {
+	s := newScenario(t)
+	developSequence(s).
+		do(minute, ActPropose, Propose{}).
+		do(minute, ActActivateQuote, ActivateQuote{Revision: 1}).
+		do(minute, ActClose, Close{Outcome: "won"}).
+		do(minute, ActFulfillOrder, FulfillOrder{}).
+		check(60*day, func(t *testing.T, v DealView) {
+			if v.Stage != StageInvoice || v.FollowUps.OverdueSent != 3 {
+				t.Errorf("stage %s overdue %d", v.Stage, v.FollowUps.OverdueSent)
+			}
+		}).
+		do(minute, ActRecordPayment, RecordPayment{Amount: dec("50000")})
+	v := s.run(fastLead("inv1"))
+	want := []string{KindThankYou, KindInvoiceDue, KindInvoiceOverdue, KindInvoiceOverdue, KindInvoiceOverdue}
+	if got := s.rec.messages(); !slices.Equal(got, want) {
+		t.Errorf("messages %v\nwant     %v", got, want)
+	}
+	for _, m := range v.Messages {
+		if m.Kind != KindThankYou && m.Kind != KindInvoiceDue && m.Kind != KindInvoiceOverdue {
+			continue
+		}
+		if m.Recipient != "pat@contoso.example" {
+			t.Errorf("%s went to %s", m.Kind, m.Recipient)
+		}
+	}
+	if !s.env.IsWorkflowCompleted() {
+		t.Fatal("not completed after payment")
+	}
+}
+
+func TestTwoRevisions(t *testing.T) {
+	s := newScenario(t)
+	developSequence(s).
+		do(minute, ActPropose, Propose{}).
+		do(minute, ActActivateQuote, ActivateQuote{Revision: 1}).
+		do(minute, ActReviseQuote, ReviseQuote{Revision: 1}).
+		refuse(minute, ActEditQuote, EditQuote{Revision: 1, Name: sptr("old")}, RejectGate).
+		do(minute, ActEditQuote, EditQuote{Revision: 2, Lines: &[]LineInput{{Product: "Laptop", Quantity: dec("45"), UnitPrice: dec("980")}}}).
+		do(minute, ActActivateQuote, ActivateQuote{Revision: 2}).
+		do(minute, ActReviseQuote, ReviseQuote{Revision: 2}).
+		do(minute, ActActivateQuote, ActivateQuote{Revision: 3}).
+		do(minute, ActClose, Close{Outcome: "won"}).
+		do(minute, ActCancelOrder, CancelOrder{Reason: "customer changed supplier"})
+	v := s.run(fastLead("rev1"))
+	if len(v.Quotes) != 3 || v.Quotes[2].Status != QuoteWon || !v.Order.Total.Equal(dec("44100")) {
+		t.Fatalf("quotes %d last %s order %s", len(v.Quotes), v.Quotes[len(v.Quotes)-1].Status, v.Order.Total)
+	}
+	if v.Status != StatusCanceled || v.Order.Status != OrderCanceled {
+		t.Fatalf("status %s order %s", v.Status, v.Order.Status)
+	}
+}
+
+func TestSignalsAreActionsAndBadOnesAreRecorded(t *testing.T) {
+	s := newScenario(t)
+	s.signal(minute, ActQualify, map[string]any{"actor": "alice@example.com"}).
+		signal(minute, ActDisqualify, map[string]any{"reason": 42}).        // malformed payload
+		signal(minute, ActDisqualify, map[string]any{"reason": "Boredom"}). // invalid value
+		signal(minute, ActFulfillOrder, map[string]any{}).                  // wrong stage
+		signal(minute, ActAddStakeholder, "not even an object").
+		check(minute, func(t *testing.T, v DealView) {
+			if v.Stage != StageDevelop {
+				t.Errorf("stage %s", v.Stage)
+			}
+			var refused []string
+			for _, e := range v.Timeline {
+				if !e.Accepted {
+					refused = append(refused, e.Action)
+				}
+			}
+			if !slices.Equal(refused, []string{"disqualify", "disqualify", "fulfill_order", "add_stakeholder"}) {
+				t.Errorf("refused %v", refused)
+			}
+			if v.Timeline[1].Actor != "alice@example.com" || !v.Timeline[1].Accepted {
+				t.Errorf("qualify event %+v", v.Timeline[1])
+			}
+		}).
+		do(minute, ActClose, Close{Outcome: "lost", Reason: "Canceled"})
+	s.run(fastLead("sig1"))
+	if err := s.env.GetWorkflowError(); err != nil {
+		t.Fatalf("workflow failed: %v", err)
+	}
+	// Refusals are written to the timeline table too.
+	refusedWrites := 0
+	for _, c := range s.rec.changes {
+		if !c.Event.Accepted {
+			refusedWrites++
+		}
+	}
+	if refusedWrites != 4 {
+		t.Errorf("%d refused events written", refusedWrites)
+	}
+}
+
+func TestUpdateValidatorRefusesBeforeWriting(t *testing.T) {
+	s := newScenario(t)
+	s.refuse(minute, ActProposeAlias(), Propose{}, RejectWrongStage).
+		refuse(minute, ActAddLine, map[string]any{"product": "x", "quantity": "-2", "unitPrice": "1"}, RejectInvalid).
+		refuse(minute, ActAddLine, map[string]any{"product": "x", "quantity": "1", "unitPrice": "1", "colour": "red"}, RejectInvalid).
+		do(minute, ActDisqualify, Disqualify{Reason: "Lost"})
+	s.run(fastLead("val1"))
+	// Validator refusals leave no trace: only create and disqualify were written.
+	if len(s.rec.changes) != 2 {
+		t.Errorf("%d writes", len(s.rec.changes))
+	}
+}
+
+// ActProposeAlias keeps the refusal test readable.
+func ActProposeAlias() Action { return ActPropose }
+
+func TestContinueAsNewCarriesTheDeal(t *testing.T) {
+	s := newScenario(t)
+	s.do(minute, ActEditLead, EditLead{Company: sptr("Contoso Ltd")}).
+		check(minute, func(t *testing.T, v DealView) { s.env.SetContinueAsNewSuggested(true) })
+	s.run(fastLead("can1"))
+	err := s.env.GetWorkflowError()
+	var can *workflow.ContinueAsNewError
+	if !errors.As(err, &can) {
+		t.Fatalf("want continue-as-new, got %v", err)
+	}
+	var in NewLead
+	if err := decodePayload(can, &in); err != nil {
+		t.Fatal(err)
+	}
+	if in.State == nil || in.State.Lead.Company != "Contoso Ltd" || len(in.State.Timeline) != 2 {
+		t.Fatalf("carried state %+v", in.State)
+	}
+	// The next run picks up where this one stopped, without writing the lead again.
+	s2 := newScenario(t)
+	s2.env.SetStartTime(s.env.Now())
+	s2.do(minute, ActDisqualify, Disqualify{Reason: "Lost"})
+	v := s2.run(in)
+	if v.Status != StatusDisqualified || len(v.Timeline) != 3 || len(s2.rec.changes) != 1 {
+		t.Fatalf("second run: %s timeline %d writes %d", v.Status, len(v.Timeline), len(s2.rec.changes))
+	}
+}
+
+func decodePayload(can *workflow.ContinueAsNewError, v any) error {
+	return converter.GetDefaultDataConverter().FromPayloads(can.Input, v)
+}
