@@ -1,0 +1,312 @@
+package deploy
+
+import (
+	"context"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"dealflow/internal/config"
+	"dealflow/workflows"
+)
+
+// loadProject parses ../docker-compose.yml the way `docker compose` does,
+// with no environment of our own, so only the file's values count.
+func loadProject(t *testing.T) *types.Project {
+	t.Helper()
+	opts, err := cli.NewProjectOptions([]string{filepath.Join("..", "docker-compose.yml")},
+		cli.WithWorkingDirectory(".."), cli.WithEnv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := opts.LoadProject(context.Background())
+	if err != nil {
+		t.Fatalf("load docker-compose.yml: %v", err)
+	}
+	return p
+}
+
+func service(t *testing.T, p *types.Project, name string) types.ServiceConfig {
+	t.Helper()
+	s, err := p.GetService(name)
+	if err != nil {
+		t.Fatalf("docker-compose.yml: %v", err)
+	}
+	return s
+}
+
+// env returns a service's environment as a plain map.
+func env(s types.ServiceConfig) map[string]string {
+	m := map[string]string{}
+	for k, v := range s.Environment {
+		if v != nil {
+			m[k] = *v
+		}
+	}
+	return m
+}
+
+// script returns everything a one-shot job runs, entrypoint and command.
+func script(s types.ServiceConfig) string {
+	return strings.Join(append(slices.Clone(s.Entrypoint), s.Command...), " ")
+}
+
+func TestServicesExist(t *testing.T) {
+	p := loadProject(t)
+	images := map[string]string{
+		"postgresql":      "postgres:16",
+		"temporal-schema": "temporalio/admin-tools:",
+		"temporal":        "temporalio/server:",
+		"temporal-setup":  "temporalio/admin-tools:",
+		"temporal-ui":     "temporalio/ui:",
+		"worker":          "dealflow:",
+		"api":             "dealflow:",
+	}
+	for name, image := range images {
+		s := service(t, p, name)
+		if !strings.HasPrefix(s.Image, image) {
+			t.Errorf("service %s: image %q, want %s…", name, s.Image, image)
+		}
+	}
+}
+
+func TestTemporalOnPostgres(t *testing.T) {
+	p := loadProject(t)
+	schema := script(service(t, p, "temporal-schema"))
+	for _, want := range []string{"temporal-sql-tool", "--plugin postgres12", "--db temporal setup-schema", "--db temporal_visibility setup-schema",
+		"postgresql/v12/temporal/versioned", "postgresql/v12/visibility/versioned"} {
+		if !strings.Contains(schema, want) {
+			t.Errorf("temporal-schema does not run %q:\n%s", want, schema)
+		}
+	}
+
+	srv := service(t, p, "temporal")
+	e := env(srv)
+	if e["DB"] != "postgres12" {
+		t.Errorf("temporal: DB=%q, want postgres12", e["DB"])
+	}
+	if _, err := p.GetService(e["POSTGRES_SEEDS"]); err != nil {
+		t.Errorf("temporal: POSTGRES_SEEDS=%q is not a service", e["POSTGRES_SEEDS"])
+	}
+	if !publishes(srv, 7233, 7233) {
+		t.Errorf("temporal does not publish 7233: %+v", srv.Ports)
+	}
+	if dep, ok := srv.DependsOn["temporal-schema"]; !ok || dep.Condition != types.ServiceConditionCompletedSuccessfully {
+		t.Errorf("temporal does not wait for temporal-schema to complete: %+v", srv.DependsOn)
+	}
+	// The dynamic config file the server is pointed at is a file we ship.
+	cfg := e["DYNAMIC_CONFIG_FILE_PATH"]
+	found := false
+	for _, v := range srv.Volumes {
+		if v.Type == types.VolumeTypeBind && strings.HasPrefix("/etc/temporal/"+cfg, v.Target+"/") {
+			host := filepath.Join(v.Source, strings.TrimPrefix("/etc/temporal/"+cfg, v.Target+"/"))
+			if _, err := os.Stat(host); err != nil {
+				t.Errorf("temporal: dynamic config %s: %v", host, err)
+			}
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("temporal: DYNAMIC_CONFIG_FILE_PATH=%q is not under a bind mount: %+v", cfg, srv.Volumes)
+	}
+
+	ui := service(t, p, "temporal-ui")
+	if !publishes(ui, 8233, 8080) {
+		t.Errorf("temporal-ui does not publish its 8080 on host port 8233: %+v", ui.Ports)
+	}
+}
+
+var createdSA = regexp.MustCompile(`--name\s+(\S+)\s+--type\s+(\S+)`)
+
+func TestSetupRegistersEverySearchAttribute(t *testing.T) {
+	p := loadProject(t)
+	setup := service(t, p, "temporal-setup")
+	sh := script(setup)
+	if !strings.Contains(sh, "temporal operator namespace create --namespace default") {
+		t.Errorf("temporal-setup does not create the default namespace:\n%s", sh)
+	}
+	if !strings.Contains(sh, "temporal operator search-attribute create --namespace default") {
+		t.Fatalf("temporal-setup does not run `temporal operator search-attribute create --namespace default`:\n%s", sh)
+	}
+	got := map[string]string{}
+	for _, m := range createdSA.FindAllStringSubmatch(sh, -1) {
+		got[m[1]] = m[2]
+	}
+	want := map[string]string{}
+	for _, sa := range workflows.SearchAttributes {
+		want[sa.Name] = sa.Type
+		if got[sa.Name] != sa.Type {
+			t.Errorf("temporal-setup registers %s as %q, the deal needs %s", sa.Name, got[sa.Name], sa.Type)
+		}
+	}
+	for name := range got {
+		if _, ok := want[name]; !ok {
+			t.Errorf("temporal-setup registers %s, which workflows.SearchAttributes does not list", name)
+		}
+	}
+	if dep, ok := setup.DependsOn["temporal"]; !ok || dep.Condition != types.ServiceConditionHealthy {
+		t.Errorf("temporal-setup does not wait for a healthy temporal: %+v", setup.DependsOn)
+	}
+	if env(setup)["TEMPORAL_ADDRESS"] != "temporal:7233" {
+		t.Errorf("temporal-setup: TEMPORAL_ADDRESS=%q", env(setup)["TEMPORAL_ADDRESS"])
+	}
+}
+
+// publishes reports whether s maps container port target to host port host.
+func publishes(s types.ServiceConfig, host, target int) bool {
+	for _, p := range s.Ports {
+		if int(p.Target) == target && p.Published == strconv.Itoa(host) {
+			return true
+		}
+	}
+	return false
+}
+
+// What each binary must be told in compose: where Temporal and PostgreSQL
+// are (their defaults name 127.0.0.1, wrong in a container), and for the API
+// where to listen.
+var required = map[string][]config.Var{
+	"worker": {config.TemporalAddress, config.TemporalNamespace, config.DatabaseURL},
+	"api":    {config.TemporalAddress, config.TemporalNamespace, config.DatabaseURL, config.APIAddr},
+}
+
+func TestAppEnvironment(t *testing.T) {
+	p := loadProject(t)
+	declared := map[string]bool{}
+	for _, v := range config.All {
+		declared[v.Name] = true
+	}
+	for name, req := range required {
+		s := service(t, p, name)
+		e := env(s)
+		for k := range e {
+			if !declared[k] {
+				t.Errorf("%s: environment variable %s is not one internal/config declares", name, k)
+			}
+		}
+		for _, v := range req {
+			if e[v.Name] == "" {
+				t.Errorf("%s: required variable %s is not set", name, v.Name)
+			}
+		}
+		for _, v := range config.All {
+			if strings.Contains(v.Default, "127.0.0.1") || strings.Contains(v.Default, "localhost:") {
+				if _, ok := e[v.Name]; !ok && v != config.APIAddr && v != config.WorkerMetricsAddr {
+					t.Errorf("%s: %s defaults to %q, which points into the container itself; set it", name, v.Name, v.Default)
+				}
+			}
+		}
+
+		// The values pass the same validation the binaries apply.
+		r := config.NewReaderFrom(e)
+		r.Addr(config.TemporalAddress, true)
+		r.String(config.TemporalNamespace, true)
+		r.PostgresURL(config.DatabaseURL)
+		r.LogLevel(config.LogLevel)
+		r.Addr(config.APIAddr, true)
+		r.Addr(config.WorkerMetricsAddr, false)
+		r.Duration(config.APIRequestTimeout)
+		r.Float(config.APIRateLimit)
+		r.Addr(config.SMTPAddr, false)
+		if err := r.Err(); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+
+		// They point at the services of this file.
+		host, port, _ := net.SplitHostPort(e[config.TemporalAddress.Name])
+		if host != "temporal" || port != "7233" {
+			t.Errorf("%s: TEMPORAL_ADDRESS=%q, want temporal:7233", name, e[config.TemporalAddress.Name])
+		}
+		if u, err := url.Parse(e[config.DatabaseURL.Name]); err != nil || u.Hostname() != "postgresql" || u.Path != "/dealflow" {
+			t.Errorf("%s: DATABASE_URL=%q, want the dealflow database on the postgresql service", name, e[config.DatabaseURL.Name])
+		}
+		for _, dep := range []string{"postgresql", "temporal-setup"} {
+			if _, ok := s.DependsOn[dep]; !ok {
+				t.Errorf("%s does not depend on %s", name, dep)
+			}
+		}
+		if got := strings.Join(s.Command, " "); got != "/app/"+name {
+			t.Errorf("%s: command %q, want /app/%s", name, got, name)
+		}
+	}
+}
+
+func TestAPIPublishesItsPort(t *testing.T) {
+	p := loadProject(t)
+	api := service(t, p, "api")
+	_, port, err := net.SplitHostPort(env(api)[config.APIAddr.Name])
+	if err != nil {
+		t.Fatalf("api: API_ADDR: %v", err)
+	}
+	n, _ := strconv.Atoi(port)
+	if !publishes(api, n, n) {
+		t.Errorf("api listens on %s (API_ADDR) but publishes %+v", port, api.Ports)
+	}
+}
+
+func TestOneImageFromTheDockerfile(t *testing.T) {
+	p := loadProject(t)
+	worker, api := service(t, p, "worker"), service(t, p, "api")
+	if worker.Image != api.Image {
+		t.Errorf("worker image %q and api image %q differ", worker.Image, api.Image)
+	}
+	if worker.Build == nil && api.Build == nil {
+		t.Fatal("neither worker nor api is built")
+	}
+	b, err := os.ReadFile(filepath.Join("..", "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := string(b)
+	for _, want := range []string{"FROM golang:1.26 AS build", "./worker ./api", "/app/"} {
+		if !strings.Contains(df, want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+}
+
+// TestConfigAllIsComplete guards config.All, which this test and the dev
+// stack trust: every Var declared in internal/config must be listed in it.
+func TestConfigAllIsComplete(t *testing.T) {
+	f, err := parser.ParseFile(token.NewFileSet(), filepath.Join("..", "internal", "config", "config.go"), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, v := range config.All {
+		listed[v.Name] = true
+	}
+	n := 0
+	ast.Inspect(f, func(node ast.Node) bool {
+		lit, ok := node.(*ast.CompositeLit)
+		if !ok {
+			return true
+		}
+		if id, ok := lit.Type.(*ast.Ident); !ok || id.Name != "Var" || len(lit.Elts) == 0 {
+			return true
+		}
+		if s, ok := lit.Elts[0].(*ast.BasicLit); ok && s.Kind == token.STRING {
+			n++
+			name, _ := strconv.Unquote(s.Value)
+			if !listed[name] {
+				t.Errorf("internal/config declares %s but config.All does not list it", name)
+			}
+		}
+		return true
+	})
+	if n != len(config.All) {
+		t.Errorf("internal/config declares %d variables, config.All lists %d", n, len(config.All))
+	}
+}
