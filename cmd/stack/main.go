@@ -1,0 +1,434 @@
+// Command stack runs the whole dealflow stack on this machine (`make up`): it
+// builds the Temporal CLI and the worker and api binaries into .dev/bin,
+// starts the Temporal dev server (state in .dev/temporal.db, so deals survive
+// a restart), PostgreSQL (DATABASE_URL, or a cluster in .dev/pg), the worker
+// and the API, creates a demo rep and manager, and prints where everything
+// is. Ctrl-C (or SIGTERM) stops every process it started; when one of them
+// dies, it prints that process's log and stops the rest.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"dealflow/internal/config"
+	"dealflow/internal/devstack"
+	"dealflow/internal/pgcluster"
+)
+
+type flags struct {
+	temporalPort, uiPort, pgPort int
+	apiAddr, metricsAddr         string
+	dataDir                      string
+	timeout                      time.Duration
+	buildCLI                     bool
+}
+
+func parseFlags(args []string) (flags, error) {
+	var f flags
+	fs := flag.NewFlagSet("stack", flag.ContinueOnError)
+	fs.IntVar(&f.temporalPort, "temporal-port", 7233, "Temporal frontend (gRPC) port on 127.0.0.1")
+	fs.IntVar(&f.uiPort, "ui-port", 8233, "Temporal Web UI port")
+	fs.IntVar(&f.pgPort, "pg-port", 5433, "port of the PostgreSQL cluster in the data folder (another free port when taken); unused when DATABASE_URL is set")
+	fs.StringVar(&f.apiAddr, "api-addr", config.APIAddr.Default, "API listen address (API_ADDR)")
+	fs.StringVar(&f.metricsAddr, "worker-metrics-addr", "127.0.0.1:9090", "worker /metrics listen address (WORKER_METRICS_ADDR); empty disables")
+	fs.StringVar(&f.dataDir, "data", "", "data folder for binaries, logs, the Temporal DB and the PostgreSQL cluster (default .dev in the repo root)")
+	fs.DurationVar(&f.timeout, "start-timeout", 30*time.Minute, "how long building and starting may take (a cold build of the Temporal CLI takes ~13 min on 2 cores)")
+	fs.BoolVar(&f.buildCLI, "build-cli", false, "only build the Temporal CLI into the data folder's bin/ (when missing or stale), then exit")
+	fs.Usage = func() {
+		out := fs.Output()
+		fmt.Fprintf(out, "Usage: go run ./cmd/stack [flags]   (make up ARGS='flags')\n\n")
+		fmt.Fprintf(out, "Builds and runs the whole dealflow stack until Ctrl-C: Temporal dev server with Web UI,\n")
+		fmt.Fprintf(out, "PostgreSQL (DATABASE_URL when set, else a cluster in the data folder), worker and API.\n\nFlags:\n")
+		fs.PrintDefaults()
+		fmt.Fprintf(out, "\nEnvironment: DATABASE_URL (use this database instead of the local cluster), LOG_LEVEL,\n")
+		fmt.Fprintf(out, "SMTP_ADDR, SMTP_FROM, API_RATE_LIMIT, API_REQUEST_TIMEOUT are passed to the worker and API.\n")
+	}
+	return f, fs.Parse(args)
+}
+
+func main() {
+	f, err := parseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		os.Exit(2)
+	}
+	// `make up` runs us under `go run`: should it be killed, stop too
+	// rather than leave the stack running unowned.
+	dieWithParent()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	if f.buildCLI {
+		os.Exit(buildCLI(ctx, f, os.Stdout))
+	}
+	os.Exit(run(ctx, f, os.Stdout))
+}
+
+// dieWithParent asks the kernel for SIGTERM when our parent exits.
+func dieWithParent() {
+	ppid := os.Getppid()
+	_, _, _ = syscall.RawSyscall(syscall.SYS_PRCTL, syscall.PR_SET_PDEATHSIG, uintptr(syscall.SIGTERM), 0)
+	if os.Getppid() != ppid { // the parent died before the request took
+		_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	}
+}
+
+// stack is what run started, stopped in reverse order.
+type stack struct {
+	out      io.Writer
+	temporal *devstack.Temporal
+	pg       *pgcluster.Cluster
+	worker   *devstack.Process
+	api      *devstack.Process
+}
+
+func run(ctx context.Context, f flags, out io.Writer) (code int) {
+	say := func(format string, args ...any) { fmt.Fprintf(out, "stack: "+format+"\n", args...) }
+	fail := func(err error) int {
+		fmt.Fprintf(out, "stack: %v\n", err)
+		return 1
+	}
+	began := time.Now()
+	root, err := devstack.RepoRoot()
+	if err != nil {
+		return fail(err)
+	}
+	data := f.dataDir
+	if data == "" {
+		data = devstack.DevDir(root)
+	}
+	if data, err = filepath.Abs(data); err != nil {
+		return fail(err)
+	}
+	binDir, logDir := filepath.Join(data, "bin"), filepath.Join(data, "logs")
+	for _, d := range []string{binDir, logDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fail(err)
+		}
+	}
+	apiPort, err := portOf(f.apiAddr)
+	if err != nil {
+		return fail(fmt.Errorf("-api-addr: %w", err))
+	}
+	busy := map[string]int{"-temporal-port": f.temporalPort, "-ui-port": f.uiPort, "-api-addr": apiPort}
+	if f.metricsAddr != "" {
+		p, err := portOf(f.metricsAddr)
+		if err != nil {
+			return fail(fmt.Errorf("-worker-metrics-addr: %w", err))
+		}
+		busy["-worker-metrics-addr"] = p
+	}
+	for flagName, port := range busy {
+		if !devstack.PortFree(port) {
+			return fail(fmt.Errorf("port %d is in use (is the stack already running?); pick another with %s", port, flagName))
+		}
+	}
+	ctx0 := ctx
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+
+	st := &stack{out: out}
+	defer func() {
+		if err := st.stop(); err != nil {
+			say("%v", err)
+			if code == 0 {
+				code = 1
+			}
+		}
+	}()
+
+	// Build both things and start both databases at once.
+	say("building the Temporal CLI (if needed) and the worker and api into %s", rel(root, binDir))
+	cli := filepath.Join(binDir, "temporal")
+	var (
+		wg                       sync.WaitGroup
+		bins                     devstack.AppBinaries
+		buildErr, tErr, pgErr    error
+		databaseURL, pgDescribed string
+	)
+	wg.Go(func() {
+		bins, buildErr = devstack.BuildApp(ctx, root, binDir)
+	})
+	wg.Go(func() {
+		if tErr = devstack.EnsureTemporalCLI(ctx, root, cli, prefixed{out, "stack: "}); tErr != nil {
+			return
+		}
+		rotate(filepath.Join(logDir, "temporal.log"))
+		st.temporal, tErr = devstack.StartTemporal(ctx, devstack.TemporalOptions{
+			CLI:     cli,
+			Port:    f.temporalPort,
+			UIPort:  f.uiPort,
+			DBFile:  filepath.Join(data, "temporal.db"),
+			LogFile: filepath.Join(logDir, "temporal.log"),
+		})
+	})
+	wg.Go(func() {
+		databaseURL, pgDescribed, pgErr = st.startPostgres(ctx, data, f.pgPort)
+	})
+	wg.Wait()
+	if err := errors.Join(buildErr, tErr, pgErr); err != nil {
+		return fail(err)
+	}
+	say("Temporal dev server on %s, PostgreSQL: %s", st.temporal.Address(), pgDescribed)
+
+	vars := map[string]string{
+		config.TemporalAddress.Name:   st.temporal.Address(),
+		config.TemporalNamespace.Name: st.temporal.Namespace(),
+		config.DatabaseURL.Name:       databaseURL,
+		config.APIAddr.Name:           f.apiAddr,
+		config.WorkerMetricsAddr.Name: f.metricsAddr,
+	}
+	// The knobs a developer may set in the shell reach the app as they are.
+	for _, v := range []config.Var{config.LogLevel, config.APIRateLimit, config.APIRequestTimeout, config.SMTPAddr, config.SMTPFrom} {
+		if s, ok := os.LookupEnv(v.Name); ok {
+			vars[v.Name] = s
+		}
+	}
+	env := devstack.AppEnv(vars)
+	apiURL := "http://" + net.JoinHostPort("localhost", strconv.Itoa(apiPort))
+
+	var werr, aerr error
+	wg = sync.WaitGroup{}
+	wg.Go(func() { st.worker, werr = st.startWorker(ctx, bins.Worker, env, logDir) })
+	wg.Go(func() { st.api, aerr = st.startAPI(ctx, bins.API, env, logDir, apiURL) })
+	wg.Wait()
+	if err := errors.Join(werr, aerr); err != nil {
+		return fail(err)
+	}
+
+	rep, err := devstack.CreateUser(ctx, bins.API, env, "rep@example.com", "Demo Rep", "rep")
+	if err != nil {
+		return fail(err)
+	}
+	manager, err := devstack.CreateUser(ctx, bins.API, env, "manager@example.com", "Demo Manager", "manager")
+	if err != nil {
+		return fail(err)
+	}
+	cancel()
+
+	printSummary(out, summary{
+		took:     time.Since(began),
+		apiURL:   apiURL,
+		uiURL:    st.temporal.UIURL(),
+		temporal: st.temporal.Address(),
+		pg:       pgDescribed,
+		logs:     rel(root, logDir),
+		cli:      rel(root, cli),
+		rep:      rep,
+		manager:  manager,
+	})
+	return st.wait(ctx0)
+}
+
+// buildCLI builds the Temporal CLI when it is missing or stale (make test).
+func buildCLI(ctx context.Context, f flags, out io.Writer) int {
+	root, err := devstack.RepoRoot()
+	if err == nil {
+		cli := devstack.TemporalCLIPath(root)
+		if f.dataDir != "" {
+			cli = filepath.Join(f.dataDir, "bin", "temporal")
+		}
+		ctx, cancel := context.WithTimeout(ctx, f.timeout)
+		defer cancel()
+		err = devstack.EnsureTemporalCLI(ctx, root, cli, prefixed{out, "stack: "})
+	}
+	if err != nil {
+		fmt.Fprintf(out, "stack: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// startPostgres returns the app's database URL: DATABASE_URL when set, else
+// the `dealflow` database of the cluster in data/pg (created on the first
+// run, reused after).
+func (st *stack) startPostgres(ctx context.Context, data string, port int) (dbURL, described string, err error) {
+	if u, ok := os.LookupEnv(config.DatabaseURL.Name); ok && u != "" {
+		return u, redact(u) + " (DATABASE_URL)", nil
+	}
+	if port != 0 && !devstack.PortFree(port) {
+		port = 0 // the cluster may already run there (adopted), or another server does
+	}
+	c, err := pgcluster.Start(ctx, pgcluster.Options{Dir: filepath.Join(data, "pg"), Port: port})
+	if err != nil {
+		return "", "", err
+	}
+	st.pg = c
+	// If this process is killed outright, the cluster still stops.
+	if err := c.StopOnExit(""); err != nil {
+		return "", "", err
+	}
+	if err := c.CreateDatabase(ctx, "dealflow"); err != nil {
+		return "", "", err
+	}
+	return c.URL("dealflow"), c.URL("dealflow") + " (cluster in " + c.Dir + ", log " + filepath.Join(c.Dir, "log") + ")", nil
+}
+
+func (st *stack) startWorker(ctx context.Context, bin string, env []string, logDir string) (*devstack.Process, error) {
+	log := filepath.Join(logDir, "worker.log")
+	rotate(log)
+	p, err := devstack.StartProcess(devstack.ProcessSpec{Name: "worker", Path: bin, Env: env, LogFile: log})
+	if err != nil {
+		return nil, err
+	}
+	c, err := st.temporal.Dial(ctx)
+	if err != nil {
+		return p, err
+	}
+	defer c.Close()
+	return p, devstack.WaitWorkerPolling(ctx, c, p)
+}
+
+func (st *stack) startAPI(ctx context.Context, bin string, env []string, logDir, apiURL string) (*devstack.Process, error) {
+	log := filepath.Join(logDir, "api.log")
+	rotate(log)
+	p, err := devstack.StartProcess(devstack.ProcessSpec{Name: "api", Path: bin, Env: env, LogFile: log})
+	if err != nil {
+		return nil, err
+	}
+	return p, devstack.WaitAPIReady(ctx, apiURL, p)
+}
+
+// wait runs until a signal arrives (exit 0) or a process dies (exit 1).
+func (st *stack) wait(ctx context.Context) int {
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(st.out, "\nstack: stopping (API, worker, Temporal, PostgreSQL)…")
+			return 0
+		case <-st.api.Done():
+			return st.died(st.api)
+		case <-st.worker.Done():
+			return st.died(st.worker)
+		case <-st.temporal.Process().Done():
+			return st.died(st.temporal.Process())
+		case <-tick.C:
+			if st.pg != nil && !st.pg.Running() {
+				fmt.Fprintf(st.out, "stack: PostgreSQL stopped unexpectedly; last lines of %s:\n%s\nstack: stopping everything\n",
+					filepath.Join(st.pg.Dir, "log"), devstack.LogTail(filepath.Join(st.pg.Dir, "log"), 30))
+				return 1
+			}
+		}
+	}
+}
+
+func (st *stack) died(p *devstack.Process) int {
+	fmt.Fprintf(st.out, "stack: %s\nstack: stopping everything\n", p.Describe(40))
+	return 1
+}
+
+// stop stops what was started, the API first so that no request reaches a
+// stopped worker or database.
+func (st *stack) stop() error {
+	var errs []error
+	for _, p := range []*devstack.Process{st.api, st.worker} {
+		if p != nil {
+			if err := p.Stop(0); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if st.temporal != nil && st.temporal.Process() != nil {
+		if err := st.temporal.Stop(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if st.pg != nil {
+		if err := st.pg.Stop(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+type summary struct {
+	took                                   time.Duration
+	apiURL, uiURL, temporal, pg, logs, cli string
+	rep, manager                           string
+}
+
+func printSummary(out io.Writer, s summary) {
+	fmt.Fprintf(out, `
+dealflow is up (%s). Ctrl-C stops everything.
+
+  API          %s   (OpenAPI: %s/openapi.yaml)
+  Web UI       %s
+  Temporal     %s, namespace default
+  PostgreSQL   %s
+  Logs         %s/{temporal,worker,api}.log
+
+  export REP_TOKEN=%s       # rep@example.com, role rep
+  export MANAGER_TOKEN=%s   # manager@example.com, role manager
+
+Try:
+  curl -s -X POST %s/v1/leads -H "Authorization: Bearer $REP_TOKEN" -H 'Content-Type: application/json' \
+    -d '{"id":"acme-1","topic":"40 widgets","firstName":"Ada","lastName":"Lovelace","company":"Acme","email":"ada@example.com"}'
+  curl -s %s/v1/leads/acme-1 -H "Authorization: Bearer $REP_TOKEN"
+  %s workflow list --query 'SalesStage="Qualify"'
+
+`, s.took.Round(100*time.Millisecond), s.apiURL, s.apiURL, s.uiURL, s.temporal, s.pg, s.logs,
+		s.rep, s.manager, s.apiURL, s.apiURL, s.cli)
+}
+
+// portOf returns the port of a host:port.
+func portOf(addr string) (int, error) {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(p)
+}
+
+// redact hides a password in a database URL.
+func redact(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// rel shortens path to be relative to root when it is inside it.
+func rel(root, path string) string {
+	if r, err := filepath.Rel(root, path); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return path
+}
+
+// rotate keeps the previous run's log as NAME.prev.log.
+func rotate(log string) {
+	_ = os.Rename(log, strings.TrimSuffix(log, ".log")+".prev.log")
+}
+
+// prefixed writes each line with a prefix.
+type prefixed struct {
+	w      io.Writer
+	prefix string
+}
+
+func (p prefixed) Write(b []byte) (int, error) {
+	for _, line := range strings.SplitAfter(string(b), "\n") {
+		if line != "" {
+			fmt.Fprint(p.w, p.prefix+line)
+		}
+	}
+	return len(b), nil
+}
