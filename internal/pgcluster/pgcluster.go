@@ -44,9 +44,10 @@ type Options struct {
 	Dir string
 	// Port is the TCP port on 127.0.0.1; 0 picks a free one.
 	Port int
-	// Ephemeral trades crash safety of the machine for speed (initdb without
-	// sync, fsync and full-page writes off): for test clusters whose data dies
-	// with the process. A server crash (StopImmediate) still loses nothing.
+	// Ephemeral trades safety against a machine crash for speed (initdb
+	// without sync, fsync and full-page writes off): for test clusters whose
+	// data dies with the process. Commits still reach the kernel before they
+	// return, so a server crash (StopImmediate) loses nothing committed.
 	Ephemeral bool
 	// Settings are extra server settings, passed as -c name=value.
 	Settings map[string]string
@@ -392,7 +393,9 @@ func (c *Cluster) pgctlStart(ctx context.Context) error {
 		"-c", "listen_addresses=127.0.0.1",
 	}
 	if c.ephemeral {
-		opts = append(opts, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+		// Not synchronous_commit=off: that leaves commits in shared memory,
+		// which an immediate stop throws away.
+		opts = append(opts, "-c", "fsync=off", "-c", "full_page_writes=off")
 	}
 	for _, s := range c.settings {
 		opts = append(opts, "-c", "'"+strings.ReplaceAll(s, "'", "")+"'")

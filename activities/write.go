@@ -1,0 +1,416 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+	"go.temporal.io/sdk/temporal"
+
+	"dealflow/workflows"
+)
+
+// Money crosses to PostgreSQL as decimal strings cast to numeric, so no
+// float ever touches it and no extra codec is needed.
+
+func num(d decimal.Decimal) string { return d.String() }
+
+func numPtr(d *decimal.Decimal) *string {
+	if d == nil {
+		return nil
+	}
+	s := d.String()
+	return &s
+}
+
+// upsertLead writes the deal header and the lead fields. An empty account or
+// contact id in the header keeps what the row has: the header may be built
+// before the workflow learned the ids qualification linked.
+func upsertLead(ctx context.Context, tx pgx.Tx, ch workflows.Change) error {
+	d, l := ch.Deal, ch.Lead
+	_, err := tx.Exec(ctx, `
+INSERT INTO leads (id, owner, stage, status, currency, customer, value, account_id, contact_id,
+	topic, first_name, last_name, company, job_title, email, phone, source, rating,
+	budget, estimated_value, purchase_timeframe, purchase_process, decision_maker_identified,
+	existing_account_id, lead_status, disqualify_reason,
+	created_at, stage_entered_at, closed_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7::numeric, NULLIF($8, ''), NULLIF($9, ''),
+	$10, $11, $12, $13, $14, $15, $16, $17, $18,
+	$19::numeric, $20::numeric, $21, $22, $23,
+	$24, $25, $26,
+	$27, $28, $29, $30)
+ON CONFLICT (id) DO UPDATE SET
+	owner = EXCLUDED.owner, stage = EXCLUDED.stage, status = EXCLUDED.status,
+	currency = EXCLUDED.currency, customer = EXCLUDED.customer, value = EXCLUDED.value,
+	account_id = COALESCE(EXCLUDED.account_id, leads.account_id),
+	contact_id = COALESCE(EXCLUDED.contact_id, leads.contact_id),
+	topic = EXCLUDED.topic, first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name,
+	company = EXCLUDED.company, job_title = EXCLUDED.job_title, email = EXCLUDED.email,
+	phone = EXCLUDED.phone, source = EXCLUDED.source, rating = EXCLUDED.rating,
+	budget = EXCLUDED.budget, estimated_value = EXCLUDED.estimated_value,
+	purchase_timeframe = EXCLUDED.purchase_timeframe, purchase_process = EXCLUDED.purchase_process,
+	decision_maker_identified = EXCLUDED.decision_maker_identified,
+	existing_account_id = EXCLUDED.existing_account_id, lead_status = EXCLUDED.lead_status,
+	disqualify_reason = EXCLUDED.disqualify_reason,
+	created_at = EXCLUDED.created_at, stage_entered_at = EXCLUDED.stage_entered_at,
+	closed_at = EXCLUDED.closed_at, updated_at = EXCLUDED.updated_at`,
+		d.ID, d.Owner, string(d.Stage), string(d.Status), d.Currency, d.Customer, num(d.Value), d.AccountID, d.ContactID,
+		l.Topic, l.FirstName, l.LastName, l.Company, l.JobTitle, l.Email, l.Phone, l.Source, l.Rating,
+		num(l.Budget), num(l.EstimatedValue), l.PurchaseTimeframe, l.PurchaseProcess, l.DecisionMakerIdentified,
+		l.ExistingAccountID, l.Status, l.DisqualifyReason,
+		d.CreatedAt, d.StageEnteredAt, d.ClosedAt, updatedAt(ch))
+	if err != nil {
+		return fmt.Errorf("upsert lead: %w", err)
+	}
+	return nil
+}
+
+// updatedAt is when the step happened: its event's time, else when the
+// stage was entered.
+func updatedAt(ch workflows.Change) time.Time {
+	if !ch.Event.At.IsZero() {
+		return ch.Event.At
+	}
+	return ch.Deal.StageEnteredAt
+}
+
+// qualify links or creates the account and the contact and points the lead
+// at them. Resolution never creates a duplicate account, even when two deals
+// qualify the same company at once: the insert relies on the unique index on
+// lower(name) (ON CONFLICT DO NOTHING waits for the other transaction and then
+// yields), and the row is read back afterwards.
+func qualify(ctx context.Context, tx pgx.Tx, leadID string, q *workflows.QualifyRecord, at time.Time) (workflows.ChangeResult, error) {
+	accountID, err := resolveAccount(ctx, tx, q, at)
+	if err != nil {
+		return workflows.ChangeResult{}, err
+	}
+	contactID, err := resolveContact(ctx, tx, q, accountID, at)
+	if err != nil {
+		return workflows.ChangeResult{}, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE leads SET account_id = $2, contact_id = NULLIF($3, '') WHERE id = $1`,
+		leadID, accountID, contactID); err != nil {
+		return workflows.ChangeResult{}, fmt.Errorf("link lead to account %s: %w", accountID, err)
+	}
+	return workflows.ChangeResult{AccountID: accountID, ContactID: contactID}, nil
+}
+
+func resolveAccount(ctx context.Context, tx pgx.Tx, q *workflows.QualifyRecord, at time.Time) (string, error) {
+	var id string
+	if q.AccountID != "" {
+		err := tx.QueryRow(ctx, `SELECT id FROM accounts WHERE id = $1`, q.AccountID).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return "", temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("account %s is not on file", q.AccountID), ErrTypeUnknownAccount, nil)
+		}
+		if err != nil {
+			return "", fmt.Errorf("find account %s: %w", q.AccountID, err)
+		}
+		return id, nil
+	}
+	name := strings.TrimSpace(q.AccountName)
+	if name == "" {
+		// A person buying for themselves: the account is named after them.
+		name = strings.TrimSpace(q.FirstName + " " + q.LastName)
+	}
+	if name == "" {
+		name = strings.TrimSpace(q.Email)
+	}
+	if name != "" {
+		err := tx.QueryRow(ctx, `SELECT id FROM accounts WHERE lower(name) = lower($1)`, name).Scan(&id)
+		if err == nil {
+			return id, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return "", fmt.Errorf("find account %q: %w", name, err)
+		}
+	}
+	if email := strings.TrimSpace(q.Email); email != "" {
+		err := tx.QueryRow(ctx, `SELECT account_id FROM contacts
+			WHERE email <> '' AND lower(email) = lower($1) AND account_id IS NOT NULL`, email).Scan(&id)
+		if err == nil {
+			return id, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return "", fmt.Errorf("find account of contact %q: %w", email, err)
+		}
+	}
+	if name == "" || q.NewAccountID == "" {
+		return "", temporal.NewNonRetryableApplicationError(
+			"qualification names neither an account nor a company, contact or new account id", ErrTypeInvalidChange, nil)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+		q.NewAccountID, name, at); err != nil {
+		return "", fmt.Errorf("create account %q: %w", name, err)
+	}
+	// Ours or the one a concurrent qualification created first; by id when
+	// this deal created its account earlier under another name.
+	err := tx.QueryRow(ctx, `SELECT id FROM (
+		SELECT id, 0 AS pref FROM accounts WHERE lower(name) = lower($1)
+		UNION ALL SELECT id, 1 FROM accounts WHERE id = $2) a
+		ORDER BY pref LIMIT 1`, name, q.NewAccountID).Scan(&id)
+	if err != nil {
+		return "", fmt.Errorf("read back account %q: %w", name, err)
+	}
+	return id, nil
+}
+
+// resolveContact links the contact with the same email (case-insensitive),
+// or creates one with the Change's id. A contact without email cannot be
+// matched and is created under that id.
+func resolveContact(ctx context.Context, tx pgx.Tx, q *workflows.QualifyRecord, accountID string, at time.Time) (string, error) {
+	email := strings.TrimSpace(q.Email)
+	if email == "" && strings.TrimSpace(q.FirstName+q.LastName) == "" {
+		return "", nil
+	}
+	if q.NewContactID == "" {
+		return "", temporal.NewNonRetryableApplicationError("qualification without a new contact id", ErrTypeInvalidChange, nil)
+	}
+	// Creates the contact, unless the email (or this deal's contact id) is
+	// taken; a contact without an account is attached to this one.
+	if _, err := tx.Exec(ctx, `
+INSERT INTO contacts (id, account_id, first_name, last_name, email, phone, job_title, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+		q.NewContactID, accountID, q.FirstName, q.LastName, email, q.Phone, q.JobTitle, at); err != nil {
+		return "", fmt.Errorf("create contact: %w", err)
+	}
+	var id string
+	if email != "" {
+		err := tx.QueryRow(ctx, `UPDATE contacts SET account_id = COALESCE(account_id, $2)
+			WHERE email <> '' AND lower(email) = lower($1) RETURNING id`, email, accountID).Scan(&id)
+		if err == nil {
+			return id, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return "", fmt.Errorf("find contact %q: %w", email, err)
+		}
+		// Not found by email: this deal created its contact earlier, before
+		// the lead's email was edited.
+	}
+	if err := tx.QueryRow(ctx, `SELECT id FROM contacts WHERE id = $1`, q.NewContactID).Scan(&id); err != nil {
+		return "", fmt.Errorf("read back contact %s: %w", q.NewContactID, err)
+	}
+	return id, nil
+}
+
+// upsertOpportunity writes the deal's one opportunity and replaces its child
+// rows with the snapshot's.
+func upsertOpportunity(ctx context.Context, tx pgx.Tx, leadID, currency string, o *workflows.Opportunity) error {
+	_, err := tx.Exec(ctx, `
+INSERT INTO opportunities (id, lead_id, name, customer_need, proposed_solution, currency,
+	estimated_revenue, revenue_override, estimated_close_date, probability, status,
+	close_reason, close_competitor, close_note, actual_revenue, closed_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7::numeric, $8::numeric, $9, $10, $11, $12, $13, $14, $15::numeric, $16)
+ON CONFLICT (lead_id) DO UPDATE SET
+	id = EXCLUDED.id, name = EXCLUDED.name, customer_need = EXCLUDED.customer_need,
+	proposed_solution = EXCLUDED.proposed_solution, currency = EXCLUDED.currency,
+	estimated_revenue = EXCLUDED.estimated_revenue, revenue_override = EXCLUDED.revenue_override,
+	estimated_close_date = EXCLUDED.estimated_close_date, probability = EXCLUDED.probability,
+	status = EXCLUDED.status, close_reason = EXCLUDED.close_reason,
+	close_competitor = EXCLUDED.close_competitor, close_note = EXCLUDED.close_note,
+	actual_revenue = EXCLUDED.actual_revenue, closed_at = EXCLUDED.closed_at`,
+		o.ID, leadID, o.Name, o.CustomerNeed, o.ProposedSolution, currency,
+		num(workflows.Total(o.Lines)), numPtr(o.RevenueOverride), o.EstimatedCloseDate, o.Probability, o.Status,
+		o.CloseReason, o.CloseCompetitor, o.CloseNote, numPtr(o.ActualRevenue), o.ClosedAt)
+	if err != nil {
+		return fmt.Errorf("upsert opportunity %s: %w", o.ID, err)
+	}
+
+	n := len(o.Stakeholders)
+	pos, ids, names, emails, roles := make([]int32, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, s := range o.Stakeholders {
+		pos[i], ids[i], names[i], emails[i], roles[i] = int32(i+1), s.ID, s.Name, s.Email, s.Role
+	}
+	if err := replace(ctx, tx, "opportunity_stakeholders", o.ID, `
+INSERT INTO opportunity_stakeholders (opportunity_id, pos, stakeholder_id, name, email, role)
+SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[])`,
+		n, pos, ids, names, emails, roles); err != nil {
+		return err
+	}
+
+	n = len(o.Competitors)
+	pos, ids, names, strengths := make([]int32, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, c := range o.Competitors {
+		pos[i], ids[i], names[i], strengths[i] = int32(i+1), c.ID, c.Name, c.Strengths
+	}
+	if err := replace(ctx, tx, "opportunity_competitors", o.ID, `
+INSERT INTO opportunity_competitors (opportunity_id, pos, competitor_id, name, strengths)
+SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::text[])`,
+		n, pos, ids, names, strengths); err != nil {
+		return err
+	}
+
+	n = len(o.Team)
+	pos, ids, users, teamRoles := make([]int32, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, m := range o.Team {
+		pos[i], ids[i], users[i], teamRoles[i] = int32(i+1), m.ID, m.UserID, m.Role
+	}
+	if err := replace(ctx, tx, "opportunity_team", o.ID, `
+INSERT INTO opportunity_team (opportunity_id, pos, member_id, user_id, role)
+SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::text[])`,
+		n, pos, ids, users, teamRoles); err != nil {
+		return err
+	}
+
+	return replaceLines(ctx, tx, "opportunity_lines", o.ID, o.Lines)
+}
+
+// childKey names the parent column of each child table; the table names in
+// the SQL below come from this package, never from input.
+var childKey = map[string]string{
+	"opportunity_stakeholders": "opportunity_id",
+	"opportunity_competitors":  "opportunity_id",
+	"opportunity_team":         "opportunity_id",
+	"opportunity_lines":        "opportunity_id",
+	"quote_lines":              "quote_id",
+	"order_lines":              "order_id",
+	"invoice_lines":            "invoice_id",
+}
+
+// replace deletes the child rows of parent in table, then runs insert (whose
+// $1 is the parent id, followed by args) when the snapshot has n > 0 rows.
+func replace(ctx context.Context, tx pgx.Tx, table, parent, insert string, n int, args ...any) error {
+	key, ok := childKey[table]
+	if !ok {
+		return fmt.Errorf("replace: unknown child table %q", table)
+	}
+	if _, err := tx.Exec(ctx, "DELETE FROM "+table+" WHERE "+key+" = $1", parent); err != nil {
+		return fmt.Errorf("clear %s of %s: %w", table, parent, err)
+	}
+	if n == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, insert, append([]any{parent}, args...)...); err != nil {
+		return fmt.Errorf("write %s of %s: %w", table, parent, err)
+	}
+	return nil
+}
+
+// replaceLines replaces the product lines of an opportunity, quote, order or
+// invoice, storing each line's exact amount beside its parts.
+func replaceLines(ctx context.Context, tx pgx.Tx, table, parent string, lines []workflows.Line) error {
+	n := len(lines)
+	pos := make([]int32, n)
+	ids, products := make([]string, n), make([]string, n)
+	qty, price, disc, tax, amount := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, l := range lines {
+		pos[i], ids[i], products[i] = int32(i+1), l.ID, l.Product
+		qty[i], price[i], disc[i], tax[i], amount[i] = num(l.Quantity), num(l.UnitPrice), num(l.Discount), num(l.Tax), num(l.Amount())
+	}
+	return replace(ctx, tx, table, parent, `
+INSERT INTO `+table+` (`+childKey[table]+`, pos, line_id, product, quantity, unit_price, discount, tax, amount)
+SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[],
+	$5::text[]::numeric[], $6::text[]::numeric[], $7::text[]::numeric[], $8::text[]::numeric[], $9::text[]::numeric[])`,
+		n, pos, ids, products, qty, price, disc, tax, amount)
+}
+
+// upsertQuote writes one quote revision, keyed by (deal, revision), and
+// replaces its lines.
+func upsertQuote(ctx context.Context, tx pgx.Tx, leadID, currency string, q *workflows.Quote) error {
+	_, err := tx.Exec(ctx, `
+INSERT INTO quotes (id, lead_id, revision, name, status, status_reason, currency, total, payment_terms,
+	effective_from, effective_to, created_at, activated_at, closed_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8::numeric, $9, $10, $11, $12, $13, $14)
+ON CONFLICT (lead_id, revision) DO UPDATE SET
+	id = EXCLUDED.id, name = EXCLUDED.name, status = EXCLUDED.status,
+	status_reason = EXCLUDED.status_reason, currency = EXCLUDED.currency, total = EXCLUDED.total,
+	payment_terms = EXCLUDED.payment_terms, effective_from = EXCLUDED.effective_from,
+	effective_to = EXCLUDED.effective_to, created_at = EXCLUDED.created_at,
+	activated_at = EXCLUDED.activated_at, closed_at = EXCLUDED.closed_at`,
+		q.ID, leadID, q.Revision, q.Name, q.Status, q.StatusReason, currency, num(q.Total), q.PaymentTerms,
+		q.EffectiveFrom, q.EffectiveTo, q.CreatedAt, q.ActivatedAt, q.ClosedAt)
+	if err != nil {
+		return fmt.Errorf("upsert quote %s (revision %d): %w", q.ID, q.Revision, err)
+	}
+	return replaceLines(ctx, tx, "quote_lines", q.ID, q.Lines)
+}
+
+// upsertOrder writes the deal's one order and replaces its lines.
+func upsertOrder(ctx context.Context, tx pgx.Tx, leadID, currency string, o *workflows.Order) error {
+	_, err := tx.Exec(ctx, `
+INSERT INTO orders (id, lead_id, quote_id, currency, total, payment_terms, status, cancel_reason,
+	created_at, fulfilled_at, canceled_at)
+VALUES ($1, $2, NULLIF($3, ''), $4, $5::numeric, $6, $7, $8, $9, $10, $11)
+ON CONFLICT (lead_id) DO UPDATE SET
+	id = EXCLUDED.id, quote_id = EXCLUDED.quote_id, currency = EXCLUDED.currency,
+	total = EXCLUDED.total, payment_terms = EXCLUDED.payment_terms, status = EXCLUDED.status,
+	cancel_reason = EXCLUDED.cancel_reason, created_at = EXCLUDED.created_at,
+	fulfilled_at = EXCLUDED.fulfilled_at, canceled_at = EXCLUDED.canceled_at`,
+		o.ID, leadID, o.QuoteID, currency, num(o.Total), o.PaymentTerms, o.Status, o.CancelReason,
+		o.CreatedAt, o.FulfilledAt, o.CanceledAt)
+	if err != nil {
+		return fmt.Errorf("upsert order %s: %w", o.ID, err)
+	}
+	return replaceLines(ctx, tx, "order_lines", o.ID, o.Lines)
+}
+
+// upsertInvoice writes the deal's one invoice (paid amount and status as the
+// snapshot has them), replaces its lines and adds the payments not recorded
+// yet; a payment already recorded is never rewritten.
+func upsertInvoice(ctx context.Context, tx pgx.Tx, leadID, currency string, inv *workflows.Invoice) error {
+	_, err := tx.Exec(ctx, `
+INSERT INTO invoices (id, lead_id, order_id, currency, total, paid_amount, payment_terms, due_date,
+	status, cancel_reason, created_at, paid_at)
+VALUES ($1, $2, NULLIF($3, ''), $4, $5::numeric, $6::numeric, $7, $8, $9, $10, $11, $12)
+ON CONFLICT (lead_id) DO UPDATE SET
+	id = EXCLUDED.id, order_id = EXCLUDED.order_id, currency = EXCLUDED.currency,
+	total = EXCLUDED.total, paid_amount = EXCLUDED.paid_amount,
+	payment_terms = EXCLUDED.payment_terms, due_date = EXCLUDED.due_date, status = EXCLUDED.status,
+	cancel_reason = EXCLUDED.cancel_reason, created_at = EXCLUDED.created_at, paid_at = EXCLUDED.paid_at`,
+		inv.ID, leadID, inv.OrderID, currency, num(inv.Total), num(inv.PaidAmount), inv.PaymentTerms, inv.DueDate,
+		inv.Status, inv.CancelReason, inv.CreatedAt, inv.PaidAt)
+	if err != nil {
+		return fmt.Errorf("upsert invoice %s: %w", inv.ID, err)
+	}
+	if err := replaceLines(ctx, tx, "invoice_lines", inv.ID, inv.Lines); err != nil {
+		return err
+	}
+	if len(inv.Payments) == 0 {
+		return nil
+	}
+	n := len(inv.Payments)
+	seqs, amounts, discounts, ats := make([]int32, n), make([]string, n), make([]string, n), make([]time.Time, n)
+	for i, p := range inv.Payments {
+		seqs[i], amounts[i], discounts[i], ats[i] = int32(p.Seq), num(p.Amount), num(p.Discount), p.At
+	}
+	if _, err := tx.Exec(ctx, `
+INSERT INTO invoice_payments (invoice_id, seq, amount, discount, paid_at)
+SELECT $1, * FROM unnest($2::int[], $3::text[]::numeric[], $4::text[]::numeric[], $5::timestamptz[])
+ON CONFLICT (invoice_id, seq) DO NOTHING`, inv.ID, seqs, amounts, discounts, ats); err != nil {
+		return fmt.Errorf("record payments of invoice %s: %w", inv.ID, err)
+	}
+	return nil
+}
+
+// insertEvent adds the step's timeline entry once. A Change without an
+// action carries no event.
+func insertEvent(ctx context.Context, tx pgx.Tx, leadID string, e workflows.Event) error {
+	if e.Action == "" {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `
+INSERT INTO deal_events (lead_id, seq, at, actor, action, accepted, detail, stage)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (lead_id, seq) DO NOTHING`,
+		leadID, e.Seq, e.At, e.Actor, e.Action, e.Accepted, e.Detail, string(e.Stage)); err != nil {
+		return fmt.Errorf("record event %d: %w", e.Seq, err)
+	}
+	return nil
+}
+
+// insertMessage records a follow-up in the outbox once; delivery happens
+// after the commit.
+func insertMessage(ctx context.Context, tx pgx.Tx, leadID string, m workflows.Message) error {
+	if _, err := tx.Exec(ctx, `
+INSERT INTO messages (key, lead_id, kind, recipient, subject, body, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (key) DO NOTHING`,
+		m.Key, leadID, m.Kind, m.Recipient, m.Subject, m.Body, m.At); err != nil {
+		return fmt.Errorf("record message %s: %w", m.Key, err)
+	}
+	return nil
+}
