@@ -70,7 +70,11 @@ type Cluster struct {
 // FindBinaries returns the folder that holds initdb and pg_ctl: the one on
 // PATH, else the newest /usr/lib/postgresql/<version>/bin.
 func FindBinaries() (string, error) {
-	if p, err := exec.LookPath("initdb"); err == nil {
+	return findBinaries(exec.LookPath, "/usr/lib/postgresql")
+}
+
+func findBinaries(lookPath func(string) (string, error), libDir string) (string, error) {
+	if p, err := lookPath("initdb"); err == nil {
 		if real, err := filepath.EvalSymlinks(p); err == nil {
 			p = real
 		}
@@ -79,7 +83,7 @@ func FindBinaries() (string, error) {
 			return dir, nil
 		}
 	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	dirs, _ := filepath.Glob(filepath.Join(libDir, "*", "bin"))
 	// Newest version first: compare the version folder numerically, so 9.6
 	// sorts below 16.
 	sort.Slice(dirs, func(i, j int) bool {
