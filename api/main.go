@@ -1,0 +1,207 @@
+// Command api serves the reps' and managers' HTTP API (internal/httpapi):
+// it migrates the database, dials Temporal lazily (so it starts, and says it
+// is not ready, while Temporal is down), serves until SIGTERM/SIGINT and
+// then lets in-flight requests finish. `api users …` manages API users and
+// their tokens.
+package main
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"dealflow/internal/config"
+	"dealflow/internal/httpapi"
+	"dealflow/internal/store"
+	"dealflow/internal/temporalx"
+)
+
+// openapiSpec is the hand-written OpenAPI 3 description of every route,
+// served at /openapi.yaml.
+//
+//go:embed openapi.yaml
+var openapiSpec []byte
+
+const about = `Serves the dealflow HTTP API (JSON under /v1; /healthz, /readyz, /metrics, /openapi.yaml).
+
+Commands:
+  api                                                       serve the API
+  api users create --email E --name N --role rep|manager    create the user if new and print a fresh
+                                                            token (the last line of the output)
+  api users revoke --token T | --email E                    revoke one token, or every token of a user`
+
+type settings struct {
+	addr, temporalAddr, namespace, databaseURL string
+	logLevel                                   slog.Level
+	rateLimit                                  float64
+	requestTimeout                             time.Duration
+}
+
+func load() (settings, []config.Var, error) {
+	r := config.NewReader()
+	s := settings{
+		addr:           r.Addr(config.APIAddr, true),
+		temporalAddr:   r.Addr(config.TemporalAddress, true),
+		namespace:      r.String(config.TemporalNamespace, true),
+		databaseURL:    r.PostgresURL(config.DatabaseURL),
+		logLevel:       r.LogLevel(config.LogLevel),
+		rateLimit:      r.Float(config.APIRateLimit),
+		requestTimeout: r.Duration(config.APIRequestTimeout),
+	}
+	return s, r.Vars(), r.Err()
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "users" {
+		os.Exit(usersCommand(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	s, vars, err := load()
+	config.ParseFlags("api", about, vars)
+	if len(os.Args) > 1 && os.Args[1] != "" && os.Args[1][0] != '-' {
+		fmt.Fprintf(os.Stderr, "api: unknown command %q (see api -h)\n", os.Args[1])
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "api: invalid configuration:\n%v\n", err)
+		os.Exit(2)
+	}
+	log := config.NewLogger(s.logLevel)
+	slog.SetDefault(log)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, s, log); err != nil {
+		log.Error("api stopped", "error", err)
+		os.Exit(1)
+	}
+}
+
+// newPool makes a pool that connects on demand, so the API starts while
+// PostgreSQL is down (and answers 503 until it is back).
+func newPool(url string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// pgx's parse errors may quote the URL, password included.
+		return nil, errors.New("DATABASE_URL: not a valid PostgreSQL URL")
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 3 * time.Second
+	}
+	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
+		cfg.ConnConfig.RuntimeParams["application_name"] = "dealflow-api"
+	}
+	cfg.MinConns = 0
+	cfg.MaxConnIdleTime = 5 * time.Minute
+	cfg.HealthCheckPeriod = 30 * time.Second
+	return pgxpool.NewWithConfig(context.Background(), cfg)
+}
+
+func serve(ctx context.Context, s settings, log *slog.Logger) error {
+	pool, err := newPool(s.databaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	// Migrate in the background until it succeeds: /readyz and /v1 say 503
+	// meanwhile, rather than the process refusing to start.
+	var migrated atomic.Bool
+	migrateDone := make(chan struct{})
+	go func() {
+		defer close(migrateDone)
+		migrate(ctx, pool, log, &migrated)
+	}()
+
+	metrics, err := temporalx.NewMetrics()
+	if err != nil {
+		return err
+	}
+	tc, err := temporalx.Dial(ctx, temporalx.Options{Address: s.temporalAddr, Namespace: s.namespace,
+		Logger: log, Metrics: metrics, Lazy: true})
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+
+	api, err := httpapi.New(httpapi.Config{
+		Temporal: tc, Pool: pool, Logger: log, Registry: metrics.Registry,
+		RateLimit: s.rateLimit, RequestTimeout: s.requestTimeout, OpenAPI: openapiSpec,
+		SchemaReady: func() error {
+			if !migrated.Load() {
+				return errors.New("migrations not applied yet")
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		// A request may take RequestTimeout waiting for Temporal, plus the
+		// time to write its answer.
+		WriteTimeout: s.requestTimeout + 30*time.Second,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.addr, err)
+	}
+	log.Info("api listening", "addr", ln.Addr().String(), "temporal", s.temporalAddr, "namespace", s.namespace,
+		"rateLimit", s.rateLimit, "requestTimeout", s.requestTimeout.String())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	// In-flight requests finish (each is bounded by the request timeout);
+	// new connections are refused.
+	log.Info("api shutting down: finishing in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), s.requestTimeout+10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	<-migrateDone
+	log.Info("api stopped")
+	return nil
+}
+
+// migrate applies the migrations, retrying until they apply or ctx ends.
+func migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, done *atomic.Bool) {
+	delay := 500 * time.Millisecond
+	for {
+		err := store.Migrate(ctx, pool)
+		if err == nil {
+			done.Store(true)
+			log.Info("database migrated")
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		log.Warn("migrate database; retrying", "error", err, "retryIn", delay.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 10*time.Second)
+	}
+}

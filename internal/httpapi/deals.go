@@ -1,0 +1,404 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"dealflow/workflows"
+)
+
+// readyWait bounds how long creating a lead waits for the workflow to have
+// written the lead row and to answer its state query.
+const readyWait = 10 * time.Second
+
+// notReadyRetry is the pause between attempts to reach a deal whose
+// workflow has not registered its handlers yet (it is writing the lead).
+const notReadyRetry = 100 * time.Millisecond
+
+// errNotReady: the deal's workflow is still setting itself up.
+var errNotReady = errors.New("the deal is still being set up")
+
+// noDeal is the 404 of a deal that does not exist or that the user may not
+// see: the two are worded alike, so a rep learns nothing of others' deals.
+func noDeal(id string) *Problem { return notFound("no lead " + id) }
+
+// dealView asks the deal's workflow for its state (also for a completed
+// deal) and checks that the user may see it.
+func (s *Server) dealView(ctx context.Context, u User, id string) (*workflows.DealView, error) {
+	if !workflows.ValidID(id) {
+		return nil, noDeal(id)
+	}
+	if err := s.health.up(ctx); err != nil {
+		return nil, err
+	}
+	var view *workflows.DealView
+	err := retryNotReady(ctx, func() error {
+		v, err := s.queryState(ctx, id)
+		view = v
+		return err
+	})
+	if errors.Is(err, errNotReady) {
+		p := unavailable("the deal", err)
+		p.Detail, p.RetryAfter = "the deal is still being set up; retry in a moment", 1
+		return nil, p
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !u.Manager() && !view.OnTeam(u.Email) {
+		return nil, noDeal(id)
+	}
+	return view, nil
+}
+
+func (s *Server) queryState(ctx context.Context, id string) (*workflows.DealView, error) {
+	val, err := s.cfg.Temporal.QueryWorkflow(ctx, workflows.WorkflowID(id), "", workflows.QueryState)
+	if err != nil {
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			return nil, noDeal(id)
+		}
+		if strings.Contains(err.Error(), "unknown queryType") {
+			return nil, errNotReady
+		}
+		return nil, s.temporalErr(ctx, err)
+	}
+	var view workflows.DealView
+	if err := val.Get(&view); err != nil {
+		return nil, internal(fmt.Errorf("decode state of lead %s: %w", id, err))
+	}
+	if view.Deal == nil {
+		return nil, errNotReady
+	}
+	return &view, nil
+}
+
+// retryNotReady repeats fn while the deal is still being set up, until ctx ends.
+func retryNotReady(ctx context.Context, fn func() error) error {
+	for {
+		err := fn()
+		if !errors.Is(err, errNotReady) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(notReadyRetry):
+		}
+	}
+}
+
+// getLead: GET /v1/leads/{id}.
+func (s *Server) getLead(c *gin.Context) error {
+	view, err := s.dealView(c.Request.Context(), userOf(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, view)
+	return nil
+}
+
+// createLeadRequest is the body of POST /v1/leads: the lead's fields, plus
+// an optional id, owner (managers only), manager, currency and follow-up
+// policy.
+type createLeadRequest struct {
+	ID       string       `json:"id"`
+	Owner    string       `json:"owner"`
+	Manager  string       `json:"manager"`
+	Currency string       `json:"currency"`
+	Policy   *policyInput `json:"policy"`
+	workflows.LeadFields
+}
+
+// createLead: POST /v1/leads. The same id (or the same Idempotency-Key from
+// the same user) always leads to the same deal: the workflow ID is derived
+// from it, and Temporal never runs two workflows with one ID.
+func (s *Server) createLead(c *gin.Context) error {
+	ctx := c.Request.Context()
+	u := userOf(c)
+	body, err := readBody(c.Request)
+	if err != nil {
+		return err
+	}
+	var req createLeadRequest
+	if err := decodeObject(body, &req, false); err != nil {
+		return err
+	}
+	key, err := idempotencyKey(c)
+	if err != nil {
+		return err
+	}
+	id := req.ID
+	switch {
+	case id != "":
+	case key != "":
+		id = derivedID(u, key)
+	default:
+		id = randomID("ld-")
+	}
+	c.Set("leadID", id)
+
+	in := workflows.NewLead{ID: id, Owner: req.Owner, Manager: req.Manager, Currency: req.Currency,
+		Lead: req.LeadFields, CreatedBy: u.Email}
+	var errs []workflows.FieldError
+	if req.Policy != nil {
+		p, perrs := req.Policy.policy()
+		if errs = perrs; len(errs) == 0 {
+			in.Policy = &p
+		}
+	}
+	if in.Owner == "" {
+		in.Owner = u.Email
+	}
+	errs = append(errs, in.Validate()...)
+	if len(errs) > 0 {
+		return invalid(errs...)
+	}
+	if !strings.EqualFold(in.Owner, u.Email) && !u.Manager() {
+		return forbidden("only a manager may create a lead for another owner")
+	}
+	if err := s.resolveUsers(ctx, u, &in); err != nil {
+		return err
+	}
+	if err := s.health.up(ctx); err != nil {
+		return err
+	}
+
+	wid := workflows.WorkflowID(id)
+	_, err = s.cfg.Temporal.DescribeWorkflowExecution(ctx, wid, "")
+	var nf *serviceerror.NotFound
+	switch {
+	case err == nil:
+		// The deal exists: a repeated request gets it back, never a second one.
+		view, err := s.dealView(ctx, u, id)
+		var p *Problem
+		if errors.As(err, &p) && p.Status == http.StatusNotFound {
+			return conflict("id-taken", "Lead id taken", "a lead with id "+id+" exists already; choose another id")
+		}
+		if err != nil {
+			return err
+		}
+		c.Header("Location", "/v1/leads/"+id)
+		c.JSON(http.StatusOK, view)
+		return nil
+	case !errors.As(err, &nf):
+		return s.temporalErr(ctx, err)
+	}
+
+	_, err = s.cfg.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       wid,
+		TaskQueue:                workflows.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		TypedSearchAttributes:    workflows.StartSearchAttributes(in),
+		StaticSummary:            workflows.Summary(in),
+	}, workflows.WorkflowName, in)
+	if err != nil {
+		return s.temporalErr(ctx, err)
+	}
+	s.log.Info("lead workflow started", "leadID", id, "owner", in.Owner, "by", u.Email)
+	c.Header("Location", "/v1/leads/"+id)
+
+	// Wait, briefly, for the workflow to write the lead row and answer: then
+	// the lead is in lists and every action works. A deal whose worker is
+	// down is still created, durably; it says so with 202.
+	wctx, cancel := context.WithTimeout(ctx, readyWait)
+	defer cancel()
+	var view *workflows.DealView
+	err = retryNotReady(wctx, func() error {
+		v, err := s.queryState(wctx, id)
+		view = v
+		return err
+	})
+	if err != nil {
+		if ctx.Err() == nil && (errors.Is(err, errNotReady) || wctx.Err() != nil) {
+			c.JSON(http.StatusAccepted, gin.H{"id": id, "workflowId": wid,
+				"message": "the lead is recorded and its deal is being set up; GET its Location shortly"})
+			return nil
+		}
+		return err
+	}
+	c.JSON(http.StatusCreated, view)
+	return nil
+}
+
+// resolveUsers checks that the owner and manager are users, and picks the
+// manager follow-ups escalate to when none is given.
+func (s *Server) resolveUsers(ctx context.Context, u User, in *workflows.NewLead) error {
+	var errs []workflows.FieldError
+	owner, ok, err := UserByEmail(ctx, s.cfg.Pool, in.Owner)
+	if err != nil {
+		return pgErr(ctx, err)
+	}
+	if !ok {
+		errs = append(errs, workflows.FieldError{Field: "owner", Reason: "is not a user"})
+	} else {
+		in.Owner = owner.Email
+	}
+	switch {
+	case in.Manager != "":
+		m, ok, err := UserByEmail(ctx, s.cfg.Pool, in.Manager)
+		if err != nil {
+			return pgErr(ctx, err)
+		}
+		if !ok || !m.Manager() {
+			errs = append(errs, workflows.FieldError{Field: "manager", Reason: "is not a manager"})
+		} else {
+			in.Manager = m.Email
+		}
+	case u.Manager():
+		in.Manager = u.Email
+	default:
+		m, err := firstManager(ctx, s.cfg.Pool)
+		if err != nil {
+			return pgErr(ctx, err)
+		}
+		in.Manager = m
+	}
+	if len(errs) > 0 {
+		return invalid(errs...)
+	}
+	return nil
+}
+
+// idempotencyKey returns the request's Idempotency-Key header, or "".
+func idempotencyKey(c *gin.Context) (string, error) {
+	k := c.GetHeader("Idempotency-Key")
+	if k == "" {
+		return "", nil
+	}
+	if len(k) > 255 {
+		return "", malformed("Idempotency-Key must be at most 255 characters")
+	}
+	for _, r := range k {
+		if r < 0x20 || r > 0x7e {
+			return "", malformed("Idempotency-Key must be printable ASCII")
+		}
+	}
+	return k, nil
+}
+
+// derivedID is the lead id of a creation with an Idempotency-Key: the same
+// user and key always give the same id.
+func derivedID(u User, key string) string {
+	sum := sha256.Sum256([]byte("lead\x00" + u.ID + "\x00" + key))
+	return "ld-" + hex.EncodeToString(sum[:10])
+}
+
+// updateID is the Update ID of an action with an Idempotency-Key, so that a
+// repeated request attaches to the first one's outcome instead of acting
+// twice; without a key each request is a new Update.
+func updateID(u User, leadID string, act workflows.Action, key string) string {
+	if key == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte("update\x00" + u.ID + "\x00" + leadID + "\x00" + string(act) + "\x00" + key))
+	return string(act) + "-" + hex.EncodeToString(sum[:16])
+}
+
+// actionResult is the answer to an accepted action.
+type actionResult struct {
+	LeadID string `json:"leadId"`
+	workflows.Result
+}
+
+// run sends an action to the deal's workflow as an Update and waits for its
+// outcome; a refusal by the validator becomes a 422, 409 or 404.
+func (s *Server) run(c *gin.Context, u User, id string, cmd workflows.Command) error {
+	ctx := c.Request.Context()
+	key, err := idempotencyKey(c)
+	if err != nil {
+		return err
+	}
+	var res workflows.Result
+	err = retryNotReady(ctx, func() error {
+		h, err := s.cfg.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+			UpdateID:     updateID(u, id, cmd.Action(), key),
+			WorkflowID:   workflows.WorkflowID(id),
+			UpdateName:   string(cmd.Action()),
+			Args:         []any{cmd},
+			WaitForStage: client.WorkflowUpdateStageCompleted,
+		})
+		if err != nil {
+			return s.updateErr(ctx, id, err)
+		}
+		if err := h.Get(ctx, &res); err != nil {
+			return s.updateErr(ctx, id, err)
+		}
+		return nil
+	})
+	if errors.Is(err, errNotReady) {
+		p := unavailable("the deal", err)
+		p.Detail, p.RetryAfter = "the deal is still being set up; retry in a moment", 1
+		return p
+	}
+	if err != nil {
+		return err
+	}
+	s.log.Info("action accepted", "leadID", id, "action", cmd.Action(), "by", u.Email, "stage", res.Stage)
+	c.JSON(http.StatusOK, actionResult{LeadID: id, Result: res})
+	return nil
+}
+
+// updateErr maps the error of an Update call or outcome.
+func (s *Server) updateErr(ctx context.Context, id string, err error) error {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		if appErr.Type() == workflows.RejectionErrorType {
+			var rej *workflows.Rejection
+			if derr := appErr.Details(&rej); derr != nil || rej == nil {
+				return internal(fmt.Errorf("lead %s: undecodable rejection %q: %v", id, appErr.Error(), derr))
+			}
+			return rejection(rej)
+		}
+		if strings.Contains(appErr.Error(), "unknown update") {
+			return errNotReady
+		}
+		return internal(fmt.Errorf("lead %s: %w", id, err))
+	}
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		if strings.Contains(nf.Error(), "completed") {
+			return conflict("deal-ended", "Deal ended",
+				"lead "+id+" has ended (paid, or closed past its retention window); it takes no more actions")
+		}
+		return noDeal(id)
+	}
+	return s.temporalErr(ctx, err)
+}
+
+// rejection turns a refused action into its problem.
+func rejection(r *workflows.Rejection) *Problem {
+	var p *Problem
+	switch r.Code {
+	case workflows.RejectInvalid:
+		fields := r.Fields
+		if len(fields) == 0 {
+			fields = []workflows.FieldError{{Field: "", Reason: r.Message}}
+		}
+		p = invalid(fields...)
+		p.Detail = r.Message
+	case workflows.RejectNotFound:
+		p = notFound(r.Message)
+	case workflows.RejectGate:
+		p = conflict("gate-not-met", "Stage requirements not met", r.Message)
+		p.Missing = r.Missing
+	default: // wrong_stage, and any code added later
+		p = conflict("wrong-stage", "Not allowed in this stage", r.Message)
+		p.Missing = r.Missing
+	}
+	p.Stage, p.DealStatus = r.Stage, r.Status
+	return p
+}

@@ -1,0 +1,72 @@
+package httpapi
+
+import (
+	"time"
+
+	"dealflow/workflows"
+)
+
+// policyInput is a deal's follow-up policy as the API takes it: durations as
+// Go duration strings ("72h", "90s"), every field optional (the default
+// policy fills the rest). Demos and tests shorten the timers with it.
+type policyInput struct {
+	LeadReminderAfter     *string `json:"leadReminderAfter"`
+	LeadReminders         *int    `json:"leadReminders"`
+	StageNudgeAfter       *string `json:"stageNudgeAfter"`
+	StageNudges           *int    `json:"stageNudges"`
+	QuoteValidity         *string `json:"quoteValidity"`
+	QuoteReminderBefore   *string `json:"quoteReminderBefore"`
+	InvoiceReminderBefore *string `json:"invoiceReminderBefore"`
+	OverdueEvery          *string `json:"overdueEvery"`
+	OverdueNotices        *int    `json:"overdueNotices"`
+	ReengageAfter         *string `json:"reengageAfter"`
+	ThankYouAfter         *string `json:"thankYouAfter"`
+	Retention             *string `json:"retention"`
+	Day                   *string `json:"day"`
+}
+
+// policy applies the input over the default policy.
+func (in policyInput) policy() (workflows.Policy, []workflows.FieldError) {
+	p := workflows.DefaultPolicy()
+	var errs []workflows.FieldError
+	dur := func(name string, src *string, dst *time.Duration) {
+		if src == nil {
+			return
+		}
+		d, err := time.ParseDuration(*src)
+		if err != nil || d < 0 {
+			errs = append(errs, workflows.FieldError{Field: "policy." + name, Reason: "must be a non-negative duration such as 72h or 90s"})
+			return
+		}
+		*dst = d
+	}
+	count := func(name string, src *int, dst *int) {
+		if src == nil {
+			return
+		}
+		if *src < 0 || *src > 100 {
+			errs = append(errs, workflows.FieldError{Field: "policy." + name, Reason: "must be between 0 and 100"})
+			return
+		}
+		*dst = *src
+	}
+	dur("leadReminderAfter", in.LeadReminderAfter, &p.LeadReminderAfter)
+	count("leadReminders", in.LeadReminders, &p.LeadReminders)
+	dur("stageNudgeAfter", in.StageNudgeAfter, &p.StageNudgeAfter)
+	count("stageNudges", in.StageNudges, &p.StageNudges)
+	dur("quoteValidity", in.QuoteValidity, &p.QuoteValidity)
+	dur("quoteReminderBefore", in.QuoteReminderBefore, &p.QuoteReminderBefore)
+	dur("invoiceReminderBefore", in.InvoiceReminderBefore, &p.InvoiceReminderBefore)
+	dur("overdueEvery", in.OverdueEvery, &p.OverdueEvery)
+	count("overdueNotices", in.OverdueNotices, &p.OverdueNotices)
+	dur("reengageAfter", in.ReengageAfter, &p.ReengageAfter)
+	dur("thankYouAfter", in.ThankYouAfter, &p.ThankYouAfter)
+	dur("retention", in.Retention, &p.Retention)
+	dur("day", in.Day, &p.Day)
+	if len(errs) == 0 {
+		if err := p.Validate(); err != nil {
+			errs = append(errs, workflows.FieldError{Field: "policy", Reason: err.Error()})
+		}
+	}
+	return p, errs
+}

@@ -1,0 +1,295 @@
+// Package httpapi is the reps' and managers' JSON API over the deal process:
+// every rep action is a Workflow Update on the deal's workflow, one deal is
+// read with the workflow's state query, and lists and reports come from the
+// PostgreSQL read model the worker writes. Errors are RFC 9457 problems.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+)
+
+// Temporal is what the API asks of the Temporal client.
+type Temporal interface {
+	ExecuteWorkflow(ctx context.Context, options client.StartWorkflowOptions, workflow any, args ...any) (client.WorkflowRun, error)
+	DescribeWorkflowExecution(ctx context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error)
+	QueryWorkflow(ctx context.Context, workflowID, runID, queryType string, args ...any) (converter.EncodedValue, error)
+	UpdateWorkflow(ctx context.Context, options client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error)
+	CheckHealth(ctx context.Context, request *client.CheckHealthRequest) (*client.CheckHealthResponse, error)
+}
+
+// Config holds the server's dependencies and limits.
+type Config struct {
+	Temporal Temporal
+	Pool     *pgxpool.Pool
+	Logger   *slog.Logger
+	// Registry receives the HTTP metrics and is served at /metrics.
+	Registry *prometheus.Registry
+	// RateLimit is requests per second per token (burst twice that); 0 disables.
+	RateLimit float64
+	// RequestTimeout bounds each /v1 request; past it the API answers 504.
+	RequestTimeout time.Duration
+	// OpenAPI is the spec served at /openapi.yaml.
+	OpenAPI []byte
+	// SchemaReady reports whether the migrations are applied (nil: they are).
+	SchemaReady func() error
+}
+
+// Server is the HTTP API.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	engine  *gin.Engine
+	limiter *rateLimiter
+	metrics *httpMetrics
+	health  temporalHealth
+}
+
+// ProbeTimeout bounds each readiness check of a dependency.
+const ProbeTimeout = 2 * time.Second
+
+// New builds the server and its routes.
+func New(cfg Config) (*Server, error) {
+	if cfg.Temporal == nil || cfg.Pool == nil {
+		return nil, errors.New("httpapi: Temporal and Pool are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 15 * time.Second
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	m, err := newHTTPMetrics(cfg.Registry)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: m, limiter: newRateLimiter(cfg.RateLimit)}
+	s.health.client = cfg.Temporal
+	s.engine = s.routes()
+	return s, nil
+}
+
+// Handler returns the http.Handler serving every route.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// Routes lists the routes as METHOD and gin path (":id"), for the OpenAPI check.
+func (s *Server) Routes() gin.RoutesInfo { return s.engine.Routes() }
+
+func (s *Server) routes() *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.Use(s.observe, gin.CustomRecovery(s.recovered))
+	r.NoRoute(func(c *gin.Context) { writeProblem(c, notFound("no such route: "+c.Request.URL.Path)) })
+	r.NoMethod(func(c *gin.Context) {
+		writeProblem(c, newProblem(http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed",
+			c.Request.Method+" is not allowed on "+c.Request.URL.Path))
+	})
+
+	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
+	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{Registry: s.cfg.Registry})))
+	r.GET("/openapi.yaml", func(c *gin.Context) {
+		c.Data(http.StatusOK, "application/yaml", s.cfg.OpenAPI)
+	})
+
+	v1 := r.Group("/v1", s.deadline, s.schemaReady, s.authenticate, s.throttle)
+	v1.POST("/leads", h(s.createLead))
+	v1.GET("/leads", h(s.listLeads))
+	v1.GET("/leads/:id", h(s.getLead))
+	v1.PATCH("/leads/:id", h(s.editLead))
+	v1.GET("/leads/:id/timeline", h(s.timeline))
+	for _, a := range actionRoutes {
+		v1.Handle(a.method, "/leads/:id"+a.path, h(s.action(a)))
+	}
+	v1.GET("/pipeline", h(s.pipeline))
+	v1.POST("/users", h(s.createUser))
+	return r
+}
+
+// h adapts a handler that returns its error to gin: the error becomes a
+// problem answer (and is logged by observe when it is a 5xx).
+func h(fn func(c *gin.Context) error) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := fn(c); err != nil {
+			fail(c, err)
+		}
+	}
+}
+
+// fail answers with the problem err stands for.
+func fail(c *gin.Context, err error) {
+	p := classify(c.Request.Context(), "", err)
+	if p.cause != nil {
+		_ = c.Error(p.cause)
+	}
+	writeProblem(c, p)
+	c.Abort()
+}
+
+// recovered answers a panic with a problem instead of a bare 500.
+func (s *Server) recovered(c *gin.Context, rec any) {
+	_ = c.Error(fmt.Errorf("panic: %v", rec))
+	if c.Writer.Written() {
+		c.Abort()
+		return
+	}
+	writeProblem(c, internal(fmt.Errorf("panic: %v", rec)))
+	c.Abort()
+}
+
+// deadline bounds a /v1 request; handlers pass the request's context to
+// Temporal and PostgreSQL, whose errors past it become 504s.
+func (s *Server) deadline(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	c.Request = c.Request.WithContext(ctx)
+	c.Next()
+}
+
+// schemaReady answers 503 until the migrations are applied.
+func (s *Server) schemaReady(c *gin.Context) {
+	if s.cfg.SchemaReady == nil {
+		return
+	}
+	if err := s.cfg.SchemaReady(); err != nil {
+		fail(c, unavailable(depPostgres+" (schema not migrated yet)", err))
+	}
+}
+
+func (s *Server) healthz(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+// readyz checks Temporal and PostgreSQL, each within ProbeTimeout, at once.
+func (s *Server) readyz(c *gin.Context) {
+	ctx := c.Request.Context()
+	checks := map[string]string{}
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		down []string
+	)
+	check := func(name string, fn func(ctx context.Context) error) {
+		defer wg.Done()
+		ctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
+		defer cancel()
+		err := fn(ctx)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			checks[name] = "down: " + redactedError(err)
+			down = append(down, name)
+			return
+		}
+		checks[name] = "ok"
+	}
+	wg.Add(2)
+	go check("temporal", func(ctx context.Context) error { return s.health.probe(ctx) })
+	go check("postgres", func(ctx context.Context) error {
+		if err := s.cfg.Pool.Ping(ctx); err != nil {
+			return err
+		}
+		if s.cfg.SchemaReady != nil {
+			return s.cfg.SchemaReady()
+		}
+		return nil
+	})
+	wg.Wait()
+	if len(down) > 0 {
+		names := map[string]string{"temporal": depTemporal, "postgres": depPostgres}
+		what := ""
+		for i, d := range sortedStrings(down) {
+			if i > 0 {
+				what += " and "
+			}
+			what += names[d]
+		}
+		p := unavailable(what, nil)
+		p.Detail = what + " not ready"
+		p.Checks = checks
+		writeProblem(c, p)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready", "checks": checks})
+}
+
+// temporalHealth remembers Temporal's last health check for a moment, so a
+// request learns quickly that Temporal is down: the SDK retries an
+// unreachable server until the request's deadline, which would make every
+// request wait its full timeout and then answer 504 instead of 503.
+type temporalHealth struct {
+	client Temporal
+	mu     sync.Mutex
+	at     time.Time
+	err    error
+}
+
+// healthTTL is how long a health check result is reused.
+const healthTTL = time.Second
+
+// probe asks Temporal now.
+func (t *temporalHealth) probe(ctx context.Context) error {
+	_, err := t.client.CheckHealth(ctx, &client.CheckHealthRequest{})
+	t.mu.Lock()
+	t.at, t.err = time.Now(), err
+	t.mu.Unlock()
+	return err
+}
+
+// up returns a 503 problem when Temporal was found down within healthTTL
+// (or is found down now).
+func (t *temporalHealth) up(ctx context.Context) error {
+	t.mu.Lock()
+	fresh, err := time.Since(t.at) < healthTTL, t.err
+	t.mu.Unlock()
+	if !fresh {
+		pctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
+		err = t.probe(pctx)
+		cancel()
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return timedOut(ctx.Err())
+		}
+		return unavailable(depTemporal, err)
+	}
+	return nil
+}
+
+// temporalErr classifies an error of a Temporal call: a deadline is a 503
+// when Temporal turns out to be down, else a 504.
+func (s *Server) temporalErr(ctx context.Context, err error) error {
+	p := classify(ctx, depTemporal, err)
+	if p.Status == http.StatusGatewayTimeout {
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ProbeTimeout)
+		defer cancel()
+		if perr := s.health.probe(pctx); perr != nil {
+			return unavailable(depTemporal, err)
+		}
+	}
+	return p
+}
+
+// pgErr classifies an error of a PostgreSQL call.
+func pgErr(ctx context.Context, err error) error {
+	return classify(ctx, depPostgres, err)
+}
