@@ -57,6 +57,7 @@ func newDealWorkflow(ctx workflow.Context, in NewLead) (*dealWorkflow, error) {
 		log:  log.With(workflow.GetLogger(ctx), "leadID", in.ID, "owner", in.Owner),
 	}
 	w.visible = currentVisibility(ctx)
+	var created *Change
 	if in.State != nil {
 		w.d = in.State // continued as new: the state was written already
 	} else {
@@ -65,11 +66,14 @@ func newDealWorkflow(ctx workflow.Context, in NewLead) (*dealWorkflow, error) {
 		}
 		now := workflow.Now(ctx)
 		w.d = NewDeal(in, now)
-		// The lead row is written by the workflow's first activity, never by
-		// the caller before the start: the two cannot get out of step.
-		if _, err := w.persist(ctx, w.d.Created(in.CreatedBy, now)); err != nil {
-			return nil, fmt.Errorf("record lead %s: %w", in.ID, err)
-		}
+		ch := w.d.Created(in.CreatedBy, now)
+		created = &ch
+	}
+	// Handlers are registered before anything blocks, so an Update sent with
+	// the start is not refused as unknown; the lock makes it wait until the
+	// lead is written.
+	if err := w.lock.Lock(ctx); err != nil {
+		return nil, err
 	}
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (DealView, error) {
 		return DealView{Deal: w.d, NextStep: w.d.NextStep(), Pending: w.d.Pending()}, nil
@@ -94,6 +98,14 @@ func newDealWorkflow(ctx workflow.Context, in NewLead) (*dealWorkflow, error) {
 		}
 	}
 	workflow.Go(ctx, w.receiveSignals)
+	// The lead row is written by the workflow's first activity, never by the
+	// caller before the start: the two cannot get out of step.
+	if created != nil {
+		if _, err := w.persist(ctx, *created); err != nil {
+			return nil, fmt.Errorf("record lead %s: %w", in.ID, err)
+		}
+	}
+	w.lock.Unlock()
 	w.refresh()
 	return w, nil
 }

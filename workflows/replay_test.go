@@ -1,0 +1,39 @@
+package workflows
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+)
+
+// TestReplayRecordedHistories replays histories recorded from the real stack
+// (`temporal workflow show --output json`, see internal/e2e's recorder)
+// against today's workflow code. A change to the process that is not behind
+// workflow.GetVersion fails here, before it can block running deals forever.
+func TestReplayRecordedHistories(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "histories", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"won.json", "lost.json", "revised.json"}
+	for _, name := range want {
+		if _, err := os.Stat(filepath.Join("testdata", "histories", name)); err != nil {
+			t.Errorf("recorded history %s is missing: %v", name, err)
+		}
+	}
+	logger := sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			r := worker.NewWorkflowReplayer()
+			r.RegisterWorkflowWithOptions(DealWorkflow, workflow.RegisterOptions{Name: WorkflowName})
+			if err := r.ReplayWorkflowHistoryFromJSONFile(logger, f); err != nil {
+				t.Fatalf("replay %s: %v", f, err)
+			}
+		})
+	}
+}
