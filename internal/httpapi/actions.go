@@ -165,3 +165,18 @@ func setField(cmd workflows.Command, name string, v any) {
 	}
 	f.Set(reflect.ValueOf(v))
 }
+
+// RouteAction names the Update behind one route, for the OpenAPI check.
+type RouteAction struct {
+	Method, Path string // Path in gin form, e.g. /v1/leads/:id/qualify
+	Action       workflows.Action
+}
+
+// RouteActions lists the routes that run one fixed Update.
+func RouteActions() []RouteAction {
+	out := make([]RouteAction, len(actionRoutes))
+	for i, a := range actionRoutes {
+		out[i] = RouteAction{Method: a.method, Path: "/v1/leads/:id" + a.path, Action: a.action}
+	}
+	return out
+}
