@@ -5,8 +5,11 @@ GO ?= go
 
 .PHONY: up test temporal-cli
 
+# Built, then run directly rather than with `go run`, which exits 1 on
+# Ctrl-C whatever the program does (make would then report an error).
 up:
-	$(GO) run ./cmd/stack $(ARGS)
+	@$(GO) build -o .dev/bin/stack ./cmd/stack
+	.dev/bin/stack $(ARGS)
 
 test: temporal-cli
 	$(GO) vet ./...
@@ -16,4 +19,5 @@ test: temporal-cli
 # tests run, so a cold build (~13 min on 2 cores) shows its progress here
 # instead of silently eating the tests' timeout.
 temporal-cli:
-	$(GO) run ./cmd/stack -build-cli
+	@$(GO) build -o .dev/bin/stack ./cmd/stack
+	.dev/bin/stack -build-cli

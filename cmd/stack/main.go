@@ -149,7 +149,9 @@ func run(ctx context.Context, f flags, out io.Writer) (code int) {
 			if code == 0 {
 				code = 1
 			}
+			return
 		}
+		say("stopped; the data stays in %s for the next run", rel(root, data))
 	}()
 
 	// Build both things and start both databases at once.
