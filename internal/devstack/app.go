@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,10 +51,9 @@ func AppEnv(vars map[string]string) []string {
 // the deal task queue for both workflow and activity tasks: only then can a
 // deal make progress. It fails at once when p exits.
 func WaitWorkerPolling(ctx context.Context, c client.Client, p *Process) error {
-	since := p.Started().Add(-time.Second)
 	last := errors.New("no poller yet")
 	for {
-		if last = pollingSince(ctx, c, since); last == nil {
+		if last = pollingSince(ctx, c, p); last == nil {
 			return nil
 		}
 		select {
@@ -66,7 +66,11 @@ func WaitWorkerPolling(ctx context.Context, c client.Client, p *Process) error {
 	}
 }
 
-func pollingSince(ctx context.Context, c client.Client, since time.Time) error {
+// pollingSince reports whether p polls both task queue types: a poller with
+// the SDK's default identity "<pid>@host@" of p, or one seen after p started
+// (an earlier worker cannot poll after it has exited; one machine, one clock).
+func pollingSince(ctx context.Context, c client.Client, p *Process) error {
+	since, pid := p.Started(), strconv.Itoa(p.PID())+"@"
 	for _, tq := range []enumspb.TaskQueueType{enumspb.TASK_QUEUE_TYPE_WORKFLOW, enumspb.TASK_QUEUE_TYPE_ACTIVITY} {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		resp, err := c.DescribeTaskQueue(cctx, workflows.TaskQueue, tq)
@@ -75,8 +79,8 @@ func pollingSince(ctx context.Context, c client.Client, since time.Time) error {
 			return fmt.Errorf("describe task queue: %w", err)
 		}
 		found := false
-		for _, p := range resp.GetPollers() {
-			if p.GetLastAccessTime().AsTime().After(since) {
+		for _, pi := range resp.GetPollers() {
+			if strings.HasPrefix(pi.GetIdentity(), pid) || pi.GetLastAccessTime().AsTime().After(since) {
 				found = true
 			}
 		}

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"dealflow/internal/devstack"
+)
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	p, err := devstack.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// processesUnder lists the live processes whose command line mentions dir.
+func processesUnder(dir string) []string {
+	var found []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !bytes.Contains(b, []byte(dir)) {
+			continue
+		}
+		if stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil {
+			if f := strings.Fields(string(stat)); len(f) > 2 && f[2] == "Z" {
+				continue
+			}
+		}
+		found = append(found, e.Name()+": "+strings.ReplaceAll(string(b), "\x00", " "))
+	}
+	return found
+}
+
+// TestStackUpAndDown runs what `make up` runs, on free ports and a temp data
+// folder: it must come up, serve a lead with the printed rep token, and on
+// cancellation (Ctrl-C) stop every process it started.
+func TestStackUpAndDown(t *testing.T) {
+	t.Setenv("DATABASE_URL", "")
+	data := t.TempDir()
+	f := flags{
+		temporalPort: freePort(t),
+		uiPort:       freePort(t),
+		pgPort:       0,
+		apiAddr:      "127.0.0.1:" + strconv.Itoa(freePort(t)),
+		metricsAddr:  "127.0.0.1:" + strconv.Itoa(freePort(t)),
+		dataDir:      data,
+		timeout:      20 * time.Minute,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, f, &out) }()
+
+	deadline := time.After(10 * time.Minute)
+	for !strings.Contains(out.String(), "dealflow is up") {
+		select {
+		case code := <-done:
+			t.Fatalf("stack exited with %d before it was up:\n%s", code, out.String())
+		case <-deadline:
+			t.Fatalf("stack not up after 10 minutes:\n%s", out.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	text := out.String()
+	for _, want := range []string{
+		"http://localhost:" + strconv.Itoa(f.uiPort) + "/namespaces/default/workflows",
+		"http://localhost:" + strings.TrimPrefix(f.apiAddr, "127.0.0.1:"),
+		"workflow list --query 'SalesStage=\"Qualify\"'",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the summary lacks %q:\n%s", want, text)
+		}
+	}
+	m := regexp.MustCompile(`export REP_TOKEN=(\S+)`).FindStringSubmatch(text)
+	if m == nil || !strings.Contains(text, "export MANAGER_TOKEN=") {
+		t.Fatalf("no tokens in the summary:\n%s", text)
+	}
+
+	// The printed token works against the printed API.
+	api := "http://" + f.apiAddr
+	body := strings.NewReader(`{"id":"stack-test","topic":"t","firstName":"A","lastName":"B","company":"C","email":"a@example.com"}`)
+	req, _ := http.NewRequest(http.MethodPost, api+"/v1/leads", body)
+	req.Header.Set("Authorization", "Bearer "+m[1])
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created struct{ ID string }
+	_ = json.NewDecoder(resp.Body).Decode(&created)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || created.ID != "stack-test" {
+		t.Fatalf("POST /v1/leads: %s, id %q", resp.Status, created.ID)
+	}
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("stack exited with %d after Ctrl-C:\n%s", code, out.String())
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("stack did not stop:\n%s", out.String())
+	}
+	// The watchdog shell pgcluster leaves for a crash of this test process
+	// names the folder too; it goes when the test binary exits.
+	var left []string
+	for _, p := range processesUnder(data) {
+		if !strings.Contains(p, "pgcluster-watchdog") {
+			left = append(left, p)
+		}
+	}
+	if len(left) > 0 {
+		t.Errorf("processes left behind:\n%s", strings.Join(left, "\n"))
+	}
+	for _, port := range []int{f.temporalPort, f.uiPort} {
+		if !devstack.PortFree(port) {
+			t.Errorf("port %d still taken", port)
+		}
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	f, err := parseFlags([]string{"-temporal-port", "7000", "-api-addr", ":9000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.temporalPort != 7000 || f.apiAddr != ":9000" || f.uiPort != 8233 || f.pgPort != 5433 {
+		t.Errorf("flags = %+v", f)
+	}
+	if p, err := portOf(f.apiAddr); err != nil || p != 9000 {
+		t.Errorf("portOf(%q) = %d, %v", f.apiAddr, p, err)
+	}
+	if got := redact("postgres://u:secret@h:5432/db"); strings.Contains(got, "secret") {
+		t.Errorf("redact leaks the password: %s", got)
+	}
+}
