@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"dealflow/internal/deals"
 	"dealflow/workflows"
 )
 
@@ -197,18 +197,13 @@ func (s *Server) createLead(c *gin.Context) error {
 		return s.temporalErr(ctx, err)
 	}
 
-	_, err = s.cfg.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       wid,
-		TaskQueue:                workflows.TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		TypedSearchAttributes:    workflows.StartSearchAttributes(in),
-		StaticSummary:            workflows.Summary(in),
-	}, workflows.WorkflowName, in)
+	created, err := deals.Start(ctx, s.cfg.Temporal, in)
 	if err != nil {
 		return s.temporalErr(ctx, err)
 	}
-	s.log.Info("lead workflow started", "leadID", id, "owner", in.Owner, "by", u.Email)
+	// Not created: a concurrent request with the same id started it first;
+	// this one answers with that same deal.
+	s.log.Info("lead workflow started", "leadID", id, "owner", in.Owner, "by", u.Email, "created", created)
 	c.Header("Location", "/v1/leads/"+id)
 
 	// Wait, briefly, for the workflow to write the lead row and answer: then
@@ -293,8 +288,7 @@ func idempotencyKey(c *gin.Context) (string, error) {
 // derivedID is the lead id of a creation with an Idempotency-Key: the same
 // user and key always give the same id.
 func derivedID(u User, key string) string {
-	sum := sha256.Sum256([]byte("lead\x00" + u.ID + "\x00" + key))
-	return "ld-" + hex.EncodeToString(sum[:10])
+	return deals.DerivedID(u.ID, key)
 }
 
 // updateID is the Update ID of an action with an Idempotency-Key, so that a
