@@ -8,8 +8,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -97,7 +99,7 @@ func (s *Server) routes() *gin.Engine {
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
-	r.Use(s.observe, gin.CustomRecovery(s.recovered))
+	r.Use(s.observe, gin.CustomRecoveryWithWriter(io.Discard, s.recovered))
 	r.NoRoute(func(c *gin.Context) { writeProblem(c, notFound("no such route: "+c.Request.URL.Path)) })
 	r.NoMethod(func(c *gin.Context) {
 		writeProblem(c, newProblem(http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed",
@@ -147,7 +149,7 @@ func fail(c *gin.Context, err error) {
 
 // recovered answers a panic with a problem instead of a bare 500.
 func (s *Server) recovered(c *gin.Context, rec any) {
-	_ = c.Error(fmt.Errorf("panic: %v", rec))
+	_ = c.Error(fmt.Errorf("panic: %v\n%s", rec, debug.Stack()))
 	if c.Writer.Written() {
 		c.Abort()
 		return

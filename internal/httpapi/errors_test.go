@@ -1,0 +1,289 @@
+package httpapi_test
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"dealflow/internal/httpapi"
+)
+
+// Every error class the API answers, each a problem+json with its fields.
+func TestErrorClasses(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	e.create(e.repA, "deal-1")
+	revoked := e.user("gone@example.com", httpapi.RoleRep)
+	if ok, err := httpapi.RevokeToken(context.Background(), e.pool, revoked); err != nil || !ok {
+		t.Fatalf("revoke: %v %v", ok, err)
+	}
+	big := `{"topic":"` + strings.Repeat("x", httpapi.MaxBodyBytes) + `"}`
+
+	cases := []struct {
+		name           string
+		method, path   string
+		token          string
+		body           any
+		code           int
+		typ            string
+		fields         []string // 422: the fields listed
+		missing        string   // 409: one of the missing things
+		detailContains string
+	}{
+		{name: "no token", method: "GET", path: "/v1/leads/deal-1", code: 401, typ: "unauthorized"},
+		{name: "not bearer", method: "GET", path: "/v1/leads/deal-1", token: "-", code: 401, typ: "unauthorized"},
+		{name: "unknown token", method: "GET", path: "/v1/leads/deal-1", token: "dft_nope", code: 401, typ: "unauthorized"},
+		{name: "revoked token", method: "GET", path: "/v1/leads/deal-1", token: revoked, code: 401, typ: "unauthorized"},
+
+		{name: "malformed JSON", method: "POST", path: "/v1/leads", token: e.repA, body: `{"topic":`, code: 400, typ: "malformed-request"},
+		{name: "not an object", method: "POST", path: "/v1/leads", token: e.repA, body: `["topic"]`, code: 400, typ: "malformed-request"},
+		{name: "no body", method: "POST", path: "/v1/leads", token: e.repA, code: 400, typ: "malformed-request"},
+		{name: "trailing data", method: "POST", path: "/v1/leads", token: e.repA, body: `{"topic":"a"} {}`, code: 400, typ: "malformed-request"},
+
+		{name: "unknown fields", method: "POST", path: "/v1/leads", token: e.repA,
+			body: map[string]any{"topic": "t", "colour": "red", "actor": "x"}, code: 422, typ: "invalid-fields", fields: []string{"actor", "colour"}},
+		{name: "missing topic, bad email, currency, negative budget", method: "POST", path: "/v1/leads", token: e.repA,
+			body: map[string]any{"email": "nope", "currency": "XXX", "budget": "-5"}, code: 422, typ: "invalid-fields",
+			fields: []string{"topic", "email", "currency", "budget"}},
+		{name: "wrong types", method: "POST", path: "/v1/leads", token: e.repA,
+			body: map[string]any{"topic": 5, "budget": true, "decisionMakerIdentified": "yes"}, code: 422, typ: "invalid-fields",
+			fields: []string{"budget", "decisionMakerIdentified", "topic"}},
+		{name: "bad lead id", method: "POST", path: "/v1/leads", token: e.repA,
+			body: map[string]any{"id": "no/slashes", "topic": "t"}, code: 422, typ: "invalid-fields", fields: []string{"id"}},
+		{name: "bad policy", method: "POST", path: "/v1/leads", token: e.repA,
+			body: map[string]any{"topic": "t", "policy": map[string]any{"retention": "soon"}}, code: 422, typ: "invalid-fields", fields: []string{"policy.retention"}},
+		{name: "owner not a user", method: "POST", path: "/v1/leads", token: e.mgr,
+			body: map[string]any{"topic": "t", "owner": "nobody@example.com"}, code: 422, typ: "invalid-fields", fields: []string{"owner"}},
+		{name: "negative quantity", method: "POST", path: "/v1/leads/deal-1/lines", token: e.repA,
+			body: map[string]any{"product": "p", "quantity": "-1", "unitPrice": "1"}, code: 422, typ: "invalid-fields", fields: []string{"quantity"}},
+		{name: "discount above line total", method: "POST", path: "/v1/leads/deal-1/lines", token: e.repA,
+			body: map[string]any{"product": "p", "quantity": "1", "unitPrice": "10", "discount": "11"}, code: 422, typ: "invalid-fields", fields: []string{"discount"}},
+		{name: "not a decimal", method: "POST", path: "/v1/leads/deal-1/lines", token: e.repA,
+			body: map[string]any{"product": "p", "quantity": "lots", "unitPrice": "1"}, code: 422, typ: "invalid-fields", fields: []string{"quantity"}},
+		{name: "unknown stakeholder role", method: "POST", path: "/v1/leads/deal-1/stakeholders", token: e.repA,
+			body: map[string]any{"name": "n", "role": "Boss"}, code: 422, typ: "invalid-fields", fields: []string{"role"}},
+		{name: "bad disqualify reason", method: "POST", path: "/v1/leads/deal-1/disqualify", token: e.repA,
+			body: map[string]any{"reason": "Bored"}, code: 422, typ: "invalid-fields", fields: []string{"reason"}},
+		{name: "close lost out-sold without competitor", method: "POST", path: "/v1/leads/deal-1/close", token: e.repA,
+			body: map[string]any{"outcome": "lost", "reason": "Out-Sold"}, code: 422, typ: "invalid-fields", fields: []string{"competitor"}},
+		{name: "revision in body", method: "POST", path: "/v1/leads/deal-1/quotes/1/activate", token: e.repA,
+			body: map[string]any{"revision": 2}, code: 422, typ: "invalid-fields", fields: []string{"revision"}},
+		{name: "edit lead with opportunity fields", method: "PATCH", path: "/v1/leads/deal-1", token: e.repA,
+			body: map[string]any{"customerNeed": "x"}, code: 422, typ: "invalid-fields", fields: []string{"customerNeed"}, detailContains: "edit_lead"},
+		{name: "list filters", method: "GET", path: "/v1/leads?stage=Nowhere&sort=colour&limit=0&min_value=abc&cursor=zz&page=2", token: e.repA,
+			code: 422, typ: "invalid-fields", fields: []string{"page", "stage", "min_value", "sort", "cursor", "limit"}},
+		{name: "new user", method: "POST", path: "/v1/users", token: e.mgr,
+			body: map[string]any{"email": "x", "role": "boss"}, code: 422, typ: "invalid-fields", fields: []string{"email", "role"}},
+
+		{name: "too large", method: "POST", path: "/v1/leads", token: e.repA, body: big, code: 413, typ: "too-large"},
+
+		{name: "unknown deal", method: "GET", path: "/v1/leads/nope", token: e.repA, code: 404, typ: "not-found"},
+		{name: "invalid deal id", method: "GET", path: "/v1/leads/..x", token: e.repA, code: 404, typ: "not-found"},
+		{name: "another rep's deal", method: "GET", path: "/v1/leads/deal-1", token: e.repB, code: 404, typ: "not-found", detailContains: "no lead deal-1"},
+		{name: "another rep acts", method: "POST", path: "/v1/leads/deal-1/qualify", token: e.repB, code: 404, typ: "not-found"},
+		{name: "another rep's timeline", method: "GET", path: "/v1/leads/deal-1/timeline", token: e.repB, code: 404, typ: "not-found"},
+		{name: "unknown item", method: "DELETE", path: "/v1/leads/deal-1/lines/line-99", token: e.repA, code: 409, typ: "wrong-stage"},
+		{name: "bad revision", method: "POST", path: "/v1/leads/deal-1/quotes/first/activate", token: e.repA, code: 404, typ: "not-found"},
+		{name: "unknown route", method: "GET", path: "/v1/nothing", token: e.repA, code: 404, typ: "not-found"},
+		{name: "method not allowed", method: "PUT", path: "/v1/leads/deal-1", token: e.repA, code: 405, typ: "method-not-allowed"},
+
+		{name: "rep assigns", method: "POST", path: "/v1/leads/deal-1/assign", token: e.repA, body: map[string]any{"owner": "b@example.com"}, code: 403, typ: "forbidden"},
+		{name: "rep creates for another", method: "POST", path: "/v1/leads", token: e.repA, body: map[string]any{"topic": "t", "owner": "b@example.com"}, code: 403, typ: "forbidden"},
+		{name: "rep creates a user", method: "POST", path: "/v1/users", token: e.repA, body: map[string]any{"email": "c@example.com", "role": "rep"}, code: 403, typ: "forbidden"},
+
+		{name: "wrong stage", method: "POST", path: "/v1/leads/deal-1/order/fulfill", token: e.repA, code: 409, typ: "wrong-stage"},
+		{name: "gate not met", method: "POST", path: "/v1/leads/deal-1/assign", token: e.mgr, body: map[string]any{"owner": "a@example.com"}, code: 409, typ: "gate-not-met"},
+		{name: "user exists", method: "POST", path: "/v1/users", token: e.mgr, body: map[string]any{"email": "A@example.com", "role": "rep"}, code: 409, typ: "user-exists"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.do(c.method, c.path, c.token, c.body)
+			wantProblem(t, r, c.code, c.typ)
+			if c.fields != nil {
+				got := fields(r)
+				for _, f := range c.fields {
+					if !slices.Contains(got, f) {
+						t.Errorf("errors %v do not name %s: %s", got, f, r.raw)
+					}
+				}
+			}
+			if c.code == 401 && r.header.Get("WWW-Authenticate") == "" {
+				t.Errorf("401 without WWW-Authenticate")
+			}
+			if c.detailContains != "" && !strings.Contains(r.str("detail"), c.detailContains) {
+				t.Errorf("detail %q does not say %q", r.str("detail"), c.detailContains)
+			}
+		})
+	}
+	if n := e.eng.startCount(); n != 1 {
+		t.Errorf("%d workflows started; only deal-1 should have been", n)
+	}
+}
+
+// A gate names what is missing; an unknown item in Develop is a 404.
+func TestRefusals(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	e.do("POST", "/v1/leads", e.repA, map[string]any{"id": "thin", "topic": "thin lead"})
+	r := e.do("POST", "/v1/leads/thin/qualify", e.repA, nil)
+	wantProblem(t, r, 409, "gate-not-met")
+	var missing []string
+	for _, m := range r.list("missing") {
+		missing = append(missing, m.(string))
+	}
+	for _, want := range []string{"contact name", "budget", "decision maker identified"} {
+		if !slices.Contains(missing, want) {
+			t.Errorf("missing %v lacks %q", missing, want)
+		}
+	}
+	if r.str("stage") != "Qualify" || r.str("dealStatus") != "open" {
+		t.Errorf("refusal does not say where the deal stands: %s", r.raw)
+	}
+
+	e.create(e.repA, "dev")
+	e.act(e.repA, "POST", "/v1/leads/dev/qualify", nil)
+	wantProblem(t, e.do("DELETE", "/v1/leads/dev/lines/line-99", e.repA, nil), 404, "not-found")
+	wantProblem(t, e.do("POST", "/v1/leads/dev/quotes/3/activate", e.repA, nil), 409, "wrong-stage")
+	r = e.do("POST", "/v1/leads/dev/quotes", e.repA, nil)
+	wantProblem(t, r, 409, "gate-not-met")
+	if !strings.Contains(r.raw, "at least one stakeholder") {
+		t.Errorf("propose gate does not name the stakeholder: %s", r.raw)
+	}
+}
+
+// Past the per-token rate, 429 with Retry-After; other tokens are unaffected.
+func TestRateLimit(t *testing.T) {
+	e := newEnv(t, envOpts{rateLimit: 1}) // burst 2
+	for i := range 2 {
+		if r := e.do("GET", "/v1/leads", e.repA, nil); r.code != 200 {
+			t.Fatalf("request %d: %d %s", i, r.code, r.raw)
+		}
+	}
+	r := e.do("GET", "/v1/leads", e.repA, nil)
+	wantProblem(t, r, 429, "rate-limited")
+	if ra := r.header.Get("Retry-After"); ra == "" || ra == "0" {
+		t.Fatalf("Retry-After %q", ra)
+	}
+	if r := e.do("GET", "/v1/leads", e.repB, nil); r.code != 200 {
+		t.Fatalf("another token is throttled too: %d", r.code)
+	}
+}
+
+// Temporal unreachable: 503 with Retry-After at once, and /readyz names it.
+func TestTemporalDown(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	e.create(e.repA, "d1")
+	e.eng.set(func(e *engine) { e.down = true })
+	time.Sleep(1100 * time.Millisecond) // past the health cache
+	for _, c := range []struct{ method, path string }{
+		{"GET", "/v1/leads/d1"}, {"POST", "/v1/leads/d1/qualify"}, {"POST", "/v1/leads"},
+	} {
+		var body any
+		if c.path == "/v1/leads" {
+			body = lead("d2")
+		}
+		start := time.Now()
+		r := e.do(c.method, c.path, e.repA, body)
+		wantProblem(t, r, 503, "unavailable")
+		if r.header.Get("Retry-After") == "" || !strings.Contains(r.str("detail"), "Temporal") {
+			t.Errorf("%s %s: %v %s", c.method, c.path, r.header, r.raw)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("%s %s took %s to say 503", c.method, c.path, d)
+		}
+	}
+	r := e.do("GET", "/readyz", "", nil)
+	wantProblem(t, r, 503, "unavailable")
+	if !strings.HasPrefix(r.str("checks.temporal"), "down") || r.str("checks.postgres") != "ok" {
+		t.Errorf("readyz: %s", r.raw)
+	}
+	// Lists come from PostgreSQL and keep working.
+	if r := e.do("GET", "/v1/leads", e.repA, nil); r.code != 200 {
+		t.Errorf("list with Temporal down: %d %s", r.code, r.raw)
+	}
+	e.eng.set(func(e *engine) { e.down = false })
+	time.Sleep(1100 * time.Millisecond)
+	if r := e.do("GET", "/readyz", "", nil); r.code != 200 {
+		t.Errorf("readyz after Temporal is back: %d %s", r.code, r.raw)
+	}
+}
+
+// PostgreSQL unreachable: 503 (authentication needs it), /readyz names it.
+func TestPostgresDown(t *testing.T) {
+	dead, err := pgxpool.New(context.Background(), "postgres://postgres@127.0.0.1:1/none?connect_timeout=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dead.Close)
+	e := newEnv(t, envOpts{pool: dead})
+	r := e.do("GET", "/v1/leads", e.repA, nil)
+	wantProblem(t, r, 503, "unavailable")
+	if !strings.Contains(r.str("detail"), "PostgreSQL") || r.header.Get("Retry-After") == "" {
+		t.Errorf("%v %s", r.header, r.raw)
+	}
+	r = e.do("GET", "/readyz", "", nil)
+	wantProblem(t, r, 503, "unavailable")
+	if !strings.HasPrefix(r.str("checks.postgres"), "down") || r.str("checks.temporal") != "ok" {
+		t.Errorf("readyz: %s", r.raw)
+	}
+	if r := e.do("GET", "/healthz", "", nil); r.code != 200 {
+		t.Errorf("healthz: %d", r.code)
+	}
+	if strings.Contains(e.logBuf.String(), e.repA) {
+		t.Errorf("a token was logged")
+	}
+}
+
+// A request that outlives API_REQUEST_TIMEOUT answers 504 while Temporal is up.
+func TestTimeout(t *testing.T) {
+	e := newEnv(t, envOpts{timeout: 300 * time.Millisecond})
+	e.create(e.repA, "slow")
+	e.eng.set(func(e *engine) { e.block = true })
+	start := time.Now()
+	r := e.do("GET", "/v1/leads/slow", e.repA, nil)
+	wantProblem(t, r, 504, "timeout")
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("504 after %s", d)
+	}
+}
+
+// A panic answers a problem, not a bare 500 or a dropped connection.
+func TestPanicRecovered(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	e.eng.set(func(e *engine) { e.panicOnQuery = true })
+	r := e.do("GET", "/v1/leads/any", e.repA, nil)
+	wantProblem(t, r, 500, "internal")
+	if strings.Contains(r.raw, "exploded") {
+		t.Errorf("the panic's text leaked: %s", r.raw)
+	}
+	if !strings.Contains(e.logBuf.String(), "query exploded") {
+		t.Errorf("the panic was not logged: %s", e.logBuf.String())
+	}
+	if r := e.do("GET", "/healthz", "", nil); r.code != 200 {
+		t.Fatalf("server broken after a panic: %d", r.code)
+	}
+}
+
+// Metrics count requests by route pattern and status.
+func TestMetrics(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	e.do("GET", "/v1/leads/x", e.repA, nil)
+	r := e.do("GET", "/metrics", "", nil)
+	if r.code != http.StatusOK {
+		t.Fatalf("metrics: %d", r.code)
+	}
+	for _, want := range []string{
+		`dealflow_http_requests_total{method="GET",route="/v1/leads/:id",status="404"} 1`,
+		`dealflow_http_request_duration_seconds_bucket{method="GET",route="/v1/leads/:id",status="404"`,
+	} {
+		if !strings.Contains(r.raw, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if !strings.Contains(e.logBuf.String(), `"leadID":"x"`) {
+		t.Errorf("request log lacks the lead id: %s", e.logBuf.String())
+	}
+}

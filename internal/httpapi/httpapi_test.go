@@ -1,0 +1,218 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"dealflow/activities"
+	"dealflow/internal/httpapi"
+	"dealflow/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// env is one API server on a fresh database, with three users.
+type env struct {
+	t      *testing.T
+	pool   *pgxpool.Pool
+	eng    *engine
+	srv    *httpapi.Server
+	h      http.Handler
+	repA   string // token of a@example.com (rep)
+	repB   string // token of b@example.com (rep)
+	mgr    string // token of boss@example.com (manager)
+	logBuf *bytes.Buffer
+}
+
+type envOpts struct {
+	rateLimit float64
+	timeout   time.Duration
+	pool      *pgxpool.Pool // another pool for the server (PostgreSQL down)
+}
+
+func newEnv(t *testing.T, o envOpts) *env {
+	t.Helper()
+	pool := testenv.Pool(t)
+	e := &env{t: t, pool: pool, eng: newEngine(activities.New(pool, nil, nil)), logBuf: &bytes.Buffer{}}
+	srvPool := pool
+	if o.pool != nil {
+		srvPool = o.pool
+	}
+	if o.timeout == 0 {
+		o.timeout = 5 * time.Second
+	}
+	var err error
+	e.srv, err = httpapi.New(httpapi.Config{
+		Temporal: e.eng, Pool: srvPool, Logger: slog.New(slog.NewJSONHandler(e.logBuf, nil)),
+		Registry: prometheus.NewRegistry(), RateLimit: o.rateLimit, RequestTimeout: o.timeout,
+		OpenAPI: []byte("openapi: 3.0.3\n"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.h = e.srv.Handler()
+	e.repA = e.user("a@example.com", httpapi.RoleRep)
+	e.repB = e.user("b@example.com", httpapi.RoleRep)
+	e.mgr = e.user("boss@example.com", httpapi.RoleManager)
+	return e
+}
+
+func (e *env) user(email, role string) string {
+	e.t.Helper()
+	ctx := context.Background()
+	u, err := httpapi.CreateUser(ctx, e.pool, httpapi.NewUser{Email: email, Name: email, Role: role})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	tok, err := httpapi.IssueToken(ctx, e.pool, u.ID, "test")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tok
+}
+
+// resp is an answer with its body decoded.
+type resp struct {
+	code   int
+	header http.Header
+	raw    string
+	body   map[string]any
+}
+
+// do sends a request; body is a string sent as is, or a value to encode.
+// headers are "Name: value".
+func (e *env) do(method, path, token string, body any, headers ...string) resp {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for _, h := range headers {
+		k, v, _ := strings.Cut(h, ":")
+		req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
+	}
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, req)
+	r := resp{code: rec.Code, header: rec.Header(), raw: rec.Body.String()}
+	_ = json.Unmarshal(rec.Body.Bytes(), &r.body)
+	return r
+}
+
+func (r resp) str(path string) string {
+	var cur any = r.body
+	for _, k := range strings.Split(path, ".") {
+		switch m := cur.(type) {
+		case map[string]any:
+			cur = m[k]
+		case []any:
+			var i int
+			fmt.Sscan(k, &i)
+			if i >= len(m) {
+				return ""
+			}
+			cur = m[i]
+		default:
+			return ""
+		}
+	}
+	if cur == nil {
+		return ""
+	}
+	return fmt.Sprint(cur)
+}
+
+func (r resp) list(path string) []any {
+	v, _ := r.body[path].([]any)
+	return v
+}
+
+// lead is a body that creates a lead ready to qualify.
+func lead(id string) map[string]any {
+	return map[string]any{
+		"id": id, "topic": "Widgets for " + id, "firstName": "Ada", "lastName": "Lovelace",
+		"company": "Engines " + id, "email": id + "@example.com", "source": "Web",
+		"budget": "1000", "estimatedValue": "900.50", "purchaseTimeframe": "This Quarter",
+		"decisionMakerIdentified": true,
+	}
+}
+
+// create makes a lead as the rep with token and fails the test otherwise.
+func (e *env) create(token, id string) resp {
+	e.t.Helper()
+	r := e.do("POST", "/v1/leads", token, lead(id))
+	if r.code != http.StatusCreated {
+		e.t.Fatalf("create %s: %d %s", id, r.code, r.raw)
+	}
+	return r
+}
+
+// act posts an action and fails the test unless it answers 200.
+func (e *env) act(token, method, path string, body any) resp {
+	e.t.Helper()
+	r := e.do(method, path, token, body)
+	if r.code != http.StatusOK {
+		e.t.Fatalf("%s %s: %d %s", method, path, r.code, r.raw)
+	}
+	return r
+}
+
+// toPropose takes a new lead to a draft quote (stage Propose).
+func (e *env) toPropose(token, id string) {
+	e.t.Helper()
+	base := "/v1/leads/" + id
+	e.act(token, "POST", base+"/qualify", nil)
+	e.act(token, "PATCH", base, map[string]any{"customerNeed": "need", "proposedSolution": "solution"})
+	e.act(token, "POST", base+"/stakeholders", map[string]any{"name": "Ada", "role": "Champion"})
+	e.act(token, "POST", base+"/lines", map[string]any{"product": "Widget", "quantity": "4", "unitPrice": "250.25"})
+	e.act(token, "POST", base+"/quotes", nil)
+}
+
+// wantProblem checks a problem+json answer.
+func wantProblem(t *testing.T, r resp, code int, typ string) {
+	t.Helper()
+	if r.code != code {
+		t.Fatalf("status %d, want %d: %s", r.code, code, r.raw)
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("Content-Type %q, want application/problem+json: %s", ct, r.raw)
+	}
+	if got := r.str("type"); got != httpapi.ProblemType+typ {
+		t.Fatalf("type %q, want %q: %s", got, httpapi.ProblemType+typ, r.raw)
+	}
+	if r.str("status") != fmt.Sprint(code) || r.str("title") == "" {
+		t.Fatalf("problem without status or title: %s", r.raw)
+	}
+}
+
+// fields lists the "field" of each entry of a 422's errors.
+func fields(r resp) []string {
+	var out []string
+	for _, e := range r.list("errors") {
+		out = append(out, e.(map[string]any)["field"].(string))
+	}
+	return out
+}
