@@ -320,3 +320,139 @@ func TestAPIWonDeal(t *testing.T) {
 	}
 	mgr.do(http.MethodGet, base, nil).must(t, 200, "manager reads")
 }
+
+// A lost deal reopened, then won after its quote was revised twice.
+func TestAPILostReopenedAndRevisedTwice(t *testing.T) {
+	rep := apiClient{t, stack.RepToken}
+	id := apiNewID("lost")
+	base := "/v1/leads/" + id
+	rep.do(http.MethodPost, "/v1/leads", qualifiedLead(id, "E2E lost and reopened")).must(t, 201, "create lead")
+	rep.do(http.MethodPost, base+"/qualify", nil).must(t, 200, "qualify")
+	developToClose(t, rep, id)
+
+	lost := rep.do(http.MethodPost, base+"/close", map[string]any{"outcome": "lost", "reason": "Out-Sold", "competitor": "Acme"}).must(t, 200, "close lost")
+	if lost.str("status") != "lost" {
+		t.Fatalf("close lost: %s", lost.Raw)
+	}
+	rep.do(http.MethodPost, base+"/order/fulfill", nil).must(t, 409, "fulfill a lost deal")
+	re := rep.do(http.MethodPost, base+"/reopen", nil).must(t, 200, "reopen")
+	if re.str("stage") != "Develop" || re.str("status") != "open" {
+		t.Fatalf("reopen: %s", re.Raw)
+	}
+
+	// Quote 2, revised to 3, revised to 4 (each revision closes the active
+	// one as Revised and drafts the next), then won.
+	rep.do(http.MethodPost, base+"/quotes", nil).must(t, 200, "propose again")
+	for rev := 2; rev <= 3; rev++ {
+		rep.do(http.MethodPost, fmt.Sprintf("%s/quotes/%d/activate", base, rev), nil).must(t, 200, "activate")
+		r := rep.do(http.MethodPost, fmt.Sprintf("%s/quotes/%d/revise", base, rev), nil).must(t, 200, "revise")
+		if r.str("revision") != fmt.Sprint(rev+1) || r.str("stage") != "Propose" {
+			t.Fatalf("revise %d: %s", rev, r.Raw)
+		}
+	}
+	rep.do(http.MethodPatch, base+"/quotes/4", map[string]any{"lines": []map[string]any{
+		{"product": "Compiler licence", "quantity": "8", "unitPrice": "1200.00"}}}).must(t, 200, "edit draft 4")
+	rep.do(http.MethodPatch, base+"/quotes/3", map[string]any{"name": "old"}).must(t, 409, "edit a revised quote")
+	rep.do(http.MethodPost, base+"/quotes/4/activate", nil).must(t, 200, "activate 4")
+	won := rep.do(http.MethodPost, base+"/close", map[string]any{"outcome": "won"}).must(t, 200, "close won")
+	if won.str("total") != "9600" && won.str("total") != "9600.00" {
+		t.Fatalf("won order total: %s", won.Raw)
+	}
+	deal := rep.do(http.MethodGet, base, nil).must(t, 200, "get deal")
+	if deal.len("quotes") != 4 || deal.str("quotes.0.statusReason") != "Lost" || deal.str("quotes.1.statusReason") != "Revised" ||
+		deal.str("quotes.2.statusReason") != "Revised" || deal.str("quotes.3.status") != "Won" {
+		t.Fatalf("quotes: %s", deal.Raw)
+	}
+}
+
+// A disqualified lead reactivated and qualified after all.
+func TestAPIDisqualifiedReactivated(t *testing.T) {
+	rep := apiClient{t, stack.RepToken}
+	id := apiNewID("dq")
+	base := "/v1/leads/" + id
+	rep.do(http.MethodPost, "/v1/leads", qualifiedLead(id, "E2E disqualified")).must(t, 201, "create lead")
+	dq := rep.do(http.MethodPost, base+"/disqualify", map[string]any{"reason": "Cannot Contact", "note": "no answer"}).must(t, 200, "disqualify")
+	if dq.str("status") != "disqualified" {
+		t.Fatalf("disqualify: %s", dq.Raw)
+	}
+	rep.do(http.MethodPost, base+"/qualify", nil).must(t, 409, "qualify a disqualified lead")
+	if l := rep.do(http.MethodGet, "/v1/leads?status=disqualified&q="+id, nil).must(t, 200, "list"); l.len("items") != 1 {
+		t.Fatalf("list disqualified: %s", l.Raw)
+	}
+	rep.do(http.MethodPost, base+"/reactivate", nil).must(t, 200, "reactivate")
+	q := rep.do(http.MethodPost, base+"/qualify", nil).must(t, 200, "qualify")
+	if q.str("stage") != "Develop" {
+		t.Fatalf("qualify: %s", q.Raw)
+	}
+	tl := rep.do(http.MethodGet, base+"/timeline", nil).must(t, 200, "timeline")
+	var actions []string
+	for _, it := range tl.get("items").([]any) {
+		actions = append(actions, it.(map[string]any)["action"].(string))
+	}
+	if strings.Join(actions, ",") != "create,disqualify,reactivate,qualify" {
+		t.Fatalf("timeline: %v", actions)
+	}
+}
+
+// SIGTERM lets an in-flight request finish: a request waiting on a deal
+// whose worker is gone still gets its whole answer, and the API exits
+// cleanly; started again, it serves as before.
+func TestAPIGracefulShutdown(t *testing.T) {
+	rep := apiClient{t, stack.RepToken}
+	id := apiNewID("term")
+	rep.do(http.MethodPost, "/v1/leads", qualifiedLead(id, "E2E shutdown")).must(t, 201, "create lead")
+
+	if err := stack.StopWorker(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if stack.Worker() == nil {
+			if err := stack.StartWorker(context.Background()); err != nil {
+				t.Errorf("restart the worker: %v", err)
+			}
+		}
+		if stack.API() == nil {
+			if err := stack.StartAPI(context.Background()); err != nil {
+				t.Errorf("restart the API: %v", err)
+			}
+		}
+	})
+
+	type answer struct {
+		status int
+		body   []byte
+		err    error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		// With no worker the state query waits for the request timeout (5s
+		// in the stack), then answers 504.
+		resp, b, err := stack.Do(context.Background(), http.MethodGet, "/v1/leads/"+id, stack.RepToken, nil)
+		if err != nil {
+			done <- answer{err: err}
+			return
+		}
+		done <- answer{status: resp.StatusCode, body: b}
+	}()
+	time.Sleep(time.Second) // the request is in flight
+	stopped := time.Now()
+	if err := stack.StopAPI(); err != nil {
+		t.Fatalf("the API did not stop cleanly on SIGTERM: %v", err)
+	}
+	a := <-done
+	if a.err != nil {
+		t.Fatalf("the in-flight request was cut off by the shutdown: %v", a.err)
+	}
+	if a.status != http.StatusGatewayTimeout {
+		t.Fatalf("in-flight request: %d %s", a.status, a.body)
+	}
+	t.Logf("in-flight request answered %d; the API stopped %s after SIGTERM", a.status, time.Since(stopped).Round(time.Millisecond))
+
+	if err := stack.StartAPI(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := stack.StartWorker(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rep.do(http.MethodGet, "/v1/leads/"+id, nil).must(t, 200, "after restart")
+}

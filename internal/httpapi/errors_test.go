@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -9,8 +10,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
 
 	"dealflow/internal/httpapi"
+	"dealflow/internal/testenv"
 )
 
 // Every error class the API answers, each a problem+json with its fields.
@@ -285,5 +289,45 @@ func TestMetrics(t *testing.T) {
 	}
 	if !strings.Contains(e.logBuf.String(), `"leadID":"x"`) {
 		t.Errorf("request log lacks the lead id: %s", e.logBuf.String())
+	}
+}
+
+// A Temporal that stops answering mid-request: the deadline passes, a fresh
+// health check fails, and the answer is 503, not 504.
+func TestTemporalLostMidRequest(t *testing.T) {
+	e := newEnv(t, envOpts{timeout: 300 * time.Millisecond})
+	e.create(e.repA, "mid")
+	e.eng.set(func(e *engine) { e.block = true })
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		e.eng.set(func(e *engine) { e.healthErr = errUnreachable })
+	}()
+	wantProblem(t, e.do("GET", "/v1/leads/mid", e.repA, nil), 503, "unavailable")
+}
+
+// The real SDK client against a port nobody listens on: 503 at once.
+func TestRealClientUnreachable(t *testing.T) {
+	tc, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1", Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tc.Close)
+	pool := testenv.Pool(t)
+	srv, err := httpapi.New(httpapi.Config{Temporal: tc, Pool: pool, Logger: slog.New(slog.DiscardHandler), RequestTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, pool: pool, h: srv.Handler()}
+	tok := e.user("a@example.com", httpapi.RoleRep)
+	for _, c := range []struct {
+		method, path string
+		body         any
+	}{{"GET", "/v1/leads/x", nil}, {"POST", "/v1/leads", lead("x")}, {"POST", "/v1/leads/x/qualify", nil}, {"GET", "/readyz", nil}} {
+		start := time.Now()
+		r := e.do(c.method, c.path, tok, c.body)
+		wantProblem(t, r, 503, "unavailable")
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("%s %s: 503 after %s", c.method, c.path, d)
+		}
 	}
 }
