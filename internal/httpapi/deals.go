@@ -209,7 +209,7 @@ func (s *Server) createLead(c *gin.Context) error {
 	// Wait, briefly, for the workflow to write the lead row and answer: then
 	// the lead is in lists and every action works. A deal whose worker is
 	// down is still created, durably; it says so with 202.
-	wctx, cancel := context.WithTimeout(ctx, readyWait)
+	wctx, cancel := context.WithTimeout(ctx, readyBudget(ctx))
 	defer cancel()
 	var view *workflows.DealView
 	err = retryNotReady(wctx, func() error {
@@ -227,6 +227,17 @@ func (s *Server) createLead(c *gin.Context) error {
 	}
 	c.JSON(http.StatusCreated, view)
 	return nil
+}
+
+// readyBudget is how long a creation may wait for its deal to answer: up
+// to readyWait, leaving time within the request's deadline to answer 202.
+func readyBudget(ctx context.Context) time.Duration {
+	wait := readyWait
+	if dl, ok := ctx.Deadline(); ok {
+		left := time.Until(dl)
+		wait = min(wait, left-min(time.Second, left/4))
+	}
+	return max(wait, 0)
 }
 
 // resolveUsers checks that the owner and manager are users, and picks the

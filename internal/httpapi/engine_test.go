@@ -36,8 +36,9 @@ type engine struct {
 	// as gRPC does when the server is unreachable.
 	healthErr error
 	down      bool
-	// block makes Updates and Queries wait for their context (a timeout).
-	block bool
+	// block makes Updates and Queries wait for their context (a timeout);
+	// blockQuery only Queries (a deal whose worker is away).
+	block, blockQuery bool
 	// panicOnQuery makes Query panic (the recovery test).
 	panicOnQuery bool
 	now          func() time.Time
@@ -99,7 +100,7 @@ func (e *engine) QueryWorkflow(ctx context.Context, id, runID, queryType string,
 		e.mu.Unlock()
 		return nil, errUnreachable
 	}
-	if e.block {
+	if e.block || e.blockQuery {
 		e.mu.Unlock()
 		<-ctx.Done()
 		return nil, serviceerror.NewDeadlineExceeded("context deadline exceeded")

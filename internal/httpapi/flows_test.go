@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"dealflow/internal/httpapi"
 )
@@ -389,4 +390,22 @@ func TestCreateUser(t *testing.T) {
 		t.Fatalf("revoke by email: %d %v", n, err)
 	}
 	wantProblem(t, e.do("GET", "/v1/leads", tok, nil), 401, "unauthorized")
+}
+
+// A deal whose workflow does not answer in time (no worker) is still
+// created, durably: 202 with its Location, and a repeat finds it.
+func TestCreateAcceptedWhenWorkerSlow(t *testing.T) {
+	e := newEnv(t, envOpts{timeout: 400 * time.Millisecond})
+	e.eng.set(func(e *engine) { e.blockQuery = true })
+	r := e.do("POST", "/v1/leads", e.repA, lead("later"))
+	if r.code != http.StatusAccepted || r.header.Get("Location") != "/v1/leads/later" || r.str("id") != "later" {
+		t.Fatalf("create with a slow worker: %d %v %s", r.code, r.header, r.raw)
+	}
+	e.eng.set(func(e *engine) { e.blockQuery = false })
+	if r := e.do("POST", "/v1/leads", e.repA, lead("later")); r.code != http.StatusOK || r.str("stage") != "Qualify" {
+		t.Fatalf("repeat: %d %s", r.code, r.raw)
+	}
+	if n := e.eng.startCount(); n != 1 {
+		t.Fatalf("%d starts", n)
+	}
 }
