@@ -65,7 +65,10 @@ func (e *engine) ExecuteWorkflow(ctx context.Context, o client.StartWorkflowOpti
 		return nil, fmt.Errorf("unexpected start of %v on %s", wf, o.TaskQueue)
 	}
 	if _, ok := e.deals[o.ID]; ok {
-		return nil, nil // USE_EXISTING
+		if o.WorkflowExecutionErrorWhenAlreadyStarted {
+			return nil, serviceerror.NewWorkflowExecutionAlreadyStarted("workflow execution already started", "", "run-1")
+		}
+		return nil, nil // the SDK hands back the existing run
 	}
 	in := args[0].(workflows.NewLead)
 	now := e.now()
