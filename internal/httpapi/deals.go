@@ -181,18 +181,7 @@ func (s *Server) createLead(c *gin.Context) error {
 	var nf *serviceerror.NotFound
 	switch {
 	case err == nil:
-		// The deal exists: a repeated request gets it back, never a second one.
-		view, err := s.dealView(ctx, u, id)
-		var p *Problem
-		if errors.As(err, &p) && p.Status == http.StatusNotFound {
-			return conflict("id-taken", "Lead id taken", "a lead with id "+id+" exists already; choose another id")
-		}
-		if err != nil {
-			return err
-		}
-		c.Header("Location", "/v1/leads/"+id)
-		c.JSON(http.StatusOK, view)
-		return nil
+		return s.existingLead(c, u, id)
 	case !errors.As(err, &nf):
 		return s.temporalErr(ctx, err)
 	}
@@ -201,9 +190,11 @@ func (s *Server) createLead(c *gin.Context) error {
 	if err != nil {
 		return s.temporalErr(ctx, err)
 	}
-	// Not created: a concurrent request with the same id started it first;
-	// this one answers with that same deal.
-	s.log.Info("lead workflow started", "leadID", id, "owner", in.Owner, "by", u.Email, "created", created)
+	if !created {
+		// A concurrent request with the same id started it first.
+		return s.existingLead(c, u, id)
+	}
+	s.log.Info("lead workflow started", "leadID", id, "owner", in.Owner, "by", u.Email)
 	c.Header("Location", "/v1/leads/"+id)
 
 	// Wait, briefly, for the workflow to write the lead row and answer: then
@@ -226,6 +217,23 @@ func (s *Server) createLead(c *gin.Context) error {
 		return err
 	}
 	c.JSON(http.StatusCreated, view)
+	return nil
+}
+
+// existingLead answers a creation whose lead id is taken: with the deal
+// (200) when the user may see it, so that a repeated request gets back what
+// the first one made, else with a 409 that shows nothing of it.
+func (s *Server) existingLead(c *gin.Context, u User, id string) error {
+	view, err := s.dealView(c.Request.Context(), u, id)
+	var p *Problem
+	if errors.As(err, &p) && p.Status == http.StatusNotFound {
+		return conflict("id-taken", "Lead id taken", "a lead with id "+id+" exists already; choose another id")
+	}
+	if err != nil {
+		return err
+	}
+	c.Header("Location", "/v1/leads/"+id)
+	c.JSON(http.StatusOK, view)
 	return nil
 }
 

@@ -39,6 +39,9 @@ type engine struct {
 	// block makes Updates and Queries wait for their context (a timeout);
 	// blockQuery only Queries (a deal whose worker is away).
 	block, blockQuery bool
+	// describeMisses makes Describe miss every deal, as it does for a
+	// request racing another that starts the same workflow.
+	describeMisses bool
 	// panicOnQuery makes Query panic (the recovery test).
 	panicOnQuery bool
 	now          func() time.Time
@@ -87,7 +90,7 @@ func (e *engine) DescribeWorkflowExecution(ctx context.Context, id, runID string
 	if e.down {
 		return nil, errUnreachable
 	}
-	if _, ok := e.deals[id]; !ok {
+	if _, ok := e.deals[id]; !ok || e.describeMisses {
 		return nil, serviceerror.NewNotFound("workflow not found for ID: " + id)
 	}
 	return &workflowservice.DescribeWorkflowExecutionResponse{}, nil

@@ -51,6 +51,13 @@ func TestCreateIsIdempotent(t *testing.T) {
 	if strings.Contains(r.raw, "Lovelace") {
 		t.Fatalf("the conflict shows the deal: %s", r.raw)
 	}
+	// Two requests racing to start one id: the loser answers like a repeat.
+	e.eng.set(func(e *engine) { e.describeMisses = true })
+	if r := e.do("POST", "/v1/leads", e.repA, lead("mine")); r.code != http.StatusOK || r.str("id") != "mine" {
+		t.Fatalf("race, same user: %d %s", r.code, r.raw)
+	}
+	wantProblem(t, e.do("POST", "/v1/leads", e.repB, lead("mine")), http.StatusConflict, "id-taken")
+	e.eng.set(func(e *engine) { e.describeMisses = false })
 	if n := e.eng.startCount(); n != 4 {
 		t.Fatalf("%d workflows started, want 4", n)
 	}
