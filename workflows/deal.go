@@ -84,9 +84,12 @@ func newDealWorkflow(ctx workflow.Context, in NewLead) (*dealWorkflow, error) {
 		act := act
 		err := workflow.SetUpdateHandlerWithOptions(ctx, string(act),
 			func(ctx workflow.Context, raw json.RawMessage) (Result, error) {
-				return w.act(ctx, act, raw)
+				return w.act(ctx, act, raw, workflow.GetCurrentUpdateInfo(ctx).ID)
 			},
 			workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, raw json.RawMessage) error {
+				if _, done := w.d.appliedResult(workflow.GetCurrentUpdateInfo(ctx).ID); done {
+					return nil // a retry of an applied action: the handler answers it
+				}
 				cmd, err := DecodeCommand(act, raw)
 				if err != nil {
 					return rejectionError(undecodable(act, w.d, err))
@@ -181,14 +184,17 @@ func (w *dealWorkflow) fireDue() (end bool, err error) {
 	return false, nil
 }
 
-// act runs one rep action, from an Update or a Signal: it re-checks the
-// action under the lock (the state may have moved since the validator ran),
-// writes its records, and only then changes the state.
-func (w *dealWorkflow) act(ctx workflow.Context, act Action, raw json.RawMessage) (Result, error) {
+// act runs one rep action, from an Update (updateID set) or a Signal: it
+// re-checks the action under the lock (the state may have moved since the
+// validator ran), writes its records, and only then changes the state.
+func (w *dealWorkflow) act(ctx workflow.Context, act Action, raw json.RawMessage, updateID string) (Result, error) {
 	if err := w.lock.Lock(ctx); err != nil {
 		return Result{}, err
 	}
 	defer w.lock.Unlock()
+	if res, done := w.d.appliedResult(updateID); done {
+		return res, nil
+	}
 	now := workflow.Now(ctx)
 	var rej *Rejection
 	cmd, err := DecodeCommand(act, raw)
@@ -205,6 +211,7 @@ func (w *dealWorkflow) act(ctx workflow.Context, act Action, raw json.RawMessage
 			if ch.Qualify != nil {
 				next.AccountID, next.ContactID = cr.AccountID, cr.ContactID
 			}
+			next.remember(updateID, res)
 			w.d = next
 			w.changed()
 			w.log.Info("action accepted", "action", act, "by", cmd.By(), "stage", w.d.Stage)
@@ -241,7 +248,7 @@ func (w *dealWorkflow) receiveSignals(ctx workflow.Context) {
 			c.Receive(ctx, &raw)
 			w.signalsBusy = true
 			defer func() { w.signalsBusy = false }()
-			_, _ = w.act(ctx, act, raw) // a refusal is in the timeline; nothing to return to
+			_, _ = w.act(ctx, act, raw, "") // a refusal is in the timeline; nothing to return to
 		})
 	}
 	for {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,10 +60,15 @@ type step struct {
 	signal bool
 	// reject is the expected rejection code; "" expects acceptance.
 	reject string
+	// updateID, when set, is the Update's ID (to test retries); else unique.
+	updateID string
 	// check runs against the deal's state at the step's time (after the
 	// previous steps have settled), instead of an action.
 	check func(t *testing.T, v DealView)
 }
+
+// updateSeq makes Update IDs unique across scenarios.
+var updateSeq atomic.Int64
 
 type scenario struct {
 	t     *testing.T
@@ -116,7 +122,11 @@ func (s *scenario) run(in NewLead) DealView {
 			case st.signal:
 				s.env.SignalWorkflow(string(st.act), st.cmd)
 			default:
-				s.env.UpdateWorkflow(string(st.act), fmt.Sprintf("u%d", i), &testsuite.TestUpdateCallback{
+				id := st.updateID
+				if id == "" {
+					id = fmt.Sprintf("u%d-%d", updateSeq.Add(1), i)
+				}
+				s.env.UpdateWorkflow(string(st.act), id, &testsuite.TestUpdateCallback{
 					OnReject: func(err error) {
 						if st.reject == "" {
 							t.Errorf("step %d %s refused: %v", i, st.act, err)
@@ -512,6 +522,43 @@ func TestContinueAsNewCarriesTheDeal(t *testing.T) {
 	v := s2.run(in)
 	if v.Status != StatusDisqualified || len(v.Timeline) != 3 || len(s2.rec.changes) != 1 {
 		t.Fatalf("second run: %s timeline %d writes %d", v.Status, len(v.Timeline), len(s2.rec.changes))
+	}
+}
+
+// TestRetriedUpdateIsAnsweredNotReapplied sends the same Update ID again
+// after continue-as-new (where Temporal no longer deduplicates it): the deal
+// answers with the first result and records the payment once.
+func TestRetriedUpdateIsAnsweredNotReapplied(t *testing.T) {
+	s := newScenario(t)
+	developSequence(s).
+		do(minute, ActPropose, Propose{}).
+		do(minute, ActActivateQuote, ActivateQuote{Revision: 1}).
+		do(minute, ActClose, Close{Outcome: "won"}).
+		do(minute, ActFulfillOrder, FulfillOrder{})
+	s.steps = append(s.steps, step{after: minute, act: ActRecordPayment, cmd: RecordPayment{Amount: dec("1000")}, updateID: "pay-1"})
+	s.check(minute, func(t *testing.T, v DealView) { s.env.SetContinueAsNewSuggested(true) })
+	s.run(fastLead("dup1"))
+	var can *workflow.ContinueAsNewError
+	if !errors.As(s.env.GetWorkflowError(), &can) {
+		t.Fatalf("want continue-as-new, got %v", s.env.GetWorkflowError())
+	}
+	var in NewLead
+	if err := decodePayload(can, &in); err != nil {
+		t.Fatal(err)
+	}
+	s2 := newScenario(t)
+	s2.env.SetStartTime(s.env.Now())
+	s2.steps = append(s2.steps,
+		step{after: minute, act: ActRecordPayment, cmd: RecordPayment{Amount: dec("1000")}, updateID: "pay-1"},
+		step{after: minute, act: ActRecordPayment, cmd: RecordPayment{Amount: dec("49000")}, updateID: "pay-2"})
+	v := s2.run(in)
+	if n := len(v.Invoice.Payments); n != 2 || v.Stage != StagePaid {
+		t.Fatalf("%d payments, stage %s", n, v.Stage)
+	}
+	for _, c := range s2.rec.changes {
+		if c.Event.Action == string(ActRecordPayment) && c.Invoice.Payments[len(c.Invoice.Payments)-1].Amount.Equal(dec("1000")) {
+			t.Fatal("the retried payment was written again")
+		}
 	}
 }
 

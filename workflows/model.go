@@ -65,6 +65,45 @@ type Deal struct {
 	NextSeq  int        `json:"nextSeq"`
 	NextItem int        `json:"nextItem"`
 	History  []StageLog `json:"stageHistory,omitempty"`
+	// Applied remembers the results of the latest accepted Updates by Update
+	// ID. Temporal deduplicates Update IDs only within one run; this carries
+	// the guarantee across continue-as-new, so a client's retry of an action
+	// (same Idempotency-Key, same Update ID) is answered, never applied twice.
+	Applied []AppliedUpdate `json:"applied,omitempty"`
+}
+
+// AppliedUpdate is one accepted Update and what it returned.
+type AppliedUpdate struct {
+	ID     string `json:"id"`
+	Result Result `json:"result"`
+}
+
+// maxApplied bounds Applied: retries come within minutes, not hundreds of
+// actions later.
+const maxApplied = 64
+
+// appliedResult returns the result of an Update already applied.
+func (d *Deal) appliedResult(updateID string) (Result, bool) {
+	if updateID == "" {
+		return Result{}, false
+	}
+	for _, a := range d.Applied {
+		if a.ID == updateID {
+			return a.Result, true
+		}
+	}
+	return Result{}, false
+}
+
+// remember records an applied Update's result.
+func (d *Deal) remember(updateID string, r Result) {
+	if updateID == "" {
+		return
+	}
+	d.Applied = append(d.Applied, AppliedUpdate{updateID, r})
+	if n := len(d.Applied); n > maxApplied {
+		d.Applied = append([]AppliedUpdate(nil), d.Applied[n-maxApplied:]...)
+	}
 }
 
 // StageLog records when the deal entered a stage, for cycle-time reports.
