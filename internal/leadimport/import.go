@@ -1,0 +1,244 @@
+package leadimport
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"go.temporal.io/api/serviceerror"
+
+	"dealflow/internal/deals"
+)
+
+// Stats counts an import's rows as they are done. Every row read ends up in
+// exactly one of New, Present or Rejected.
+type Stats struct {
+	// New deals started by this run.
+	New atomic.Int64
+	// Present: the deal existed already (an earlier run, or the same row
+	// earlier in this file: see Duplicates).
+	Present atomic.Int64
+	// Rejected rows, each written to the rejects file with its reason.
+	Rejected atomic.Int64
+	// Duplicates are the rows of Present that repeat an earlier row of the
+	// same file.
+	Duplicates atomic.Int64
+	// Offset is the input's byte offset up to which every row is done,
+	// roughly (rows finish out of order), for progress and ETA.
+	Offset atomic.Int64
+}
+
+// Done is the number of rows finished.
+func (s *Stats) Done() int64 { return s.New.Load() + s.Present.Load() + s.Rejected.Load() }
+
+// Config configures Run.
+type Config struct {
+	// Temporal starts the deals (a client.Client).
+	Temporal deals.Starter
+	// Concurrency is how many starts are in flight at once; default 16.
+	Concurrency int
+	// Rejects receives every rejected row; nil discards them.
+	Rejects *RejectWriter
+	// Stats, when set, is updated as rows finish (to show progress).
+	Stats *Stats
+}
+
+// Run starts a deal for every row of src that passes the validation and
+// rejects the others. A row whose deal exists already counts as present. Run
+// stops at the first error that is not about one row (Temporal unreachable,
+// the input unreadable, the rejects file unwritable), after the starts in
+// flight finish; running it again resumes, since started rows are then
+// present.
+func Run(ctx context.Context, src Source, cfg Config) (*Stats, error) {
+	st := cfg.Stats
+	if st == nil {
+		st = new(Stats)
+	}
+	n := cfg.Concurrency
+	if n <= 0 {
+		n = 16
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	reject := func(r Row, reason string) {
+		if cfg.Rejects != nil {
+			if err := cfg.Rejects.Write(r, reason); err != nil {
+				cancel(err)
+			}
+		}
+		st.Rejected.Add(1)
+	}
+	var offsets offsetTracker
+
+	jobs := make(chan Row, 2*n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			for r := range jobs {
+				created, err := deals.Start(ctx, cfg.Temporal, r.Lead)
+				var inv *deals.InvalidLeadError
+				var arg *serviceerror.InvalidArgument
+				switch {
+				case err == nil && created:
+					st.New.Add(1)
+				case err == nil:
+					st.Present.Add(1)
+				case errors.As(err, &inv):
+					reject(r, inv.Error()) // validated while reading; kept for safety
+				case errors.As(err, &arg):
+					reject(r, "Temporal refused the start: "+arg.Message)
+				default:
+					if ctx.Err() == nil {
+						cancel(fmt.Errorf("line %d (lead %s): %w", r.Line, r.Lead.ID, err))
+					}
+					continue // the row stays undone; a rerun picks it up
+				}
+				st.Offset.Store(offsets.done(r.Offset))
+			}
+		})
+	}
+
+	// seen maps each lead id of this file to its first line and content, so
+	// a repeated row is not sent twice, and one id with two contents is
+	// refused rather than silently merged.
+	type first struct {
+		line int
+		key  string
+	}
+	seen := map[string]first{}
+	var readErr error
+	for ctx.Err() == nil {
+		r, err := src.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			readErr = err
+			break
+		}
+		offsets.read(r.Offset)
+		if r.Reject != "" {
+			reject(r, r.Reject)
+			st.Offset.Store(offsets.done(r.Offset))
+			continue
+		}
+		if f, ok := seen[r.Lead.ID]; ok {
+			if f.key == r.key {
+				st.Present.Add(1)
+				st.Duplicates.Add(1)
+			} else {
+				reject(r, fmt.Sprintf("id %s is also on line %d, with other content", r.Lead.ID, f.line))
+			}
+			st.Offset.Store(offsets.done(r.Offset))
+			continue
+		}
+		seen[r.Lead.ID] = first{r.Line, r.key}
+		select {
+		case jobs <- r:
+		case <-ctx.Done():
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if cfg.Rejects != nil {
+		if err := cfg.Rejects.Flush(); err != nil {
+			return st, err
+		}
+	}
+	if readErr != nil {
+		return st, readErr
+	}
+	if err := context.Cause(ctx); err != nil {
+		return st, fmt.Errorf("import stopped: %w", err)
+	}
+	return st, nil
+}
+
+// offsetTracker follows the byte offsets of rows read and finished, so that
+// progress reports the offset below which every row is done.
+type offsetTracker struct {
+	mu      sync.Mutex
+	pending map[int64]int // offsets read, not yet done (with multiplicity)
+	maxRead int64
+}
+
+func (t *offsetTracker) read(off int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.pending == nil {
+		t.pending = map[int64]int{}
+	}
+	t.pending[off]++
+	t.maxRead = max(t.maxRead, off)
+}
+
+// done marks a row finished and returns the offset up to which every row
+// read so far is done.
+func (t *offsetTracker) done(off int64) int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.pending[off]--; t.pending[off] <= 0 {
+		delete(t.pending, off)
+	}
+	low := t.maxRead
+	for o := range t.pending {
+		low = min(low, o)
+	}
+	return low
+}
+
+// RejectWriter writes rejected rows as CSV: the physical line the row starts
+// on, the reason, then the row's own fields under the input's header.
+type RejectWriter struct {
+	mu     sync.Mutex
+	w      *csv.Writer
+	header []string
+	wrote  bool
+	n      int
+}
+
+// NewRejectWriter writes to w; header names the input's columns.
+func NewRejectWriter(w io.Writer, header []string) *RejectWriter {
+	return &RejectWriter{w: csv.NewWriter(w), header: header}
+}
+
+// Write records one rejected row.
+func (rw *RejectWriter) Write(r Row, reason string) error {
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	if !rw.wrote {
+		rw.wrote = true
+		if err := rw.w.Write(append([]string{"line", "reason"}, rw.header...)); err != nil {
+			return fmt.Errorf("write rejects file: %w", err)
+		}
+	}
+	rw.n++
+	if err := rw.w.Write(append([]string{strconv.Itoa(r.Line), reason}, r.Raw...)); err != nil {
+		return fmt.Errorf("write rejects file: %w", err)
+	}
+	return nil
+}
+
+// Count is the number of rows written.
+func (rw *RejectWriter) Count() int {
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	return rw.n
+}
+
+// Flush writes what is buffered.
+func (rw *RejectWriter) Flush() error {
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	rw.w.Flush()
+	if err := rw.w.Error(); err != nil {
+		return fmt.Errorf("write rejects file: %w", err)
+	}
+	return nil
+}
