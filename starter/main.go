@@ -1,10 +1,11 @@
-// Command starter is the operator's tool for leads arriving in bulk. It talks
-// to Temporal directly:
+// Command starter is the operator's tool for leads arriving in bulk and the
+// newcomer's tour of the process. It talks to Temporal directly:
 //
 //	starter import [flags] FILE   start one deal per row of a CSV or JSON Lines file
+//	starter demo [flags]          drive a lead through every stage, leaving one deal per stage
 //	starter generate [flags]      write a CSV of made-up leads, for load tests
 //
-// It reads TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE like the worker (flags
+// Both read TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE like the worker (flags
 // -temporal and -namespace override them).
 package main
 
@@ -33,6 +34,7 @@ func main() {
 
 const usage = `Usage:
   starter import [flags] FILE   start one deal per row of FILE (.csv with a header row, or .jsonl)
+  starter demo [flags]          create demo deals: one walked through every stage, one parked in each
   starter generate [flags]      write a CSV of made-up leads, for load tests of import
 
 Run "starter COMMAND -h" for the flags.
@@ -47,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "import":
 		return runImport(ctx, args[1:], stdout, stderr)
+	case "demo":
+		return runDemo(ctx, args[1:], stdout, stderr)
 	case "generate":
 		return runGenerate(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
