@@ -197,16 +197,23 @@ func (s *Server) createLead(c *gin.Context) error {
 	s.log.Info("lead workflow started", "leadID", id, "owner", in.Owner, "by", u.Email)
 	c.Header("Location", "/v1/leads/"+id)
 
-	// Wait, briefly, for the workflow to write the lead row and answer: then
-	// the lead is in lists and every action works. A deal whose worker is
-	// down is still created, durably; it says so with 202.
+	// Wait, briefly, for the workflow to answer and to have written the lead
+	// row: then every action works and the lead is in lists. The workflow
+	// answers its state query before its first activity has written the
+	// row, so the answer alone does not say the row is there. A deal whose
+	// worker is down is still created, durably; it says so with 202.
 	wctx, cancel := context.WithTimeout(ctx, readyBudget(ctx))
 	defer cancel()
 	var view *workflows.DealView
 	err = retryNotReady(wctx, func() error {
-		v, err := s.queryState(wctx, id)
-		view = v
-		return err
+		if view == nil {
+			v, err := s.queryState(wctx, id)
+			if err != nil {
+				return err
+			}
+			view = v
+		}
+		return s.leadRecorded(wctx, id)
 	})
 	if err != nil {
 		if ctx.Err() == nil && (errors.Is(err, errNotReady) || wctx.Err() != nil) {
@@ -217,6 +224,18 @@ func (s *Server) createLead(c *gin.Context) error {
 		return err
 	}
 	c.JSON(http.StatusCreated, view)
+	return nil
+}
+
+// leadRecorded returns errNotReady until the lead's row is in the read model.
+func (s *Server) leadRecorded(ctx context.Context, id string) error {
+	var ok bool
+	if err := s.cfg.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM leads WHERE id = $1)`, id).Scan(&ok); err != nil {
+		return pgErr(ctx, err)
+	}
+	if !ok {
+		return errNotReady
+	}
 	return nil
 }
 
