@@ -123,7 +123,7 @@ func TestErrorClasses(t *testing.T) {
 			}
 		})
 	}
-	if n := e.eng.startCount(); n != 1 {
+	if n := e.started(1); n != 1 {
 		t.Errorf("%d workflows started; only deal-1 should have been", n)
 	}
 }
@@ -177,10 +177,14 @@ func TestRateLimit(t *testing.T) {
 }
 
 // Temporal unreachable: 503 with Retry-After at once, and /readyz names it.
+// The test's own dev server is killed under the API, then started again.
 func TestTemporalDown(t *testing.T) {
-	e := newEnv(t, envOpts{})
+	srv := ownTemporal(t)
+	e := newEnv(t, envOpts{temporal: srv})
 	e.create(e.repA, "d1")
-	e.eng.set(func(e *engine) { e.down = true })
+	if err := srv.Kill(); err != nil {
+		t.Fatal(err)
+	}
 	time.Sleep(1100 * time.Millisecond) // past the health cache
 	for _, c := range []struct{ method, path string }{
 		{"GET", "/v1/leads/d1"}, {"POST", "/v1/leads/d1/qualify"}, {"POST", "/v1/leads"},
@@ -208,7 +212,9 @@ func TestTemporalDown(t *testing.T) {
 	if r := e.do("GET", "/v1/leads", e.repA, nil); r.code != 200 {
 		t.Errorf("list with Temporal down: %d %s", r.code, r.raw)
 	}
-	e.eng.set(func(e *engine) { e.down = false })
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	time.Sleep(1100 * time.Millisecond)
 	if r := e.do("GET", "/readyz", "", nil); r.code != 200 {
 		t.Errorf("readyz after Temporal is back: %d %s", r.code, r.raw)
@@ -241,11 +247,13 @@ func TestPostgresDown(t *testing.T) {
 	}
 }
 
-// A request that outlives API_REQUEST_TIMEOUT answers 504 while Temporal is up.
+// A request that outlives API_REQUEST_TIMEOUT answers 504 while Temporal is
+// up: the deal's worker is stopped, so its state query waits in vain.
 func TestTimeout(t *testing.T) {
-	e := newEnv(t, envOpts{timeout: 300 * time.Millisecond})
+	e := newEnv(t, envOpts{})
 	e.create(e.repA, "slow")
-	e.eng.set(func(e *engine) { e.block = true })
+	e.stopWorker() // the deal can no longer answer
+	e.setTimeout(300 * time.Millisecond)
 	start := time.Now()
 	r := e.do("GET", "/v1/leads/slow", e.repA, nil)
 	wantProblem(t, r, 504, "timeout")
@@ -256,8 +264,7 @@ func TestTimeout(t *testing.T) {
 
 // A panic answers a problem, not a bare 500 or a dropped connection.
 func TestPanicRecovered(t *testing.T) {
-	e := newEnv(t, envOpts{})
-	e.eng.set(func(e *engine) { e.panicOnQuery = true })
+	e := newEnv(t, envOpts{wrap: func(c httpapi.Temporal) httpapi.Temporal { return panicOnQuery{c} }})
 	r := e.do("GET", "/v1/leads/any", e.repA, nil)
 	wantProblem(t, r, 500, "internal")
 	if strings.Contains(r.raw, "exploded") {
@@ -292,17 +299,25 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
-// A Temporal that stops answering mid-request: the deadline passes, a fresh
-// health check fails, and the answer is 503, not 504.
+// A Temporal that stops answering mid-request: the deal's worker is gone,
+// so the state query waits; the test's own dev server is killed meanwhile;
+// the deadline passes, a fresh health check fails, and the answer is 503,
+// not 504.
 func TestTemporalLostMidRequest(t *testing.T) {
-	e := newEnv(t, envOpts{timeout: 300 * time.Millisecond})
+	srv := ownTemporal(t)
+	e := newEnv(t, envOpts{temporal: srv})
 	e.create(e.repA, "mid")
-	e.eng.set(func(e *engine) { e.block = true })
+	e.stopWorker()
+	e.setTimeout(300 * time.Millisecond)
+	killed := make(chan error, 1)
 	go func() {
 		time.Sleep(100 * time.Millisecond)
-		e.eng.set(func(e *engine) { e.healthErr = errUnreachable })
+		killed <- srv.Kill()
 	}()
 	wantProblem(t, e.do("GET", "/v1/leads/mid", e.repA, nil), 503, "unavailable")
+	if err := <-killed; err != nil {
+		t.Fatal(err)
+	}
 }
 
 // The real SDK client against a port nobody listens on: 503 at once.

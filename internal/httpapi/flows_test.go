@@ -15,7 +15,8 @@ import (
 // The same id, or the same Idempotency-Key from the same user, is the same
 // deal: one workflow start, never two.
 func TestCreateIsIdempotent(t *testing.T) {
-	e := newEnv(t, envOpts{})
+	rc := &racer{}
+	e := newEnv(t, envOpts{wrap: func(c httpapi.Temporal) httpapi.Temporal { rc.Temporal = c; return rc }})
 	body := lead("")
 	delete(body, "id")
 	body["email"] = "ada@example.com"
@@ -51,19 +52,23 @@ func TestCreateIsIdempotent(t *testing.T) {
 	if strings.Contains(r.raw, "Lovelace") {
 		t.Fatalf("the conflict shows the deal: %s", r.raw)
 	}
-	// Two requests racing to start one id: the loser answers like a repeat.
-	e.eng.set(func(e *engine) { e.describeMisses = true })
-	if r := e.do("POST", "/v1/leads", e.repA, lead("mine")); r.code != http.StatusOK || r.str("id") != "mine" {
+	// Two requests racing to start one id: the loser answers like a
+	// repeat. The competitor starts the deal between the loser's look-up
+	// and its start.
+	race := func(token, id string) resp {
+		rc.arm(func() { e.create(e.repA, id) })
+		return e.do("POST", "/v1/leads", token, lead(id))
+	}
+	if r := race(e.repA, "raced"); r.code != http.StatusOK || r.str("id") != "raced" {
 		t.Fatalf("race, same user: %d %s", r.code, r.raw)
 	}
-	wantProblem(t, e.do("POST", "/v1/leads", e.repB, lead("mine")), http.StatusConflict, "id-taken")
-	e.eng.set(func(e *engine) { e.describeMisses = false })
-	if n := e.eng.startCount(); n != 4 {
-		t.Fatalf("%d workflows started, want 4", n)
+	wantProblem(t, race(e.repB, "raced-b"), http.StatusConflict, "id-taken")
+	if n := e.started(6); n != 6 {
+		t.Fatalf("%d workflows started, want 6", n)
 	}
 	var rows int
-	if err := e.pool.QueryRow(t.Context(), `SELECT count(*) FROM leads`).Scan(&rows); err != nil || rows != 4 {
-		t.Fatalf("%d lead rows (%v), want 4", rows, err)
+	if err := e.pool.QueryRow(t.Context(), `SELECT count(*) FROM leads`).Scan(&rows); err != nil || rows != 6 {
+		t.Fatalf("%d lead rows (%v), want 6", rows, err)
 	}
 }
 
@@ -400,19 +405,21 @@ func TestCreateUser(t *testing.T) {
 }
 
 // A deal whose workflow does not answer in time (no worker) is still
-// created, durably: 202 with its Location, and a repeat finds it.
+// created, durably: 202 with its Location, and a repeat finds it once the
+// worker runs.
 func TestCreateAcceptedWhenWorkerSlow(t *testing.T) {
-	e := newEnv(t, envOpts{timeout: 400 * time.Millisecond})
-	e.eng.set(func(e *engine) { e.blockQuery = true })
+	// A second: time for the start under load, and the 202 comes within it.
+	e := newEnv(t, envOpts{timeout: time.Second, noWorker: true})
 	r := e.do("POST", "/v1/leads", e.repA, lead("later"))
 	if r.code != http.StatusAccepted || r.header.Get("Location") != "/v1/leads/later" || r.str("id") != "later" {
 		t.Fatalf("create with a slow worker: %d %v %s", r.code, r.header, r.raw)
 	}
-	e.eng.set(func(e *engine) { e.blockQuery = false })
+	e.startWorker()
+	e.setTimeout(5 * time.Second) // time for the new worker to take the deal up
 	if r := e.do("POST", "/v1/leads", e.repA, lead("later")); r.code != http.StatusOK || r.str("stage") != "Qualify" {
 		t.Fatalf("repeat: %d %s", r.code, r.raw)
 	}
-	if n := e.eng.startCount(); n != 1 {
+	if n := e.started(1); n != 1 {
 		t.Fatalf("%d starts", n)
 	}
 }

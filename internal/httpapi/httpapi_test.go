@@ -15,20 +15,23 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
 
-	"dealflow/activities"
+	"dealflow/internal/devstack"
 	"dealflow/internal/httpapi"
 	"dealflow/internal/testenv"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
-
-// env is one API server on a fresh database, with three users.
+// env is one API server on a fresh database, with three users, in front of
+// a real Temporal: by default a namespace of the test's own on the shared dev
+// server, with a worker of its own writing to the database.
 type env struct {
 	t      *testing.T
 	pool   *pgxpool.Pool
-	eng    *engine
-	srv    *httpapi.Server
+	tc     client.Client // the real client, on the env's namespace
+	worker worker.Worker // nil while stopped
+	cfg    httpapi.Config
 	h      http.Handler
 	repA   string // token of a@example.com (rep)
 	repB   string // token of b@example.com (rep)
@@ -40,12 +43,43 @@ type envOpts struct {
 	rateLimit float64
 	timeout   time.Duration
 	pool      *pgxpool.Pool // another pool for the server (PostgreSQL down)
+	// temporal is a dev server of the test's own, to stop under the API;
+	// its default namespace is used.
+	temporal *devstack.Temporal
+	// noWorker starts the env without a worker (see startWorker).
+	noWorker bool
+	// wrap decorates the real client the server is given.
+	wrap func(httpapi.Temporal) httpapi.Temporal
 }
 
 func newEnv(t *testing.T, o envOpts) *env {
 	t.Helper()
+	if o.temporal == nil {
+		go startShared() // starts the dev server (once) while PostgreSQL starts
+	}
 	pool := testenv.Pool(t)
-	e := &env{t: t, pool: pool, eng: newEngine(activities.New(pool, nil, nil)), logBuf: &bytes.Buffer{}}
+	e := &env{t: t, pool: pool, logBuf: &bytes.Buffer{}}
+	if o.temporal != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := client.DialContext(ctx, client.Options{HostPort: o.temporal.Address(), Namespace: o.temporal.Namespace(), Logger: quietLogger})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		e.tc = c
+	} else {
+		e.tc = testNamespace(t)
+	}
+	// Runs before the pool and the client close (cleanups run last first).
+	t.Cleanup(e.stopWorker)
+	if !o.noWorker {
+		e.startWorker()
+	}
+	var tc httpapi.Temporal = e.tc
+	if o.wrap != nil {
+		tc = o.wrap(tc)
+	}
 	srvPool := pool
 	if o.pool != nil {
 		srvPool = o.pool
@@ -53,20 +87,28 @@ func newEnv(t *testing.T, o envOpts) *env {
 	if o.timeout == 0 {
 		o.timeout = 5 * time.Second
 	}
-	var err error
-	e.srv, err = httpapi.New(httpapi.Config{
-		Temporal: e.eng, Pool: srvPool, Logger: slog.New(slog.NewJSONHandler(e.logBuf, nil)),
-		Registry: prometheus.NewRegistry(), RateLimit: o.rateLimit, RequestTimeout: o.timeout,
-		OpenAPI: []byte("openapi: 3.0.3\n"),
-	})
-	if err != nil {
-		t.Fatal(err)
+	e.cfg = httpapi.Config{
+		Temporal: tc, Pool: srvPool, Logger: slog.New(slog.NewJSONHandler(e.logBuf, nil)),
+		RateLimit: o.rateLimit, OpenAPI: []byte("openapi: 3.0.3\n"),
 	}
-	e.h = e.srv.Handler()
+	e.setTimeout(o.timeout)
 	e.repA = e.user("a@example.com", httpapi.RoleRep)
 	e.repB = e.user("b@example.com", httpapi.RoleRep)
 	e.mgr = e.user("boss@example.com", httpapi.RoleManager)
 	return e
+}
+
+// setTimeout serves the API again with another request timeout: a test
+// sets its deals up with time to spare, then shortens it.
+func (e *env) setTimeout(d time.Duration) {
+	e.t.Helper()
+	e.cfg.RequestTimeout = d
+	e.cfg.Registry = prometheus.NewRegistry()
+	srv, err := httpapi.New(e.cfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.h = srv.Handler()
 }
 
 func (e *env) user(email, role string) string {
@@ -166,6 +208,11 @@ func (e *env) create(token, id string) resp {
 	r := e.do("POST", "/v1/leads", token, lead(id))
 	if r.code != http.StatusCreated {
 		e.t.Fatalf("create %s: %d %s", id, r.code, r.raw)
+	}
+	// A 201 says the lead is in lists already.
+	var rows int
+	if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM leads WHERE id = $1`, id).Scan(&rows); err != nil || rows != 1 {
+		e.t.Fatalf("create %s answered 201 with %d lead rows (%v)", id, rows, err)
 	}
 	return r
 }
