@@ -70,6 +70,10 @@ Flags:
 		fs.Usage()
 		return 2
 	}
+	if f.concurrency < 1 {
+		fmt.Fprintf(stderr, "starter import: -concurrency must be 1 or more\n")
+		return 2
+	}
 	switch f.progress {
 	case "auto", "bar", "lines", "none":
 	default:
