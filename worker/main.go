@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"dealflow/activities"
@@ -99,7 +98,7 @@ func run(ctx context.Context, s settings, log *slog.Logger) error {
 	}
 	acts := activities.New(pool, mailer, log)
 
-	w := worker.New(c, workflows.TaskQueue, worker.Options{})
+	w := temporalx.NewWorker(c, workflows.TaskQueue)
 	w.RegisterWorkflowWithOptions(workflows.DealWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	w.RegisterActivityWithOptions(acts.ApplyChange, activity.RegisterOptions{Name: workflows.ActivityApplyChange})
 	log.Info("worker started", "taskQueue", workflows.TaskQueue, "temporal", s.temporalAddr, "namespace", s.namespace)
