@@ -1,0 +1,511 @@
+// Command bench measures dealflow against the bare Temporal engine under it,
+// on one stack:
+//
+//  1. product: N deals from lead to paid invoice through the HTTP API, C
+//     reps at a time (create, qualify, edit opportunity, stakeholder, line,
+//     quote, activate, close won, fulfil, pay), with a policy whose reminder
+//     timers are armed but far off and whose thank-you fires a second after
+//     the close, so every deal's workflow completes;
+//  2. floor: the same number of deals through a minimal workflow with the
+//     same Updates, activities and timer but no-op bodies, driven through the
+//     SDK client by the same number of clients, on the same Temporal server,
+//     its worker a separate process with the deal worker's options;
+//  3. idle: deals parked in Qualify with their reminder timers pending, the
+//     worker's memory, and the latency of rep actions on random parked deals.
+//
+// It prints a table (deals/s and their ratio, latency percentiles per
+// action, CPU seconds and peak RSS per process) and writes it as JSON with
+// -json. With -self it starts its own stack (internal/e2e: Temporal dev
+// server, PostgreSQL, worker and API built from this tree) and stops it at
+// the end; otherwise it runs against -api and -temporal.
+//
+//	go run ./bench -self -json bench.json
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"dealflow/internal/config"
+	"dealflow/internal/devstack"
+	"dealflow/internal/e2e"
+)
+
+func main() {
+	if os.Getenv(roleEnv) == roleFloorWorker {
+		os.Exit(runFloorWorker())
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// options are the benchmark's flags.
+type options struct {
+	self                          bool
+	apiURL, tokens                string
+	temporal, namespace           string
+	workerPID, apiPID, serverPID  int
+	n, conc, idle, idleActions    int
+	thankYou                      time.Duration
+	phases                        string
+	jsonPath                      string
+	temporalDB                    string
+	floorLocal, restartIdleWorker bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: go run ./bench [-self | -api URL -token T -temporal HOST:PORT] [flags]\n\n"+
+			"Measures deals/s and rep-action latency of the product (HTTP API) against the bare\n"+
+			"Temporal floor, then worker memory with deals parked in Qualify.\n\n")
+		fs.PrintDefaults()
+	}
+	fs.BoolVar(&o.self, "self", false, "start a stack of its own (Temporal dev server, PostgreSQL, worker and API built from this tree) and stop it at the end")
+	fs.StringVar(&o.apiURL, "api", "http://localhost:8080", "API base URL (without -self)")
+	fs.StringVar(&o.tokens, "token", os.Getenv("REP_TOKEN"), "bearer token(s) of the reps, comma-separated, used round-robin (without -self; default $REP_TOKEN). One token for all reps is throttled by API_RATE_LIMIT")
+	fs.StringVar(&o.temporal, "temporal", config.TemporalAddress.Default, "Temporal frontend host:port (without -self)")
+	fs.StringVar(&o.namespace, "namespace", config.TemporalNamespace.Default, "Temporal namespace (without -self)")
+	fs.IntVar(&o.workerPID, "worker-pid", 0, "pid of the worker, to report its CPU and memory (without -self)")
+	fs.IntVar(&o.apiPID, "api-pid", 0, "pid of the API, to report its CPU and memory (without -self)")
+	fs.IntVar(&o.serverPID, "temporal-pid", 0, "pid of the Temporal server, to report its CPU and memory (without -self)")
+	fs.IntVar(&o.n, "n", 500, "deals in the product and the floor run")
+	fs.IntVar(&o.conc, "c", 25, "concurrent reps (product) and clients (floor)")
+	fs.IntVar(&o.idle, "idle", 10000, "deals to park in Qualify for the idle run")
+	fs.IntVar(&o.idleActions, "idle-actions", 100, "rep actions on random parked deals")
+	fs.DurationVar(&o.thankYou, "thank-you", time.Second, "the won deal's thank-you delay, after which its workflow completes")
+	fs.StringVar(&o.phases, "phases", "floor,product,idle", "phases to run, comma-separated, in this order")
+	fs.StringVar(&o.jsonPath, "json", "", "also write the results as JSON to this file")
+	fs.StringVar(&o.temporalDB, "temporal-db", "file", "with -self: the dev server's SQLite store, file (WAL, as make up) or memory")
+	fs.BoolVar(&o.floorLocal, "floor-local", false, "run the floor's activities as local activities")
+	fs.BoolVar(&o.restartIdleWorker, "restart-worker", true, "with -self: restart the worker before the idle run, so its memory is that of the parked deals alone")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if o.n < 0 || o.conc < 1 || o.idle < 0 || o.idleActions < 0 {
+		return o, errors.New("-n, -idle and -idle-actions must not be negative, -c must be at least 1")
+	}
+	if o.temporalDB != "file" && o.temporalDB != "memory" {
+		return o, errors.New("-temporal-db must be file or memory")
+	}
+	for _, p := range strings.Split(o.phases, ",") {
+		if p != "floor" && p != "product" && p != "idle" {
+			return o, fmt.Errorf("unknown phase %q (floor, product, idle)", p)
+		}
+	}
+	if !o.self && o.tokens == "" && (o.has("product") || o.has("idle")) {
+		return o, errors.New("-token (or $REP_TOKEN) is needed without -self")
+	}
+	return o, nil
+}
+
+func (o options) has(phase string) bool {
+	for _, p := range strings.Split(o.phases, ",") {
+		if p == phase {
+			return true
+		}
+	}
+	return false
+}
+
+// Report is the benchmark's result, as written by -json.
+type Report struct {
+	Started time.Time `json:"started"`
+	Machine Machine   `json:"machine"`
+	Config  Config    `json:"config"`
+	Floor   *Run      `json:"floor,omitempty"`
+	Product *Run      `json:"product,omitempty"`
+	// Ratio is product deals/s over floor deals/s.
+	Ratio float64 `json:"productOverFloor,omitempty"`
+	Idle  *Idle   `json:"idle,omitempty"`
+}
+
+// Config is how the benchmark ran.
+type Config struct {
+	Deals       int    `json:"deals"`
+	Concurrency int    `json:"concurrency"`
+	ThankYou    string `json:"thankYouAfter"`
+	Self        bool   `json:"self"`
+	TemporalDB  string `json:"temporalDB,omitempty"`
+	FloorLocal  bool   `json:"floorLocalActivities"`
+	Command     string `json:"command"`
+}
+
+// Run is one throughput run.
+type Run struct {
+	Deals       int           `json:"deals"`
+	Failed      int           `json:"failed"`
+	Seconds     float64       `json:"seconds"`
+	DealsPerSec float64       `json:"dealsPerSecond"`
+	Actions     []ActionStats `json:"actions"`
+	Processes   []ProcStats   `json:"processes"`
+	LoadBefore  float64       `json:"loadAvgBefore"`
+	LoadAfter   float64       `json:"loadAvgAfter"`
+	Breakdown   *Breakdown    `json:"breakdown,omitempty"`
+}
+
+// Idle is the idle-scale run.
+type Idle struct {
+	Deals int `json:"deals"`
+	// ParkSeconds is the time to start them all and see them parked.
+	ParkSeconds float64 `json:"parkSeconds"`
+	// WorkerRSSMB is the worker's resident memory with every deal parked;
+	// WorkerPeakRSSMB its peak while they were created.
+	WorkerRSSMB     float64       `json:"workerRssMB"`
+	WorkerPeakRSSMB float64       `json:"workerPeakRssMB"`
+	Actions         []ActionStats `json:"actions"`
+	Processes       []ProcStats   `json:"processes"`
+	LoadBefore      float64       `json:"loadAvgBefore"`
+	LoadAfter       float64       `json:"loadAvgAfter"`
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "bench: %v\n", err)
+		return 2
+	}
+	rep, err := bench(ctx, o, stderr)
+	if rep != nil {
+		printReport(stdout, rep)
+		if o.jsonPath != "" {
+			b, _ := json.MarshalIndent(rep, "", "  ")
+			if werr := os.WriteFile(o.jsonPath, append(b, '\n'), 0o644); werr != nil {
+				fmt.Fprintf(stderr, "bench: %v\n", werr)
+				return 1
+			}
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "bench: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// target is the stack under test.
+type target struct {
+	apiURL              string
+	tokens              []string
+	temporal, namespace string
+	worker, api, server proc
+	extra               []proc // PostgreSQL, the floor worker
+	stack               *e2e.Stack
+}
+
+func (t *target) procs(floorWorker proc) []proc {
+	ps := []proc{t.worker, t.api, floorWorker, t.server}
+	ps = append(ps, t.extra...)
+	ps = append(ps, proc{Name: "bench", PID: os.Getpid()})
+	return ps
+}
+
+func bench(ctx context.Context, o options, progress io.Writer) (*Report, error) {
+	rep := &Report{Started: time.Now().UTC(), Machine: machine(runtime.Version(), runtime.NumCPU()),
+		Config: Config{Deals: o.n, Concurrency: o.conc, ThankYou: o.thankYou.String(), Self: o.self,
+			FloorLocal: o.floorLocal, Command: "go run ./bench " + strings.Join(os.Args[1:], " ")}}
+	t, stop, err := startTarget(ctx, o, progress)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	if o.self {
+		rep.Config.TemporalDB = o.temporalDB
+	}
+	tc, err := client.DialContext(ctx, client.Options{HostPort: t.temporal, Namespace: t.namespace, Logger: quietLogger()})
+	if err != nil {
+		return nil, fmt.Errorf("dial temporal %s: %w", t.temporal, err)
+	}
+	defer tc.Close()
+	runID := strconv.FormatInt(time.Now().UnixMilli(), 36)
+	a := newAPI(t.apiURL, o.conc)
+
+	for _, phase := range strings.Split(o.phases, ",") {
+		switch phase {
+		case "floor":
+			fw, stopFW, err := startFloorWorker(ctx, t)
+			if err != nil {
+				return rep, err
+			}
+			r := &Run{Deals: o.n, LoadBefore: loadAvg()}
+			m := startMeter(t.procs(fw))
+			res, err := floorRun(ctx, tc, runID, o.n, o.conc, o.thankYou, o.floorLocal, progress)
+			r.Processes, r.LoadAfter = m.stop(), loadAvg()
+			stopFW()
+			finishRun(ctx, tc, r, res)
+			rep.Floor = r
+			if err != nil {
+				return rep, fmt.Errorf("floor: %w", err)
+			}
+		case "product":
+			r := &Run{Deals: o.n, LoadBefore: loadAvg()}
+			m := startMeter(t.procs(proc{}))
+			res, err := productRun(ctx, a, tc, t.tokens, runID, o.n, o.conc, o.thankYou, progress)
+			r.Processes, r.LoadAfter = m.stop(), loadAvg()
+			finishRun(ctx, tc, r, res)
+			rep.Product = r
+			if err != nil {
+				return rep, fmt.Errorf("product: %w", err)
+			}
+		case "idle":
+			idle, err := idleRun(ctx, o, t, a, tc, runID, progress)
+			rep.Idle = idle
+			if err != nil {
+				return rep, fmt.Errorf("idle: %w", err)
+			}
+		}
+		if rep.Floor != nil && rep.Product != nil && rep.Floor.DealsPerSec > 0 {
+			rep.Ratio = round2(rep.Product.DealsPerSec / rep.Floor.DealsPerSec)
+		}
+	}
+	return rep, nil
+}
+
+func finishRun(ctx context.Context, tc client.Client, r *Run, res runResult) {
+	r.Failed = res.failed
+	r.Actions = res.lat.stats()
+	r.Seconds = round2(res.took.Seconds())
+	if res.took > 0 {
+		r.DealsPerSec = round2(float64(r.Deals-res.failed) / res.took.Seconds())
+	}
+	r.Breakdown = breakdown(ctx, tc, res.ids, breakdownDeals)
+}
+
+// breakdownDeals is how many deals' histories the breakdown reads.
+const breakdownDeals = 200
+
+// idleRun parks o.idle deals, reads the worker's memory and times rep
+// actions on random parked deals.
+func idleRun(ctx context.Context, o options, t *target, a *api, tc client.Client, runID string, progress io.Writer) (*Idle, error) {
+	if t.stack != nil && o.restartIdleWorker {
+		// A fresh worker holds only the parked deals, not what the earlier
+		// runs left in its heap.
+		if err := t.stack.StopWorker(); err != nil {
+			return nil, err
+		}
+		if err := t.stack.StartWorker(ctx); err != nil {
+			return nil, err
+		}
+		t.worker.PID = t.stack.Worker().PID()
+	}
+	r := &Idle{Deals: o.idle, LoadBefore: loadAvg()}
+	m := startMeter(t.procs(proc{}))
+	start := time.Now()
+	// One deal through the API tells whose deals the token's rep may act on.
+	probe := "idle-" + runID + "-probe"
+	b, err := a.do(ctx, newLatencies(), "create", "POST", "/v1/leads", t.tokens[0], newLeadBody(probe, o.thankYou), "")
+	if err != nil {
+		return r, fmt.Errorf("create %s: %w", probe, err)
+	}
+	var who people
+	if err := json.Unmarshal(b, &who); err != nil || who.Owner == "" {
+		return r, fmt.Errorf("create %s: no owner in the answer: %.200s", probe, b)
+	}
+	ids, err := parkDeals(ctx, tc, who, runID, o.idle, 2*o.conc, progress)
+	if err != nil {
+		return r, err
+	}
+	r.ParkSeconds = round2(time.Since(start).Seconds())
+	ids = append(ids, probe)
+	parked := m.stop()
+	for _, p := range parked {
+		if p.PID == t.worker.PID {
+			r.WorkerRSSMB, r.WorkerPeakRSSMB = p.RSSMB, p.PeakRSSMB
+		}
+	}
+	lat := idleActions(ctx, a, t.tokens[0], ids, o.idleActions)
+	r.Actions = lat.stats()
+	r.Processes, r.LoadAfter = m.stop(), loadAvg()
+	return r, nil
+}
+
+// startTarget starts the stack (-self) or describes the given one; stop
+// stops what was started.
+func startTarget(ctx context.Context, o options, progress io.Writer) (*target, func(), error) {
+	if !o.self {
+		t := &target{apiURL: strings.TrimRight(o.apiURL, "/"), tokens: splitTokens(o.tokens),
+			temporal: o.temporal, namespace: o.namespace,
+			worker: proc{Name: "worker", PID: o.workerPID}, api: proc{Name: "api", PID: o.apiPID},
+			server: proc{Name: "temporal", PID: o.serverPID}}
+		return t, func() {}, nil
+	}
+	s, err := e2e.Start(ctx, e2e.Options{
+		Progress:       progress,
+		TemporalDBFile: o.temporalDB == "file",
+		Env: map[string]string{
+			// The product's defaults, not the e2e tests' debug logging and
+			// short deadline: a slow answer is measured, not cut at 5 s.
+			config.LogLevel.Name:          config.LogLevel.Default,
+			config.APIRateLimit.Name:      config.APIRateLimit.Default,
+			config.APIRequestTimeout.Name: "60s",
+		},
+	})
+	if err != nil {
+		if s != nil {
+			fmt.Fprint(progress, s.Logs(20))
+		}
+		return nil, nil, err
+	}
+	stop := func() {
+		if err := s.Close(); err != nil {
+			fmt.Fprintf(progress, "bench: stop the stack: %v\n", err)
+		}
+	}
+	t := &target{apiURL: s.APIURL, temporal: s.TemporalAddress(), namespace: s.Namespace(), stack: s,
+		worker: proc{Name: "worker", PID: s.Worker().PID()}, api: proc{Name: "api", PID: s.API().PID()},
+		server: proc{Name: "temporal", PID: s.Temporal.Process().PID()}}
+	if s.PG != nil {
+		if pid := postmasterPID(s.PG.Dir); pid > 0 {
+			t.extra = append(t.extra, proc{Name: "postgres", PID: pid, Group: true})
+		}
+	}
+	// One token per rep, as real reps have: the per-token rate limit then
+	// applies per rep.
+	for i := range o.conc {
+		tok, err := s.CreateUser(ctx, fmt.Sprintf("rep%d@example.com", i+1), fmt.Sprintf("Bench Rep %d", i+1), "rep")
+		if err != nil {
+			stop()
+			return nil, nil, err
+		}
+		t.tokens = append(t.tokens, tok)
+	}
+	return t, stop, nil
+}
+
+func splitTokens(s string) []string {
+	var out []string
+	for _, t := range strings.Split(s, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// postmasterPID reads the first line of DIR/postmaster.pid.
+func postmasterPID(dir string) int {
+	b, err := os.ReadFile(dir + "/postmaster.pid")
+	if err != nil {
+		return 0
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	pid, _ := strconv.Atoi(strings.TrimSpace(first))
+	return pid
+}
+
+// startFloorWorker runs this program again as the floor worker, a process
+// of its own like the deal worker, and waits until it polls.
+func startFloorWorker(ctx context.Context, t *target) (proc, func(), error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return proc{}, nil, err
+	}
+	dir, err := os.MkdirTemp("", "dealflow-bench-")
+	if err != nil {
+		return proc{}, nil, err
+	}
+	env := append(devstack.AppEnv(nil), roleEnv+"="+roleFloorWorker,
+		"DEALFLOW_BENCH_TEMPORAL="+t.temporal, "DEALFLOW_BENCH_NAMESPACE="+t.namespace)
+	p, err := devstack.StartProcess(devstack.ProcessSpec{Name: "floor worker", Path: exe, Env: env, LogFile: dir + "/floor-worker.log"})
+	if err != nil {
+		os.RemoveAll(dir)
+		return proc{}, nil, err
+	}
+	stop := func() {
+		_ = p.Stop(0)
+		os.RemoveAll(dir)
+	}
+	if err := waitPolling(ctx, t, p); err != nil {
+		stop()
+		return proc{}, nil, err
+	}
+	return proc{Name: "floor worker", PID: p.PID()}, stop, nil
+}
+
+// waitPolling waits until the floor worker's pollers are on its task queue.
+func waitPolling(ctx context.Context, t *target, p *devstack.Process) error {
+	tc, err := client.DialContext(ctx, client.Options{HostPort: t.temporal, Namespace: t.namespace, Logger: quietLogger()})
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		resp, err := tc.DescribeTaskQueue(ctx, floorTaskQueue, 1 /* workflow */)
+		if err == nil {
+			for _, pi := range resp.GetPollers() {
+				if strings.HasPrefix(pi.GetIdentity(), strconv.Itoa(p.PID())+"@") {
+					return nil
+				}
+			}
+		}
+		select {
+		case <-p.Done():
+			return fmt.Errorf("floor worker exited: %s", p.Describe(20))
+		case <-ctx.Done():
+			return fmt.Errorf("floor worker not polling: %w\n%s", ctx.Err(), p.Describe(20))
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// ticker prints a phase's progress every few seconds.
+type ticker struct {
+	mu    sync.Mutex
+	n     int
+	count int
+	quit  chan struct{}
+	once  sync.Once
+}
+
+func newTicker(w io.Writer, what string, n int) *ticker {
+	t := &ticker{n: n, quit: make(chan struct{})}
+	start := time.Now()
+	go func() {
+		for {
+			select {
+			case <-t.quit:
+				return
+			case <-time.After(5 * time.Second):
+				t.mu.Lock()
+				c := t.count
+				t.mu.Unlock()
+				fmt.Fprintf(w, "%s: %d/%d deals, %s, load %.2f\n", what, c, n, time.Since(start).Round(time.Second), loadAvg())
+			}
+		}
+	}()
+	return t
+}
+
+func (t *ticker) done() {
+	t.mu.Lock()
+	t.count++
+	t.mu.Unlock()
+}
+
+func (t *ticker) stop() { t.once.Do(func() { close(t.quit) }) }

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"text/tabwriter"
+
+	sdklog "go.temporal.io/sdk/log"
+)
+
+// quietLogger keeps the SDK client's logging out of the benchmark's output.
+func quietLogger() sdklog.Logger {
+	return sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
+}
+
+// printReport writes the report as plain-text tables.
+func printReport(w io.Writer, r *Report) {
+	fmt.Fprintf(w, "\ndealflow bench — %s, %d CPUs (%s), %.1f GB, %s\n", r.Started.Format("2006-01-02 15:04 MST"),
+		r.Machine.CPUs, r.Machine.Model, r.Machine.MemoryGB, r.Machine.GoVer)
+	fmt.Fprintf(w, "%s\n", r.Config.Command)
+	fmt.Fprintf(w, "deals %d, concurrency %d, thank-you after %s", r.Config.Deals, r.Config.Concurrency, r.Config.ThankYou)
+	if r.Config.Self {
+		fmt.Fprintf(w, ", own stack (Temporal SQLite %s)", r.Config.TemporalDB)
+	}
+	if r.Config.FloorLocal {
+		fmt.Fprint(w, ", floor with local activities")
+	}
+	fmt.Fprintln(w)
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	if r.Floor != nil || r.Product != nil {
+		fmt.Fprintln(w, "\nthroughput")
+		fmt.Fprintln(tw, "run\tdeals\tfailed\tseconds\tdeals/s\tload before\tload after\t")
+		for _, x := range []struct {
+			name string
+			run  *Run
+		}{{"floor", r.Floor}, {"product", r.Product}} {
+			if x.run != nil {
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.2f\t%.2f\t%.2f\t\n", x.name, x.run.Deals, x.run.Failed,
+					x.run.Seconds, x.run.DealsPerSec, x.run.LoadBefore, x.run.LoadAfter)
+			}
+		}
+		if r.Ratio > 0 {
+			fmt.Fprintf(tw, "product/floor\t\t\t\t%.2f\t\t\t\n", r.Ratio)
+		}
+		tw.Flush()
+	}
+	for _, x := range []struct {
+		name string
+		run  *Run
+	}{{"floor", r.Floor}, {"product", r.Product}} {
+		if x.run == nil {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s latency (ms)\n", x.name)
+		actionTable(tw, x.run.Actions)
+		if b := x.run.Breakdown; b != nil {
+			fmt.Fprintf(w, "\n%s: where the time goes, from the histories (ms; mean %.0f events per deal, %d workflow task failures, %d timeouts, %d local activities)\n",
+				x.name, b.Events, b.WorkflowTaskFailures, b.WorkflowTaskTimeouts, b.LocalActivities)
+			actionTable(tw, b.rows())
+			for cause, n := range b.FailureCauses {
+				fmt.Fprintf(w, "  workflow task failed %d× with %s\n", n, cause)
+			}
+		}
+		fmt.Fprintf(w, "\n%s processes\n", x.name)
+		procTable(tw, x.run.Processes)
+	}
+	if r.Idle != nil {
+		i := r.Idle
+		fmt.Fprintf(w, "\nidle: %d deals parked in Qualify in %.1f s; worker RSS %.1f MB (peak %.1f MB); load %.2f → %.2f\n",
+			i.Deals, i.ParkSeconds, i.WorkerRSSMB, i.WorkerPeakRSSMB, i.LoadBefore, i.LoadAfter)
+		fmt.Fprintln(w, "\nidle: rep actions on random parked deals, one at a time (ms)")
+		actionTable(tw, i.Actions)
+		fmt.Fprintln(w, "\nidle processes")
+		procTable(tw, i.Processes)
+	}
+}
+
+func actionTable(tw *tabwriter.Writer, rows []ActionStats) {
+	fmt.Fprintln(tw, "action\tcount\tfailed\tretried\tp50\tp95\tp99\tmax\tp99/p50\t")
+	for _, a := range rows {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t\n", a.Action, a.Count, a.Failed, a.Retried,
+			a.P50, a.P95, a.P99, a.Max, a.TailRatio)
+	}
+	tw.Flush()
+}
+
+func procTable(tw *tabwriter.Writer, rows []ProcStats) {
+	fmt.Fprintln(tw, "process\tpid\tCPU s\tpeak RSS MB\tRSS MB\t")
+	for _, p := range rows {
+		peak := fmt.Sprintf("%.1f", p.PeakRSSMB)
+		switch {
+		case p.PeakRSSMB == 0:
+			peak = "-"
+		case p.PeakSinceStart:
+			peak += " (since start)"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%s\t%.1f\t\n", p.Name, p.PID, p.CPUSeconds, peak, p.RSSMB)
+	}
+	tw.Flush()
+}
