@@ -24,6 +24,7 @@ type importFlags struct {
 	ignoreUnknownColumns bool
 	progress             string
 	every                time.Duration
+	wait                 bool
 }
 
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -43,6 +44,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.BoolVar(&f.ignoreUnknownColumns, "ignore-unknown-columns", false, "skip CSV columns that are not lead fields instead of refusing the file")
 	fs.StringVar(&f.progress, "progress", "auto", "progress on stderr: bar, lines, none, or auto (a bar on a terminal, else lines)")
 	fs.DurationVar(&f.every, "progress-every", 5*time.Second, "how often a progress line is printed when not drawing a bar")
+	fs.BoolVar(&f.wait, "wait", false, "after the starts, wait until the worker has caught up (the deal task queue's backlog is empty), so every new lead is in PostgreSQL")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: starter import [flags] FILE
 
@@ -150,6 +152,17 @@ func importFile(ctx context.Context, path string, f importFlags, stdout, stderr 
 	if runErr != nil {
 		return fmt.Errorf("%w\nthe rows done so far are kept; run the same command again to resume (started rows count as already present)", runErr)
 	}
+	if !f.wait {
+		return nil
+	}
+	// Each started deal writes its lead row in its first activity, on the
+	// worker, which may be well behind the starts (see README: Throughput).
+	if err := waitDrained(ctx, c, f.temporal.namespace, stderr, f.progress, f.every); err != nil {
+		return err
+	}
+	total := time.Since(start)
+	fmt.Fprintf(stdout, "%s: the worker caught up %s after the start (%.1f new leads/s end to end)\n",
+		name, total.Round(100*time.Millisecond), float64(st.New.Load())/max(total.Seconds(), 1e-3))
 	return nil
 }
 

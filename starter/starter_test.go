@@ -223,7 +223,7 @@ func TestImportCSV(t *testing.T) {
 
 // TestImportResume: an import stopped half-way (here: the first half of the
 // file) and run again on the whole file starts only the rest; JSON Lines in
-// both shapes.
+// both shapes; -wait returns once the worker has caught up.
 func TestImportResume(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -252,8 +252,8 @@ func TestImportResume(t *testing.T) {
 	if code, stdout, _ := starter(t, ctx, "import", half); code != 0 || counts(t, stdout) != [5]int{3, 3, 0, 0, 0} {
 		t.Fatalf("first half: exit %d, %q", code, stdout)
 	}
-	code, stdout, _ := starter(t, ctx, "import", all)
-	if code != 0 || counts(t, stdout) != [5]int{7, 3, 3, 0, 1} {
+	code, stdout, _ := starter(t, ctx, "import", all, "-wait")
+	if code != 0 || counts(t, stdout) != [5]int{7, 3, 3, 0, 1} || !strings.Contains(stdout, "the worker caught up") {
 		t.Fatalf("whole file: exit %d, %q", code, stdout)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "all.rejects.csv"))
