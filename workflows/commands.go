@@ -192,6 +192,8 @@ func (c *checker) text(field, v string, required bool, max int) {
 		c.add(field, "is required")
 	case len(v) > max:
 		c.add(field, "is longer than %d characters", max)
+	case strings.ContainsRune(v, 0): // PostgreSQL cannot store it: the deal would fail
+		c.add(field, "must not contain NUL characters")
 	}
 }
 

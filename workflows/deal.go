@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -221,13 +222,26 @@ func (w *dealWorkflow) act(ctx workflow.Context, act Action, raw json.RawMessage
 			return Result{}, err
 		}
 	}
-	// Refused: the timeline says so, and the deal goes on.
 	by := "unknown"
 	if cmd != nil {
 		by = cmd.By()
 	}
+	return w.refuseLocked(ctx, act, by, rej)
+}
+
+// refuse records a refused action; the caller does not hold the lock.
+func (w *dealWorkflow) refuse(ctx workflow.Context, act Action, by string, rej *Rejection) (Result, error) {
+	if err := w.lock.Lock(ctx); err != nil {
+		return Result{}, err
+	}
+	defer w.lock.Unlock()
+	return w.refuseLocked(ctx, act, by, rej)
+}
+
+// refuseLocked writes the refusal to the timeline, and the deal goes on.
+func (w *dealWorkflow) refuseLocked(ctx workflow.Context, act Action, by string, rej *Rejection) (Result, error) {
 	next := w.d.Clone()
-	if _, err := w.persist(ctx, next.Reject(act, by, rej.Message, now)); err != nil {
+	if _, err := w.persist(ctx, next.Reject(act, by, rej.Message, workflow.Now(ctx))); err != nil {
 		return Result{}, fmt.Errorf("record refused %s: %w", act, err)
 	}
 	w.d = next
@@ -237,17 +251,34 @@ func (w *dealWorkflow) act(ctx workflow.Context, act Action, raw json.RawMessage
 }
 
 // receiveSignals takes the actions sent as Signals, one at a time. A signal
-// whose payload cannot be decoded is still received (as raw JSON) so that it
-// is recorded as refused rather than dropped.
+// whose payload cannot be read is still received, and recorded as refused
+// rather than dropped.
 func (w *dealWorkflow) receiveSignals(ctx workflow.Context) {
+	// Version 1 receives the raw payload and decodes it here. Before it, a
+	// payload in an encoding the data converter cannot read was dropped by
+	// the SDK, unrecorded, and held up the signals after it.
+	rawPayloads := workflow.GetVersion(ctx, "signal-raw-payloads", workflow.DefaultVersion, 1) == 1
 	sel := workflow.NewSelector(ctx)
 	for _, act := range Actions {
 		act := act
 		sel.AddReceive(workflow.GetSignalChannel(ctx, string(act)), func(c workflow.ReceiveChannel, more bool) {
-			var raw json.RawMessage
-			c.Receive(ctx, &raw)
+			var (
+				raw     json.RawMessage
+				readErr error
+			)
+			if rawPayloads {
+				var rv converter.RawValue
+				c.Receive(ctx, &rv)
+				readErr = converter.GetDefaultDataConverter().FromPayload(rv.Payload(), &raw)
+			} else {
+				c.Receive(ctx, &raw)
+			}
 			w.signalsBusy = true
 			defer func() { w.signalsBusy = false }()
+			if readErr != nil {
+				_, _ = w.refuse(ctx, act, "unknown", undecodable(act, w.d, readErr))
+				return
+			}
 			_, _ = w.act(ctx, act, raw, "") // a refusal is in the timeline; nothing to return to
 		})
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	sdklog "go.temporal.io/sdk/log"
@@ -493,6 +494,27 @@ func TestUpdateValidatorRefusesBeforeWriting(t *testing.T) {
 	if len(s.rec.changes) != 2 {
 		t.Errorf("%d writes", len(s.rec.changes))
 	}
+}
+
+// TestSignalInUnknownEncodingIsRefusedAndLaterSignalsFlow sends a payload
+// the data converter cannot read (as `temporal workflow signal --input-meta
+// encoding=…` can): it is recorded as refused, and the next signal is taken.
+func TestSignalInUnknownEncodingIsRefusedAndLaterSignalsFlow(t *testing.T) {
+	s := newScenario(t)
+	odd := converter.NewRawValue(&commonpb.Payload{
+		Metadata: map[string][]byte{"encoding": []byte("application/x-nonsense")},
+		Data:     []byte(`{"reason":"Lost"}`),
+	})
+	s.signal(minute, ActDisqualify, odd).
+		signal(minute, ActEditLead, map[string]any{"rating": "Cold"}).
+		check(minute, func(t *testing.T, v DealView) {
+			n := len(v.Timeline)
+			if n != 3 || v.Timeline[1].Accepted || v.Timeline[1].Action != "disqualify" || !v.Timeline[2].Accepted || v.Lead.Rating != "Cold" {
+				t.Errorf("timeline %+v", v.Timeline)
+			}
+		}).
+		do(minute, ActDisqualify, Disqualify{Reason: "Lost"})
+	s.run(fastLead("enc1"))
 }
 
 // ActProposeAlias keeps the refusal test readable.

@@ -177,14 +177,7 @@ func validSignal(t *testing.T, ctx context.Context, id string) {
 // A signal whose payload the SDK's data converter cannot decode (an
 // encoding it does not know) must be recorded as refused like any other,
 // and must not hold up the signals after it.
-//
-// Known bug, reported: receiveSignals receives into a json.RawMessage, so
-// the SDK drops such a signal as corrupt (nothing in the timeline) and the
-// receiving coroutine stays blocked in that channel's Receive: later signals
-// of other actions wait until another signal of the same action comes.
-// Receiving into a converter.RawValue fixes both.
 func TestSignalWithUndecodableEncoding(t *testing.T) {
-	t.Skip("known bug in workflows.receiveSignals (reported with a fix): a signal in an unknown encoding is dropped and blocks later signals")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	id := newDeal(t, "sec-encoding")
