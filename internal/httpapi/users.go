@@ -76,6 +76,9 @@ func (n NewUser) Validate() []workflows.FieldError {
 	if len(n.Name) > 200 {
 		errs = append(errs, workflows.FieldError{Field: "name", Reason: "is longer than 200 characters"})
 	}
+	if strings.ContainsRune(n.Name, 0) { // PostgreSQL cannot store it (a 500 otherwise)
+		errs = append(errs, workflows.FieldError{Field: "name", Reason: "must not contain NUL characters"})
+	}
 	if n.Role != RoleRep && n.Role != RoleManager {
 		errs = append(errs, workflows.FieldError{Field: "role", Reason: "must be rep or manager"})
 	}
