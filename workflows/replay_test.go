@@ -20,7 +20,9 @@ func TestReplayRecordedHistories(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"won.json", "lost.json", "revised.json"}
+	// v0 histories predate the signal-raw-payloads version; v1- ones carry
+	// its marker. Both must replay.
+	want := []string{"won.json", "lost.json", "revised.json", "v1-won.json", "v1-lost.json", "v1-revised.json"}
 	for _, name := range want {
 		if _, err := os.Stat(filepath.Join("testdata", "histories", name)); err != nil {
 			t.Errorf("recorded history %s is missing: %v", name, err)

@@ -28,6 +28,7 @@ import (
 func main() {
 	addr := flag.String("temporal", "127.0.0.1:7233", "Temporal frontend")
 	out := flag.String("out", "workflows/testdata/histories", "output folder")
+	prefix := flag.String("prefix", "", "file name prefix, e.g. v1- for histories of a newer workflow version")
 	flag.Parse()
 	c, err := client.Dial(client.Options{HostPort: *addr})
 	if err != nil {
@@ -41,7 +42,7 @@ func main() {
 		if err := drive(ctx, c, id, script); err != nil {
 			log.Fatalf("%s: %v", name, err)
 		}
-		if err := save(ctx, c, id, filepath.Join(*out, name+".json")); err != nil {
+		if err := save(ctx, c, id, filepath.Join(*out, *prefix+name+".json")); err != nil {
 			log.Fatalf("%s: %v", name, err)
 		}
 		fmt.Println("recorded", name, id)
