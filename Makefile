@@ -14,10 +14,10 @@ up:
 test: temporal-cli
 	$(GO) vet ./...
 	$(GO) test ./... -count=1 -timeout 40m
-	$(GO) test ./internal/apifuzz -run '^$$' -fuzz '^FuzzAction$$' -fuzztime 20s -parallel 1 -fuzzminimizetime 3s
-	$(GO) test ./internal/apifuzz -run '^$$' -fuzz '^FuzzCreateLead$$' -fuzztime 12s -parallel 1 -fuzzminimizetime 3s
-	$(GO) test ./internal/apifuzz -run '^$$' -fuzz '^FuzzImportCSV$$' -fuzztime 12s -parallel 1 -fuzzminimizetime 3s
-	$(GO) test ./internal/apifuzz -run '^$$' -fuzz '^FuzzCreateUser$$' -fuzztime 6s -parallel 1 -fuzzminimizetime 3s
+	$(GO) test ./internal/apifuzz -run '^$$' -fuzz '^FuzzAction$$' -fuzztime 20s -parallel 1 -fuzzminimizetime 0
+	$(GO) test ./internal/apifuzz -run '^$$' -fuzz '^FuzzCreateLead$$' -fuzztime 12s -parallel 1 -fuzzminimizetime 0
+	$(GO) test ./internal/apifuzz -run '^$$' -fuzz '^FuzzImportCSV$$' -fuzztime 12s -parallel 1 -fuzzminimizetime 0
+	$(GO) test ./internal/apifuzz -run '^$$' -fuzz '^FuzzCreateUser$$' -fuzztime 6s -parallel 1 -fuzzminimizetime 0
 
 # Builds .dev/bin/temporal from tools/go.mod when missing or stale, before the
 # tests run, so a cold build (~13 min on 2 cores) shows its progress here

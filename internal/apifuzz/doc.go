@@ -16,9 +16,13 @@
 // import). Seeds are in testdata/fuzz. `go test` runs the seeds; `make test`
 // also fuzzes each target briefly; a longer run:
 //
-//	go test ./internal/apifuzz -run '^$' -fuzz '^FuzzAction$' -fuzztime 2m -parallel 1 -fuzzminimizetime 3s
+//	go test ./internal/apifuzz -run '^$' -fuzz '^FuzzAction$' -fuzztime 2m -parallel 1 -fuzzminimizetime 0
 //
-// The fuzz workers (child processes of `go test -fuzz`) share the one stack
-// the test process starts, and take a PostgreSQL advisory lock around each
-// input, so the rows counted before and after it are its own.
+// Each input is a round trip to real servers, so minimizing the inputs that
+// widen coverage (up to 60 s each by default) would take most of a run:
+// -fuzzminimizetime 0 turns it off. The fuzz workers (child processes of `go
+// test -fuzz`) share the one stack the test process starts, and take a
+// PostgreSQL advisory lock around each input, so the rows counted before and
+// after it are its own. A run leaves the inputs it found in Go's fuzz cache,
+// which every later run replays first; `go clean -fuzzcache` empties it.
 package apifuzz
