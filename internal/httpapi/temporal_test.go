@@ -19,7 +19,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	sdklog "go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/types/known/durationpb"
 
@@ -188,7 +187,7 @@ func (e *env) startWorker() {
 		return
 	}
 	acts := activities.New(e.pool, activities.RecordingMailer{}, nil)
-	w := worker.New(e.tc, workflows.TaskQueue, worker.Options{})
+	w := temporalx.NewWorker(e.tc, workflows.TaskQueue)
 	w.RegisterWorkflowWithOptions(workflows.DealWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	w.RegisterActivityWithOptions(acts.ApplyChange, activity.RegisterOptions{Name: workflows.ActivityApplyChange})
 	if err := w.Start(); err != nil {
