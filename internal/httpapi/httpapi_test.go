@@ -41,8 +41,11 @@ type env struct {
 
 type envOpts struct {
 	rateLimit float64
-	timeout   time.Duration
-	pool      *pgxpool.Pool // another pool for the server (PostgreSQL down)
+	// timeout is the request timeout; 0 is the API's default, which leaves
+	// room for a query to fall back from a sticky queue that does not take
+	// it up (after 5s, on a busy machine).
+	timeout time.Duration
+	pool    *pgxpool.Pool // another pool for the server (PostgreSQL down)
 	// temporal is a dev server of the test's own, to stop under the API;
 	// its default namespace is used.
 	temporal *devstack.Temporal
@@ -83,9 +86,6 @@ func newEnv(t *testing.T, o envOpts) *env {
 	srvPool := pool
 	if o.pool != nil {
 		srvPool = o.pool
-	}
-	if o.timeout == 0 {
-		o.timeout = 5 * time.Second
 	}
 	e.cfg = httpapi.Config{
 		Temporal: tc, Pool: srvPool, Logger: slog.New(slog.NewJSONHandler(e.logBuf, nil)),
