@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
 )
@@ -194,6 +195,8 @@ func (c *checker) text(field, v string, required bool, max int) {
 		c.add(field, "is longer than %d characters", max)
 	case strings.ContainsRune(v, 0): // PostgreSQL cannot store it: the deal would fail
 		c.add(field, "must not contain NUL characters")
+	case !utf8.ValidString(v): // JSON would turn each bad byte into U+FFFD (3 bytes) on the way to the workflow
+		c.add(field, "is not valid UTF-8 text")
 	}
 }
 
