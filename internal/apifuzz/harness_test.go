@@ -269,10 +269,14 @@ func (h *harness) waitLead(t testing.TB, id string) {
 		if ok {
 			return
 		}
+		// A deal that failed will never write it: say so at once.
+		if p := h.problem(id); strings.HasPrefix(p, "failed:") {
+			t.Fatalf("lead %s: accepted, but its deal %s\n%s", id, p, h.describe(id))
+		}
 		if time.Now().After(deadline) {
 			t.Fatalf("lead %s: no row 30s after the API accepted it\n%s", id, h.describe(id))
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
