@@ -3,33 +3,46 @@ package deals_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"dealflow/internal/deals"
+	"dealflow/internal/devstack"
 	"dealflow/workflows"
 )
 
-// fakeTemporal records the starts and answers like the server: the first
-// start of an ID succeeds, a later one is "already started".
-type fakeTemporal struct {
-	started map[string]client.StartWorkflowOptions
-	err     error
-}
-
-func (f *fakeTemporal) ExecuteWorkflow(_ context.Context, o client.StartWorkflowOptions, wf any, args ...any) (client.WorkflowRun, error) {
-	if f.err != nil {
-		return nil, f.err
+// devServer starts a real Temporal dev server (in memory, no worker: the
+// started deals just wait) and returns a client on it.
+func devServer(t *testing.T) client.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute) // a cold CLI build takes ~13
+	defer cancel()
+	root, err := devstack.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, ok := f.started[o.ID]; ok {
-		return nil, serviceerror.NewWorkflowExecutionAlreadyStarted("already started", "", "run-1")
+	cli := devstack.TemporalCLIPath(root)
+	if err := devstack.EnsureTemporalCLI(ctx, root, cli, os.Stderr); err != nil {
+		t.Fatal(err)
 	}
-	f.started[o.ID] = o
-	return nil, nil
+	srv, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{CLI: cli, Headless: true, LogFile: filepath.Join(t.TempDir(), "temporal.log")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Kill() })
+	c, err := srv.Dial(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
 }
 
 func lead(id string) workflows.NewLead {
@@ -38,36 +51,63 @@ func lead(id string) workflows.NewLead {
 
 func TestStart(t *testing.T) {
 	ctx := context.Background()
-	f := &fakeTemporal{started: map[string]client.StartWorkflowOptions{}}
+	c := devServer(t)
 
-	created, err := deals.Start(ctx, f, lead("a-1"))
+	created, err := deals.Start(ctx, c, lead("a-1"))
 	if err != nil || !created {
 		t.Fatalf("first start: created %v, err %v; want created", created, err)
 	}
-	o := f.started["lead/a-1"]
-	if o.TaskQueue != workflows.TaskQueue || o.StaticSummary != "Lead: 50 chairs — Contoso" ||
-		o.WorkflowIDReusePolicy != enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE ||
-		!o.WorkflowExecutionErrorWhenAlreadyStarted || o.TypedSearchAttributes.Size() == 0 {
-		t.Errorf("start options: %+v", o)
+	d, err := c.DescribeWorkflowExecution(ctx, "lead/a-1", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := d.GetWorkflowExecutionInfo()
+	var summary string
+	if err := converter.GetDefaultDataConverter().FromPayload(d.GetExecutionConfig().GetUserMetadata().GetSummary(), &summary); err != nil {
+		t.Fatal(err)
+	}
+	var stage string
+	if err := converter.GetDefaultDataConverter().FromPayload(info.GetSearchAttributes().GetIndexedFields()["SalesStage"], &stage); err != nil {
+		t.Fatal(err)
+	}
+	if info.GetTaskQueue() != workflows.TaskQueue || info.GetType().GetName() != workflows.WorkflowName ||
+		summary != "Lead: 50 chairs — Contoso" || stage != "Qualify" {
+		t.Errorf("started %s on %s, summary %q, stage %q", info.GetType().GetName(), info.GetTaskQueue(), summary, stage)
 	}
 
-	created, err = deals.Start(ctx, f, lead("a-1"))
+	created, err = deals.Start(ctx, c, lead("a-1"))
 	if err != nil || created {
 		t.Fatalf("second start: created %v, err %v; want an existing deal and no error", created, err)
+	}
+	// Even once the deal has ended, its id is never a second deal.
+	if err := c.TerminateWorkflow(ctx, "lead/a-1", "", "test"); err != nil {
+		t.Fatal(err)
+	}
+	created, err = deals.Start(ctx, c, lead("a-1"))
+	if err != nil || created {
+		t.Fatalf("start after the end: created %v, err %v; want the existing deal and no error", created, err)
 	}
 
 	var inv *deals.InvalidLeadError
 	bad := lead("a-2")
 	bad.Lead.Email = "not-an-email"
-	if _, err := deals.Start(ctx, f, bad); !errors.As(err, &inv) || !strings.Contains(err.Error(), "email") {
+	if _, err := deals.Start(ctx, c, bad); !errors.As(err, &inv) || !strings.Contains(err.Error(), "email") {
 		t.Fatalf("invalid lead: err %v, want an *InvalidLeadError naming email", err)
 	}
-	if _, ok := f.started["lead/a-2"]; ok {
-		t.Error("an invalid lead was started")
+	var notFound *serviceerror.NotFound
+	if _, err := c.DescribeWorkflowExecution(ctx, "lead/a-2", ""); !errors.As(err, &notFound) {
+		t.Errorf("an invalid lead was started: %v", err)
 	}
 
-	f.err = serviceerror.NewUnavailable("connection refused")
-	if _, err := deals.Start(ctx, f, lead("a-3")); err == nil || !strings.Contains(err.Error(), "lead/a-3") {
+	// A server nobody listens on: the error names the workflow.
+	down, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer down.Close()
+	dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if _, err := deals.Start(dctx, down, lead("a-3")); err == nil || !strings.Contains(err.Error(), "lead/a-3") {
 		t.Fatalf("unreachable server: err %v, want one naming the workflow", err)
 	}
 }

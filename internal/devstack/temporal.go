@@ -97,8 +97,13 @@ func StartTemporal(ctx context.Context, opts TemporalOptions) (*Temporal, error)
 	}
 	t := &Temporal{fixed: opts}
 	var err error
+	// The server also picks the ports of its inner services itself; on a
+	// busy machine another process can take one first, and then the server
+	// dies during start-up (its log's tail is a stack, not the port). Both
+	// cases are worth another try with fresh ports.
 	for attempt := 0; attempt < 3; attempt++ {
-		if err = t.start(ctx); err == nil || !strings.Contains(err.Error(), "address already in use") {
+		err = t.start(ctx)
+		if err == nil || !(strings.Contains(err.Error(), "address already in use") || errors.Is(err, errExitedDuringStartup)) {
 			return t, err
 		}
 	}
@@ -169,8 +174,12 @@ func (t *Temporal) Args() []string {
 	for _, sa := range o.SearchAttributes {
 		args = append(args, "--search-attribute", sa.Name+"="+sa.Type)
 	}
+	args = append(args, DevDynamicConfig()...)
 	return append(args, o.ExtraArgs...)
 }
+
+// errExitedDuringStartup: the server process ended before it was ready.
+var errExitedDuringStartup = errors.New("the dev server exited during start-up")
 
 // waitReady polls the frontend until the namespace and the search attributes
 // are there, the process exits, or the start timeout passes.
@@ -184,7 +193,7 @@ func (t *Temporal) waitReady(ctx context.Context) error {
 		}
 		select {
 		case <-t.proc.Done():
-			return fmt.Errorf("start temporal: the dev server exited during start-up: %s", t.proc.Describe(40))
+			return fmt.Errorf("start temporal: %w: %s", errExitedDuringStartup, t.proc.Describe(40))
 		case <-ctx.Done():
 			return fmt.Errorf("start temporal: frontend %s not ready after %s: %v\n%s", t.Address(), t.opts.StartTimeout, last, t.proc.Describe(40))
 		case <-time.After(250 * time.Millisecond):
@@ -268,8 +277,10 @@ func (t *Temporal) Start(ctx context.Context) error {
 	}
 	var err error
 	for attempt := 0; attempt < 20; attempt++ {
-		// The old server's ports can take a moment to be released.
-		if err = t.launch(ctx); err == nil || !strings.Contains(err.Error(), "address already in use") {
+		// The old server's ports can take a moment to be released, and an
+		// inner port it picks itself may be taken (see StartTemporal).
+		err = t.launch(ctx)
+		if err == nil || !(strings.Contains(err.Error(), "address already in use") || errors.Is(err, errExitedDuringStartup)) {
 			return err
 		}
 		time.Sleep(250 * time.Millisecond)
@@ -294,4 +305,27 @@ func withoutEnv(env []string, prefix string) []string {
 		}
 	}
 	return out
+}
+
+// DevDynamicConfig returns the --dynamic-config-value flags every dev server
+// starts with. Measured with `go run ./bench` (docs/benchmarks.md):
+//
+//   - One partition per task queue instead of four. With four, a task
+//     written to a partition that no poll is waiting on sits there until one
+//     arrives or it is forwarded; a worker with a few pollers on one machine
+//     gains nothing from partitions and its tasks wait longer.
+//   - Eager activity execution: the activity a workflow task schedules comes
+//     back to the worker in the answer to that task's completion, instead of
+//     going through the activity task queue and a poll. Every deal action
+//     schedules one (ApplyChange), so each saves a queue round trip.
+func DevDynamicConfig() []string {
+	var args []string
+	for _, kv := range []string{
+		"matching.numTaskqueueReadPartitions=1",
+		"matching.numTaskqueueWritePartitions=1",
+		"system.enableActivityEagerExecution=true",
+	} {
+		args = append(args, "--dynamic-config-value", kv)
+	}
+	return args
 }

@@ -81,11 +81,7 @@ func startShared() {
 				return err
 			}
 			// In memory: nothing to keep after the tests.
-			var srv *devstack.Temporal
-			err = retryStartup(func() (err error) {
-				srv, err = devstack.StartTemporal(ctx, devstack.TemporalOptions{CLI: cli, Headless: true, LogFile: filepath.Join(dir, "temporal.log")})
-				return err
-			})
+			srv, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{CLI: cli, Headless: true, LogFile: filepath.Join(dir, "temporal.log")})
 			// The server holds its log open; the folder need not outlive
 			// the start (whose errors carry the log's tail).
 			_ = os.RemoveAll(dir)
@@ -153,30 +149,12 @@ func ownTemporal(t *testing.T) *devstack.Temporal {
 		t.Fatal(err)
 	}
 	log := filepath.Join(t.TempDir(), "temporal.log")
-	var srv *devstack.Temporal
-	if err := retryStartup(func() (err error) {
-		srv, err = devstack.StartTemporal(ctx, devstack.TemporalOptions{CLI: cli, Headless: true, LogFile: log})
-		return err
-	}); err != nil {
+	srv, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{CLI: cli, Headless: true, LogFile: log})
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Kill() })
 	return srv
-}
-
-// retryStartup runs start again, twice at most, when the dev server died
-// during start-up. The server picks the ports of its inner services itself,
-// and on a busy machine another process can take one before it binds it;
-// devstack retries a taken port only when the log's tail says so, and here
-// the tail is the panic's stack, below the message.
-func retryStartup(start func() error) error {
-	var err error
-	for range 3 {
-		if err = start(); err == nil || !strings.Contains(err.Error(), "exited during start-up") {
-			return err
-		}
-	}
-	return err
 }
 
 // startWorker starts a worker for the env's namespace, registered as
