@@ -30,7 +30,8 @@ type Breakdown struct {
 	// WorkflowTaskFailures and WorkflowTaskTimeouts count failed and
 	// timed-out workflow tasks; LocalActivities counts marker events.
 	WorkflowTaskFailures int `json:"workflowTaskFailures"`
-	// FailureCauses counts the failures by cause and message.
+	// FailureCauses counts the failures by cause and message, and the
+	// timeouts by type.
 	FailureCauses        map[string]int `json:"workflowTaskFailureCauses,omitempty"`
 	WorkflowTaskTimeouts int            `json:"workflowTaskTimeouts"`
 	LocalActivities      int            `json:"localActivities"`
@@ -92,9 +93,14 @@ func breakdown(ctx context.Context, tc client.Client, ids []string, limit int) *
 						if len(msg) > 80 {
 							msg = msg[:80]
 						}
-						why = append(why, a.GetCause().String()+": "+msg)
+						why = append(why, "failed "+a.GetCause().String()+": "+msg)
 					case enumspb.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
 						to++
+						kind := "sticky queue"
+						if !sticky[e.GetWorkflowTaskTimedOutEventAttributes().GetScheduledEventId()] {
+							kind = "normal queue"
+						}
+						why = append(why, "timed out "+e.GetWorkflowTaskTimedOutEventAttributes().GetTimeoutType().String()+" on the "+kind)
 					case enumspb.EVENT_TYPE_MARKER_RECORDED:
 						mk++
 					case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:

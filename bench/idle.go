@@ -120,11 +120,13 @@ func waitParked(ctx context.Context, tc client.Client, ids []string, progress io
 }
 
 // idleActions edits the lead of k random parked deals through the API, one
-// after another, and returns the latencies.
-func idleActions(ctx context.Context, a *api, token string, ids []string, k int) *latencies {
+// after another, and returns the latencies and the workflow IDs acted on.
+func idleActions(ctx context.Context, a *api, token string, ids []string, k int) (*latencies, []string) {
 	lat := newLatencies()
+	var acted []string
 	for j := range k {
 		id := ids[rand.IntN(len(ids))]
+		acted = append(acted, workflows.WorkflowID(id))
 		t := time.Now()
 		body := map[string]any{"jobTitle": fmt.Sprintf("Buyer %d", j)}
 		if _, err := a.do(ctx, lat, "edit_lead", http.MethodPatch, "/v1/leads/"+id, token, body, ""); err != nil {
@@ -133,5 +135,5 @@ func idleActions(ctx context.Context, a *api, token string, ids []string, k int)
 		}
 		lat.add("edit_lead", time.Since(t))
 	}
-	return lat
+	return lat, acted
 }

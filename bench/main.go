@@ -178,6 +178,11 @@ type Idle struct {
 	Processes       []ProcStats   `json:"processes"`
 	LoadBefore      float64       `json:"loadAvgBefore"`
 	LoadAfter       float64       `json:"loadAvgAfter"`
+	// WorkerGo is what the worker's Go runtime reports with every deal
+	// parked (from its /metrics; only with -self).
+	WorkerGo *GoRuntime `json:"workerGoRuntime,omitempty"`
+	// Breakdown is that of the deals acted on.
+	Breakdown *Breakdown `json:"breakdown,omitempty"`
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -189,7 +194,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bench: %v\n", err)
 		return 2
 	}
-	rep, err := bench(ctx, o, stderr)
+	rep, err := bench(ctx, o, "go run ./bench "+strings.Join(args, " "), stderr)
 	if rep != nil {
 		printReport(stdout, rep)
 		if o.jsonPath != "" {
@@ -214,6 +219,7 @@ type target struct {
 	temporal, namespace string
 	worker, api, server proc
 	extra               []proc // PostgreSQL, the floor worker
+	workerMetrics       string // the worker's /metrics URL (-self)
 	stack               *e2e.Stack
 }
 
@@ -224,10 +230,10 @@ func (t *target) procs(floorWorker proc) []proc {
 	return ps
 }
 
-func bench(ctx context.Context, o options, progress io.Writer) (*Report, error) {
+func bench(ctx context.Context, o options, command string, progress io.Writer) (*Report, error) {
 	rep := &Report{Started: time.Now().UTC(), Machine: machine(runtime.Version(), runtime.NumCPU()),
 		Config: Config{Deals: o.n, Concurrency: o.conc, ThankYou: o.thankYou.String(), Self: o.self,
-			FloorLocal: o.floorLocal, Command: "go run ./bench " + strings.Join(os.Args[1:], " ")}}
+			FloorLocal: o.floorLocal, Command: command}}
 	t, stop, err := startTarget(ctx, o, progress)
 	if err != nil {
 		return nil, err
@@ -337,9 +343,13 @@ func idleRun(ctx context.Context, o options, t *target, a *api, tc client.Client
 			r.WorkerRSSMB, r.WorkerPeakRSSMB = p.RSSMB, p.PeakRSSMB
 		}
 	}
-	lat := idleActions(ctx, a, t.tokens[0], ids, o.idleActions)
+	if t.workerMetrics != "" {
+		r.WorkerGo = scrapeGo(ctx, t.workerMetrics)
+	}
+	lat, acted := idleActions(ctx, a, t.tokens[0], ids, o.idleActions)
 	r.Actions = lat.stats()
 	r.Processes, r.LoadAfter = m.stop(), loadAvg()
+	r.Breakdown = breakdown(ctx, tc, acted, breakdownDeals)
 	return r, nil
 }
 
@@ -375,7 +385,7 @@ func startTarget(ctx context.Context, o options, progress io.Writer) (*target, f
 			fmt.Fprintf(progress, "bench: stop the stack: %v\n", err)
 		}
 	}
-	t := &target{apiURL: s.APIURL, temporal: s.TemporalAddress(), namespace: s.Namespace(), stack: s,
+	t := &target{apiURL: s.APIURL, temporal: s.TemporalAddress(), namespace: s.Namespace(), stack: s, workerMetrics: s.WorkerMetricsURL,
 		worker: proc{Name: "worker", PID: s.Worker().PID()}, api: proc{Name: "api", PID: s.API().PID()},
 		server: proc{Name: "temporal", PID: s.Temporal.Process().PID()}}
 	if s.PG != nil {

@@ -55,14 +55,7 @@ func printReport(w io.Writer, r *Report) {
 		}
 		fmt.Fprintf(w, "\n%s latency (ms)\n", x.name)
 		actionTable(tw, x.run.Actions)
-		if b := x.run.Breakdown; b != nil {
-			fmt.Fprintf(w, "\n%s: where the time goes, from the histories (ms; mean %.0f events per deal, %d workflow task failures, %d timeouts, %d local activities)\n",
-				x.name, b.Events, b.WorkflowTaskFailures, b.WorkflowTaskTimeouts, b.LocalActivities)
-			actionTable(tw, b.rows())
-			for cause, n := range b.FailureCauses {
-				fmt.Fprintf(w, "  workflow task failed %d× with %s\n", n, cause)
-			}
-		}
+		breakdownTable(w, tw, x.name, x.run.Breakdown)
 		fmt.Fprintf(w, "\n%s processes\n", x.name)
 		procTable(tw, x.run.Processes)
 	}
@@ -70,10 +63,26 @@ func printReport(w io.Writer, r *Report) {
 		i := r.Idle
 		fmt.Fprintf(w, "\nidle: %d deals parked in Qualify in %.1f s; worker RSS %.1f MB (peak %.1f MB); load %.2f → %.2f\n",
 			i.Deals, i.ParkSeconds, i.WorkerRSSMB, i.WorkerPeakRSSMB, i.LoadBefore, i.LoadAfter)
+		if g := i.WorkerGo; g != nil {
+			fmt.Fprintf(w, "worker Go runtime: %d goroutines, heap in use %.1f MB, stacks %.1f MB\n", g.Goroutines, g.HeapInuseMB, g.StackMB)
+		}
 		fmt.Fprintln(w, "\nidle: rep actions on random parked deals, one at a time (ms)")
 		actionTable(tw, i.Actions)
+		breakdownTable(w, tw, "idle (the deals acted on)", i.Breakdown)
 		fmt.Fprintln(w, "\nidle processes")
 		procTable(tw, i.Processes)
+	}
+}
+
+func breakdownTable(w io.Writer, tw *tabwriter.Writer, name string, b *Breakdown) {
+	if b == nil {
+		return
+	}
+	fmt.Fprintf(w, "\n%s: where the time goes, from the histories (ms; mean %.0f events per deal, %d workflow task failures, %d timeouts, %d local activities)\n",
+		name, b.Events, b.WorkflowTaskFailures, b.WorkflowTaskTimeouts, b.LocalActivities)
+	actionTable(tw, b.rows())
+	for cause, n := range b.FailureCauses {
+		fmt.Fprintf(w, "  workflow task %d×: %s\n", n, cause)
 	}
 }
 

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -348,4 +350,47 @@ func loadAvg() float64 {
 		return -1
 	}
 	return v
+}
+
+// GoRuntime is what a process's Prometheus Go collector reports.
+type GoRuntime struct {
+	Goroutines  int     `json:"goroutines"`
+	HeapInuseMB float64 `json:"heapInuseMB"`
+	StackMB     float64 `json:"stackInuseMB"`
+}
+
+// scrapeGo reads go_goroutines and the heap and stack in use from a
+// Prometheus text endpoint; nil when it cannot.
+func scrapeGo(ctx context.Context, url string) *GoRuntime {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	g := &GoRuntime{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
+	for sc.Scan() {
+		name, val, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "go_goroutines":
+			g.Goroutines = int(v)
+		case "go_memstats_heap_inuse_bytes":
+			g.HeapInuseMB = round2(v / (1 << 20))
+		case "go_memstats_stack_inuse_bytes":
+			g.StackMB = round2(v / (1 << 20))
+		}
+	}
+	return g
 }
