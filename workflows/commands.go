@@ -191,7 +191,7 @@ func (c *checker) text(field, v string, required bool, max int) {
 	switch {
 	case required && strings.TrimSpace(v) == "":
 		c.add(field, "is required")
-	case len(v) > max:
+	case utf8.RuneCountInString(v) > max:
 		c.add(field, "is longer than %d characters", max)
 	case strings.ContainsRune(v, 0): // PostgreSQL cannot store it: the deal would fail
 		c.add(field, "must not contain NUL characters")
