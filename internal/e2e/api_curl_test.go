@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// The curl session of api/README.md runs, as written, against the stack and
+// The curl session of README.md runs, as written, against the stack and
 // takes a deal from lead to paid invoice.
 func TestAPIReadmeCurlSession(t *testing.T) {
 	for _, tool := range []string{"bash", "curl", "jq"} {
@@ -18,14 +18,14 @@ func TestAPIReadmeCurlSession(t *testing.T) {
 			t.Fatalf("the README's curl session needs %s: %v", tool, err)
 		}
 	}
-	doc, err := os.ReadFile(filepath.Join(stack.Root, "api", "README.md"))
+	doc, err := os.ReadFile(filepath.Join(stack.Root, "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, rest, ok := strings.Cut(string(doc), "<!-- e2e: curl session -->\n```sh\n")
 	script, _, ok2 := strings.Cut(rest, "\n```")
 	if !ok || !ok2 {
-		t.Fatal("api/README.md has no ```sh block after <!-- e2e: curl session -->")
+		t.Fatal("README.md has no ```sh block after <!-- e2e: curl session -->")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
