@@ -35,6 +35,11 @@ type Breakdown struct {
 	FailureCauses        map[string]int `json:"workflowTaskFailureCauses,omitempty"`
 	WorkflowTaskTimeouts int            `json:"workflowTaskTimeouts"`
 	LocalActivities      int            `json:"localActivities"`
+	// OffStickyTasks counts the workflow tasks on the task queue beyond the
+	// first of each deal: a task that left the worker's sticky queue, e.g.
+	// an Update's speculative task that no sticky poll took within 5 s and
+	// the server rescheduled (the wait before it is in no event).
+	OffStickyTasks int `json:"offStickyTasks"`
 	// Events is the mean history length of a deal.
 	Events float64 `json:"meanEvents"`
 }
@@ -153,6 +158,7 @@ func breakdown(ctx context.Context, tc client.Client, ids []string, limit int) *
 	if len(causes) > 0 {
 		b.FailureCauses = causes
 	}
+	b.OffStickyTasks = max(0, b.WorkflowTaskNormalQueue.Count-len(ids))
 	if len(ids) > 0 {
 		b.Events = round2(float64(events) / float64(len(ids)))
 	}

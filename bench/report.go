@@ -78,8 +78,8 @@ func breakdownTable(w io.Writer, tw *tabwriter.Writer, name string, b *Breakdown
 	if b == nil {
 		return
 	}
-	fmt.Fprintf(w, "\n%s: where the time goes, from the histories (ms; mean %.0f events per deal, %d workflow task failures, %d timeouts, %d local activities)\n",
-		name, b.Events, b.WorkflowTaskFailures, b.WorkflowTaskTimeouts, b.LocalActivities)
+	fmt.Fprintf(w, "\n%s: where the time goes, from the histories (ms; mean %.0f events per deal, %d workflow task failures, %d timeouts, %d tasks off the sticky queue, %d local activities)\n",
+		name, b.Events, b.WorkflowTaskFailures, b.WorkflowTaskTimeouts, b.OffStickyTasks, b.LocalActivities)
 	actionTable(tw, b.rows())
 	for cause, n := range b.FailureCauses {
 		fmt.Fprintf(w, "  workflow task %d×: %s\n", n, cause)
