@@ -28,7 +28,8 @@ type Breakdown struct {
 	// ActivityRun is started-to-completed of activities.
 	ActivityRun ActionStats `json:"activityRun"`
 	// WorkflowTaskFailures and WorkflowTaskTimeouts count failed and
-	// timed-out workflow tasks; LocalActivities counts marker events.
+	// timed-out workflow tasks; LocalActivities counts the local activities'
+	// markers (not the version markers of workflow.GetVersion).
 	WorkflowTaskFailures int `json:"workflowTaskFailures"`
 	// FailureCauses counts the failures by cause and message, and the
 	// timeouts by type.
@@ -107,7 +108,9 @@ func breakdown(ctx context.Context, tc client.Client, ids []string, limit int) *
 						}
 						why = append(why, "timed out "+e.GetWorkflowTaskTimedOutEventAttributes().GetTimeoutType().String()+" on the "+kind)
 					case enumspb.EVENT_TYPE_MARKER_RECORDED:
-						mk++
+						if e.GetMarkerRecordedEventAttributes().GetMarkerName() == "LocalActivity" {
+							mk++
+						}
 					case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
 						actScheduled[e.GetEventId()] = at
 					case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
