@@ -318,12 +318,17 @@ func withoutEnv(env []string, prefix string) []string {
 //     back to the worker in the answer to that task's completion, instead of
 //     going through the activity task queue and a poll. Every deal action
 //     schedules one (ApplyChange), so each saves a queue round trip.
+//   - The worker's autoscaled pollers (temporalx.WorkerOptions) are told to
+//     scale up once a task queue's backlog is 20 ms old instead of 200 ms: a
+//     rep action is two or three workflow tasks of a few tens of ms, and
+//     each waited about 100 ms on the sticky queue at the 200 ms default.
 func DevDynamicConfig() []string {
 	var args []string
 	for _, kv := range []string{
 		"matching.numTaskqueueReadPartitions=1",
 		"matching.numTaskqueueWritePartitions=1",
 		"system.enableActivityEagerExecution=true",
+		`matching.pollerScalingMinimumBacklog="20ms"`,
 	} {
 		args = append(args, "--dynamic-config-value", kv)
 	}
