@@ -53,6 +53,8 @@ type Command interface {
 	Validate() []FieldError
 	// By is who asks.
 	By() string
+	// ByRole is the role the API acts with, "" for operators.
+	ByRole() string
 }
 
 // NewCommand returns an empty command of the action, for decoding.
@@ -134,10 +136,26 @@ func DecodeStrict(raw []byte, v any) error {
 }
 
 // Actor is embedded in every command: the user who asks. The API sets it from
-// the bearer token; a signal without it is recorded as from "unknown".
+// the bearer token, with that user's role; a signal without it is recorded as
+// from "unknown".
 type Actor struct {
 	Actor string `json:"actor,omitempty"`
+	// ActorRole is the API user's role (RoleRep or RoleManager). Set only by
+	// the API, which acts for users who may not see every deal; commands
+	// without it (signals, the starter) come from operators with access to
+	// Temporal itself and are not checked (Deal.Authorize).
+	ActorRole string `json:"actorRole,omitempty"`
 }
+
+// Roles of the API's users: reps work the deals they are on, managers all.
+const (
+	RoleRep     = "rep"
+	RoleManager = "manager"
+)
+
+// ByRole returns the role the API acts with, "" when the command is not the
+// API's.
+func (a Actor) ByRole() string { return a.ActorRole }
 
 // By returns the actor, or "unknown".
 func (a Actor) By() string {

@@ -496,6 +496,34 @@ func TestUpdateValidatorRefusesBeforeWriting(t *testing.T) {
 	}
 }
 
+// TestOnlyTheTeamAndManagersAct: a rep the API acts for may act on a deal only
+// while owning it or on its sales team, a manager always; the validator
+// refuses the others before anything is written. Commands without a role
+// (signals, the starter: operators) are not checked.
+func TestOnlyTheTeamAndManagersAct(t *testing.T) {
+	rep := func(email string) Actor { return Actor{Actor: email, ActorRole: RoleRep} }
+	s := newScenario(t)
+	s.refuse(minute, ActEditLead, EditLead{Actor: rep("bob@example.com"), Rating: sptr("Cold")}, RejectNoAccess).
+		do(minute, ActEditLead, EditLead{Actor: rep("alice@example.com"), Rating: sptr("Cold")}).
+		do(minute, ActQualify, Qualify{Actor: Actor{Actor: "max@example.com", ActorRole: RoleManager}}).
+		do(minute, ActAddTeamMember, AddTeamMember{Actor: rep("alice@example.com"), UserID: "bob@example.com", Role: "Technical Sales"}).
+		do(minute, ActEditOpportunity, EditOpportunity{Actor: rep("bob@example.com"), CustomerNeed: sptr("more laptops")}).
+		refuse(minute, ActEditOpportunity, EditOpportunity{Actor: rep("carol@example.com"), CustomerNeed: sptr("none")}, RejectNoAccess).
+		do(minute, ActClose, Close{Outcome: "lost", Reason: "Canceled"})
+	s.run(fastLead("auth1"))
+	// Refusals leave no trace: of the outsiders, only bob's action once on
+	// the team was written.
+	var got []string
+	for _, c := range s.rec.changes {
+		if c.Event.Actor == "bob@example.com" || c.Event.Actor == "carol@example.com" {
+			got = append(got, c.Event.Actor+" "+c.Event.Action)
+		}
+	}
+	if !slices.Equal(got, []string{"bob@example.com edit_opportunity"}) {
+		t.Errorf("outsiders' writes: %q", got)
+	}
+}
+
 // TestSignalInUnknownEncodingIsRefusedAndLaterSignalsFlow sends a payload
 // the data converter cannot read (as `temporal workflow signal --input-meta
 // encoding=…` can): it is recorded as refused, and the next signal is taken.

@@ -70,6 +70,9 @@ const (
 	RejectGate = "gate"
 	// RejectNotFound: the item the action names does not exist (404).
 	RejectNotFound = "not_found"
+	// RejectNoAccess: the API's user is neither a manager nor on the deal's
+	// team; the API answers as if the deal did not exist (404).
+	RejectNoAccess = "no_access"
 )
 
 // Rejection is why an action was refused. Nothing was written.
@@ -155,10 +158,27 @@ func (d *Deal) Clone() *Deal {
 	return c
 }
 
-// Check reports whether the action would be accepted now, without changing d.
+// Check reports whether the action would be accepted now, without changing d:
+// whether its user may act on the deal, then Apply's rules.
 func (d *Deal) Check(cmd Command, now time.Time) error {
+	if rej := d.Authorize(cmd); rej != nil {
+		return rej
+	}
 	_, _, err := d.Clone().Apply(cmd, now)
 	return err
+}
+
+// Authorize refuses an API user who may not act on the deal: a rep who is
+// neither its owner nor on its sales team. It is checked by the Update
+// validator only, so that the API needs no read of the deal before acting
+// and the check sees the same state as the action.
+func (d *Deal) Authorize(cmd Command) *Rejection {
+	role := cmd.ByRole()
+	if role == "" || role == RoleManager || d.OnTeam(cmd.By()) {
+		return nil
+	}
+	return &Rejection{Code: RejectNoAccess, Action: cmd.Action(),
+		Message: fmt.Sprintf("%s may not act on lead %s", cmd.By(), d.ID)}
 }
 
 // Apply runs one rep action: it checks the input, the stage and the gate,

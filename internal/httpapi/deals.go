@@ -354,6 +354,9 @@ func (s *Server) run(c *gin.Context, u User, id string, cmd workflows.Command) e
 	if err != nil {
 		return err
 	}
+	if err := s.health.up(ctx); err != nil {
+		return err // at once, not after the client's retries
+	}
 	var res workflows.Result
 	err = retryNotReady(ctx, func() error {
 		h, err := s.cfg.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
@@ -364,10 +367,10 @@ func (s *Server) run(c *gin.Context, u User, id string, cmd workflows.Command) e
 			WaitForStage: client.WorkflowUpdateStageCompleted,
 		})
 		if err != nil {
-			return s.updateErr(ctx, id, err)
+			return s.updateErr(ctx, u, id, err)
 		}
 		if err := h.Get(ctx, &res); err != nil {
-			return s.updateErr(ctx, id, err)
+			return s.updateErr(ctx, u, id, err)
 		}
 		return nil
 	})
@@ -385,13 +388,16 @@ func (s *Server) run(c *gin.Context, u User, id string, cmd workflows.Command) e
 }
 
 // updateErr maps the error of an Update call or outcome.
-func (s *Server) updateErr(ctx context.Context, id string, err error) error {
+func (s *Server) updateErr(ctx context.Context, u User, id string, err error) error {
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
 		if appErr.Type() == workflows.RejectionErrorType {
 			var rej *workflows.Rejection
 			if derr := appErr.Details(&rej); derr != nil || rej == nil {
 				return internal(fmt.Errorf("lead %s: undecodable rejection %q: %v", id, appErr.Error(), derr))
+			}
+			if rej.Code == workflows.RejectNoAccess {
+				return noDeal(id) // as for a deal that does not exist
 			}
 			return rejection(rej)
 		}
@@ -403,6 +409,11 @@ func (s *Server) updateErr(ctx context.Context, id string, err error) error {
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
 		if strings.Contains(nf.Error(), "completed") {
+			// An ended deal runs no validator: say it ended only to those
+			// who may see it.
+			if _, err := s.dealView(ctx, u, id); err != nil {
+				return err
+			}
 			return conflict("deal-ended", "Deal ended",
 				"lead "+id+" has ended (paid, or closed past its retention window); it takes no more actions")
 		}

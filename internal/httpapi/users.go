@@ -16,10 +16,10 @@ import (
 	"dealflow/workflows"
 )
 
-// Roles of API users.
+// Roles of API users (the workflow checks them too, see workflows.Actor).
 const (
-	RoleRep     = "rep"
-	RoleManager = "manager"
+	RoleRep     = workflows.RoleRep
+	RoleManager = workflows.RoleManager
 )
 
 // User is an API user: reps act on their own deals, managers on all.
