@@ -7,7 +7,8 @@
 //     timers are armed but far off and whose thank-you fires a second after
 //     the close, so every deal's workflow completes;
 //  2. floor: the same number of deals through a minimal workflow with the
-//     same Updates, activities and timer but no-op bodies, driven through the
+//     same Updates, activities (local, as the deal's; -floor-local=false for
+//     remote ones) and timer but no-op bodies, driven through the
 //     SDK client by the same number of clients, on the same Temporal server,
 //     its worker a separate process with the deal worker's options;
 //  3. idle: deals parked in Qualify with their reminder timers pending, the
@@ -95,7 +96,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.phases, "phases", "floor,product,idle", "phases to run, comma-separated, in this order")
 	fs.StringVar(&o.jsonPath, "json", "", "also write the results as JSON to this file")
 	fs.StringVar(&o.temporalDB, "temporal-db", "file", "with -self: the dev server's SQLite store, file (WAL, as make up) or memory")
-	fs.BoolVar(&o.floorLocal, "floor-local", false, "run the floor's activities as local activities")
+	fs.BoolVar(&o.floorLocal, "floor-local", true, "run the floor's activities as local activities, as the deal runs ApplyChange; -floor-local=false runs them as remote activities")
 	fs.BoolVar(&o.restartIdleWorker, "restart-worker", true, "with -self: restart the worker before the idle run, so its memory is that of the parked deals alone")
 	if err := fs.Parse(args); err != nil {
 		return o, err

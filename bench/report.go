@@ -24,7 +24,9 @@ func printReport(w io.Writer, r *Report) {
 		fmt.Fprintf(w, ", own stack (Temporal SQLite %s)", r.Config.TemporalDB)
 	}
 	if r.Config.FloorLocal {
-		fmt.Fprint(w, ", floor with local activities")
+		fmt.Fprint(w, ", floor activities local (as the deal's)")
+	} else {
+		fmt.Fprint(w, ", floor activities remote")
 	}
 	fmt.Fprintln(w)
 
