@@ -313,6 +313,9 @@ func (w *dealWorkflow) signalsPending() bool {
 // ApplyChange is idempotent, so a local activity re-run after a worker dies
 // before its task completes changes nothing. Deals started before the version
 // keep their remote activity to the end of their run.
+// retryForever bounds ApplyChange's retries at a time no outage lasts.
+const retryForever = 10 * 365 * 24 * time.Hour
+
 func (w *dealWorkflow) persist(ctx workflow.Context, ch Change) (ChangeResult, error) {
 	retry := &temporal.RetryPolicy{
 		InitialInterval:        500 * time.Millisecond,
@@ -323,9 +326,14 @@ func (w *dealWorkflow) persist(ctx workflow.Context, ch Change) (ChangeResult, e
 	var f workflow.Future
 	if workflow.GetVersion(ctx, "apply-change-local", workflow.DefaultVersion, 1) == 1 {
 		ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-			StartToCloseTimeout: 30 * time.Second,
-			RetryPolicy:         retry,
-			Summary:             ch.Event.Action,
+			// A local activity's retries stop at its schedule-to-close
+			// timeout, which defaults to one attempt's 30 s: a PostgreSQL
+			// restart would then fail the action. The remote activity
+			// retried for as long as it took; so does this.
+			ScheduleToCloseTimeout: retryForever,
+			StartToCloseTimeout:    30 * time.Second,
+			RetryPolicy:            retry,
+			Summary:                ch.Event.Action,
 		})
 		f = workflow.ExecuteLocalActivity(ctx, ActivityApplyChange, ch)
 	} else {

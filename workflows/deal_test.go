@@ -28,11 +28,17 @@ import (
 type recorder struct {
 	mu      sync.Mutex
 	changes []Change
+	// failures is how many calls to fail first, as PostgreSQL down would.
+	failures int
 }
 
 func (r *recorder) ApplyChange(_ context.Context, ch Change) (ChangeResult, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.failures > 0 {
+		r.failures--
+		return ChangeResult{}, errors.New("connection refused")
+	}
 	r.changes = append(r.changes, ch)
 	if ch.Qualify != nil {
 		return ChangeResult{AccountID: ch.Qualify.NewAccountID, ContactID: ch.Qualify.NewContactID}, nil
@@ -493,6 +499,24 @@ func TestUpdateValidatorRefusesBeforeWriting(t *testing.T) {
 	// Validator refusals leave no trace: only create and disqualify were written.
 	if len(s.rec.changes) != 2 {
 		t.Errorf("%d writes", len(s.rec.changes))
+	}
+}
+
+// TestWritesWaitOutAnOutage: ApplyChange failing for minutes (PostgreSQL
+// down) delays the deal's writes but fails nothing: the lead is written and
+// the next action is taken once it is back.
+func TestWritesWaitOutAnOutage(t *testing.T) {
+	s := newScenario(t)
+	s.rec.failures = 10 // about 2.5 minutes of retries
+	s.do(10*minute, ActQualify, Qualify{}).
+		do(minute, ActClose, Close{Outcome: "lost", Reason: "Canceled"})
+	s.run(fastLead("outage1"))
+	var got []string
+	for _, c := range s.rec.changes[:min(3, len(s.rec.changes))] {
+		got = append(got, c.Event.Action)
+	}
+	if want := []string{"create", "qualify", "close"}; !slices.Equal(got, want) {
+		t.Errorf("writes after the outage: %q, want %q", got, want)
 	}
 }
 
