@@ -49,6 +49,9 @@ type dealWorkflow struct {
 	signalsBusy bool
 	// visible holds the search attributes last upserted.
 	visible visibility
+	// closing is set once the run is about to end (see settle): Updates are
+	// refused from then on, with this code.
+	closing string
 }
 
 func newDealWorkflow(ctx workflow.Context, in NewLead) (*dealWorkflow, error) {
@@ -94,6 +97,13 @@ func newDealWorkflow(ctx workflow.Context, in NewLead) (*dealWorkflow, error) {
 				cmd, err := DecodeCommand(act, raw)
 				if err != nil {
 					return rejectionError(undecodable(act, w.d, err))
+				}
+				if rej := w.d.Authorize(cmd); rej != nil {
+					return rejectionError(rej)
+				}
+				if w.closing != "" {
+					return rejectionError(&Rejection{Code: w.closing, Action: act, Stage: w.d.Stage, Status: w.d.Status,
+						Message: closingMessage[w.closing]})
 				}
 				return rejectionError(w.d.Check(cmd, workflow.Now(ctx)))
 			}})
@@ -199,9 +209,13 @@ func (w *dealWorkflow) act(ctx workflow.Context, act Action, raw json.RawMessage
 	now := workflow.Now(ctx)
 	var rej *Rejection
 	cmd, err := DecodeCommand(act, raw)
-	if err != nil {
+	switch {
+	case err != nil:
 		rej = undecodable(act, w.d, err)
-	} else {
+	case w.closing != "":
+		// A signal, or an Update admitted before the run began to end.
+		rej = &Rejection{Code: w.closing, Action: act, Stage: w.d.Stage, Status: w.d.Status, Message: closingMessage[w.closing]}
+	default:
 		next := w.d.Clone()
 		ch, res, err := next.Apply(cmd, now)
 		if err == nil {
@@ -357,6 +371,9 @@ func (w *dealWorkflow) changed() {
 
 // finish ends the workflow once every handler has returned.
 func (w *dealWorkflow) finish() (*Deal, error) {
+	if err := w.settle(RejectEnded); err != nil {
+		return nil, err
+	}
 	if err := workflow.Await(w.ctx, func() bool { return workflow.AllHandlersFinished(w.ctx) && !w.signalsPending() }); err != nil {
 		return nil, err
 	}
@@ -367,11 +384,35 @@ func (w *dealWorkflow) finish() (*Deal, error) {
 // continueAsNew starts a fresh run with the state, after every in-flight
 // update and signal has finished, so none is lost across the boundary.
 func (w *dealWorkflow) continueAsNew() (*Deal, error) {
+	if err := w.settle(RejectMoving); err != nil {
+		return nil, err
+	}
 	if err := workflow.Await(w.ctx, func() bool { return workflow.AllHandlersFinished(w.ctx) && !w.signalsPending() }); err != nil {
 		return nil, err
 	}
 	w.log.Info("continuing as new", "events", workflow.GetInfo(w.ctx).GetCurrentHistoryLength())
 	return nil, workflow.NewContinueAsNewError(w.ctx, WorkflowName, NewLead{ID: w.d.ID, Owner: w.d.Owner, State: w.d})
+}
+
+// settle ends the workflow task that decided to end the run, with a timer, and
+// refuses Updates from then on (code): the task that ends the run then never
+// carries an Update. Temporal refuses the completion of a task that ends the
+// run when an event (a timer, a signal) arrived while it ran, and fails the
+// Updates the task handled, though their ApplyChange, a local activity, has
+// already written: the rep would be told the action failed after it was
+// recorded. Runs that reached their end before version 1 end at once.
+func (w *dealWorkflow) settle(code string) error {
+	if workflow.GetVersion(w.ctx, "end-run-in-own-task", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return nil
+	}
+	w.closing = code
+	return workflow.Sleep(w.ctx, time.Second)
+}
+
+// closingMessage says why an Update is refused while the run ends.
+var closingMessage = map[string]string{
+	RejectEnded:  "the deal has ended (paid, or closed past its retention window); it takes no more actions",
+	RejectMoving: "the deal is moving to a fresh run; retry in a moment",
 }
 
 // rejectionError wraps a *Rejection so its details reach the caller.

@@ -120,8 +120,14 @@ func (s *scenario) run(in NewLead) DealView {
 	t := s.t
 	t.Helper()
 	at := time.Duration(0)
+	// answered counts the steps whose Update got an answer: one the workflow
+	// never answered (it had ended, say) is a failure too.
+	answered, updates := 0, 0
 	for i, st := range s.steps {
 		at += st.after
+		if st.check == nil && !st.signal {
+			updates++
+		}
 		s.env.RegisterDelayedCallback(func() {
 			switch {
 			case st.check != nil:
@@ -135,6 +141,7 @@ func (s *scenario) run(in NewLead) DealView {
 				}
 				s.env.UpdateWorkflow(string(st.act), id, &testsuite.TestUpdateCallback{
 					OnReject: func(err error) {
+						answered++
 						if st.reject == "" {
 							t.Errorf("step %d %s refused: %v", i, st.act, err)
 						} else if code := rejectionCode(err); code != st.reject {
@@ -142,6 +149,7 @@ func (s *scenario) run(in NewLead) DealView {
 						}
 					},
 					OnComplete: func(_ any, err error) {
+						answered++
 						if st.reject == "" && err != nil {
 							t.Errorf("step %d %s failed: %v", i, st.act, err)
 						}
@@ -154,6 +162,9 @@ func (s *scenario) run(in NewLead) DealView {
 		}, at)
 	}
 	s.env.ExecuteWorkflow(WorkflowName, in)
+	if answered != updates {
+		t.Errorf("%d of %d Updates answered", answered, updates)
+	}
 	return s.state()
 }
 
@@ -517,6 +528,24 @@ func TestWritesWaitOutAnOutage(t *testing.T) {
 	}
 	if want := []string{"create", "qualify", "close"}; !slices.Equal(got, want) {
 		t.Errorf("writes after the outage: %q, want %q", got, want)
+	}
+}
+
+// TestEndingRunTakesNoUpdates: once a paid deal's last follow-up (the
+// thank-you, a day after the win) has gone, the workflow ends in a task of its
+// own, a second later; an action sent meanwhile is refused as ended, not run.
+func TestEndingRunTakesNoUpdates(t *testing.T) {
+	s := newScenario(t)
+	developSequence(s).
+		do(minute, ActPropose, Propose{PaymentTerms: "Net 30"}).
+		do(minute, ActActivateQuote, ActivateQuote{Revision: 1}).
+		do(minute, ActClose, Close{Outcome: "won"}). // the thank-you is due a day after this
+		do(minute, ActFulfillOrder, FulfillOrder{}).
+		do(minute, ActRecordPayment, RecordPayment{Amount: dec("50000")}).
+		refuse(day-2*minute+500*time.Millisecond, ActEditOpportunity, EditOpportunity{CustomerNeed: sptr("late")}, RejectEnded)
+	v := s.run(fastLead("end1"))
+	if !s.env.IsWorkflowCompleted() || s.env.GetWorkflowError() != nil || v.Stage != StagePaid {
+		t.Fatalf("completed %v err %v stage %s", s.env.IsWorkflowCompleted(), s.env.GetWorkflowError(), v.Stage)
 	}
 }
 

@@ -73,6 +73,12 @@ const (
 	// RejectNoAccess: the API's user is neither a manager nor on the deal's
 	// team; the API answers as if the deal did not exist (404).
 	RejectNoAccess = "no_access"
+	// RejectEnded: the deal's workflow is ending; it takes no more actions
+	// (409, as for an ended one).
+	RejectEnded = "ended"
+	// RejectMoving: the deal's workflow is continuing as new; the action is
+	// to be sent again, to the new run (the API retries it).
+	RejectMoving = "moving"
 )
 
 // Rejection is why an action was refused. Nothing was written.
