@@ -357,10 +357,16 @@ func (s *Server) run(c *gin.Context, u User, id string, cmd workflows.Command) e
 	if err := s.health.up(ctx); err != nil {
 		return err // at once, not after the client's retries
 	}
+	// Without an Idempotency-Key the request still sends one Update ID, so
+	// that its own retries below are one action.
+	uid := updateID(u, id, cmd.Action(), key)
+	if uid == "" {
+		uid = string(cmd.Action()) + "-" + randomID("req_")
+	}
 	var res workflows.Result
 	err = retryNotReady(ctx, func() error {
 		h, err := s.cfg.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-			UpdateID:     updateID(u, id, cmd.Action(), key),
+			UpdateID:     uid,
 			WorkflowID:   workflows.WorkflowID(id),
 			UpdateName:   string(cmd.Action()),
 			Args:         []any{cmd},
@@ -396,8 +402,13 @@ func (s *Server) updateErr(ctx context.Context, u User, id string, err error) er
 			if derr := appErr.Details(&rej); derr != nil || rej == nil {
 				return internal(fmt.Errorf("lead %s: undecodable rejection %q: %v", id, appErr.Error(), derr))
 			}
-			if rej.Code == workflows.RejectNoAccess {
+			switch rej.Code {
+			case workflows.RejectNoAccess:
 				return noDeal(id) // as for a deal that does not exist
+			case workflows.RejectEnded:
+				return dealEnded(id)
+			case workflows.RejectMoving:
+				return errNotReady // the new run takes it
 			}
 			return rejection(rej)
 		}
@@ -414,12 +425,23 @@ func (s *Server) updateErr(ctx context.Context, u User, id string, err error) er
 			if _, err := s.dealView(ctx, u, id); err != nil {
 				return err
 			}
-			return conflict("deal-ended", "Deal ended",
-				"lead "+id+" has ended (paid, or closed past its retention window); it takes no more actions")
+			return dealEnded(id)
 		}
 		return noDeal(id)
 	}
+	// The workflow task that had taken the action failed (Temporal refused
+	// its completion): the action was not taken. Send it again, with the
+	// same Update ID.
+	var wnr *serviceerror.WorkflowNotReady
+	if errors.As(err, &wnr) {
+		return errNotReady
+	}
 	return s.temporalErr(ctx, err)
+}
+
+func dealEnded(id string) *Problem {
+	return conflict("deal-ended", "Deal ended",
+		"lead "+id+" has ended (paid, or closed past its retention window); it takes no more actions")
 }
 
 // rejection turns a refused action into its problem.

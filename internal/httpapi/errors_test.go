@@ -215,9 +215,18 @@ func TestTemporalDown(t *testing.T) {
 	if err := srv.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1100 * time.Millisecond)
-	if r := e.do("GET", "/readyz", "", nil); r.code != 200 {
-		t.Errorf("readyz after Temporal is back: %d %s", r.code, r.raw)
+	// The client reconnects with gRPC's backoff (up to seconds on a busy
+	// machine), after which readyz must say ready again.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		r := e.do("GET", "/readyz", "", nil)
+		if r.code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz 15 s after Temporal is back: %d %s", r.code, r.raw)
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
 }
 
@@ -259,6 +268,24 @@ func TestTimeout(t *testing.T) {
 	wantProblem(t, r, 504, "timeout")
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("504 after %s", d)
+	}
+}
+
+// An action whose workflow task failed (Temporal refused its completion, as
+// when an event arrived while the run was ending) was not taken: the API sends
+// it again, as the same Update, and answers its outcome, not a 500.
+func TestActionRetriedAfterWorkflowTaskFailure(t *testing.T) {
+	f := &taskFailsOnce{}
+	e := newEnv(t, envOpts{wrap: func(c httpapi.Temporal) httpapi.Temporal { f.Temporal = c; return f }})
+	e.create(e.repA, "wtf1")
+	r := e.do("POST", "/v1/leads/wtf1/qualify", e.repA, nil)
+	if r.code != 200 || r.str("stage") != "Develop" {
+		t.Fatalf("qualify after a failed task: %d %s", r.code, r.raw)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.ids) != 2 || f.ids[0] != f.ids[1] || f.ids[0] == "" {
+		t.Errorf("Update IDs sent: %q; want the same one twice", f.ids)
 	}
 }
 

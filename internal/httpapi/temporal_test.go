@@ -232,3 +232,26 @@ func (r *racer) DescribeWorkflowExecution(ctx context.Context, id, runID string)
 	}
 	return resp, err
 }
+
+// taskFailsOnce decorates the real client so that the first Update answers
+// what Temporal answers when the workflow task that took it fails (its
+// completion refused): the action was not taken. Every call goes to the real
+// server; it records the Update IDs sent.
+type taskFailsOnce struct {
+	httpapi.Temporal
+	mu     sync.Mutex
+	failed bool
+	ids    []string
+}
+
+func (f *taskFailsOnce) UpdateWorkflow(ctx context.Context, o client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
+	f.mu.Lock()
+	f.ids = append(f.ids, o.UpdateID)
+	fail := !f.failed
+	f.failed = true
+	f.mu.Unlock()
+	if fail {
+		return nil, serviceerror.NewWorkflowNotReady("Unable to perform workflow execution update due to unexpected workflow task failure.")
+	}
+	return f.Temporal.UpdateWorkflow(ctx, o)
+}
