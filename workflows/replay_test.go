@@ -22,9 +22,9 @@ func TestReplayRecordedHistories(t *testing.T) {
 	}
 	// v0 histories predate the signal-raw-payloads version; v1- ones carry
 	// its marker; v2- ones also apply-change-local's (ApplyChange as a local
-	// activity). All must replay.
+	// activity); v3- ones also end-run-in-own-task's. All must replay.
 	want := []string{"won.json", "lost.json", "revised.json", "v1-won.json", "v1-lost.json", "v1-revised.json",
-		"v2-won.json", "v2-lost.json", "v2-revised.json"}
+		"v2-won.json", "v2-lost.json", "v2-revised.json", "v3-won.json", "v3-lost.json", "v3-revised.json"}
 	for _, name := range want {
 		if _, err := os.Stat(filepath.Join("testdata", "histories", name)); err != nil {
 			t.Errorf("recorded history %s is missing: %v", name, err)
