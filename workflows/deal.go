@@ -102,8 +102,7 @@ func newDealWorkflow(ctx workflow.Context, in NewLead) (*dealWorkflow, error) {
 					return rejectionError(rej)
 				}
 				if w.closing != "" {
-					return rejectionError(&Rejection{Code: w.closing, Action: act, Stage: w.d.Stage, Status: w.d.Status,
-						Message: closingMessage[w.closing]})
+					return rejectionError(w.closingRejection(act))
 				}
 				return rejectionError(w.d.Check(cmd, workflow.Now(ctx)))
 			}})
@@ -214,7 +213,7 @@ func (w *dealWorkflow) act(ctx workflow.Context, act Action, raw json.RawMessage
 		rej = undecodable(act, w.d, err)
 	case w.closing != "":
 		// A signal, or an Update admitted before the run began to end.
-		rej = &Rejection{Code: w.closing, Action: act, Stage: w.d.Stage, Status: w.d.Status, Message: closingMessage[w.closing]}
+		rej = w.closingRejection(act)
 	default:
 		next := w.d.Clone()
 		ch, res, err := next.Apply(cmd, now)
@@ -314,6 +313,9 @@ func (w *dealWorkflow) signalsPending() bool {
 	return false
 }
 
+// retryForever bounds ApplyChange's retries at a time no outage lasts.
+const retryForever = 10 * 365 * 24 * time.Hour
+
 // persist runs ApplyChange on the calling coroutine's context (the run loop,
 // an update handler or the signal receiver). Its options sit here, where every
 // write goes through: a short attempt, retried with backoff for as long as it
@@ -327,9 +329,6 @@ func (w *dealWorkflow) signalsPending() bool {
 // ApplyChange is idempotent, so a local activity re-run after a worker dies
 // before its task completes changes nothing. Deals started before the version
 // keep their remote activity to the end of their run.
-// retryForever bounds ApplyChange's retries at a time no outage lasts.
-const retryForever = 10 * 365 * 24 * time.Hour
-
 func (w *dealWorkflow) persist(ctx workflow.Context, ch Change) (ChangeResult, error) {
 	retry := &temporal.RetryPolicy{
 		InitialInterval:        500 * time.Millisecond,
@@ -409,10 +408,13 @@ func (w *dealWorkflow) settle(code string) error {
 	return workflow.Sleep(w.ctx, time.Second)
 }
 
-// closingMessage says why an Update is refused while the run ends.
-var closingMessage = map[string]string{
-	RejectEnded:  "the deal has ended (paid, or closed past its retention window); it takes no more actions",
-	RejectMoving: "the deal is moving to a fresh run; retry in a moment",
+// closingRejection refuses an action while the run ends (see settle).
+func (w *dealWorkflow) closingRejection(act Action) *Rejection {
+	msg := "the deal has ended (paid, or closed past its retention window); it takes no more actions"
+	if w.closing == RejectMoving {
+		msg = "the deal is moving to a fresh run; retry in a moment"
+	}
+	return &Rejection{Code: w.closing, Action: act, Stage: w.d.Stage, Status: w.d.Status, Message: msg}
 }
 
 // rejectionError wraps a *Rejection so its details reach the caller.
