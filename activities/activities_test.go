@@ -350,6 +350,45 @@ func TestLeadToPaid(t *testing.T) {
 	}
 }
 
+// A workflow task can fail after its local activity wrote (the worker or
+// Temporal died before the task completed); the task then runs again and may
+// take another step, or the same one later, under the same seq. What it
+// writes then is what stays: no entry or payment of the failed task remains.
+func TestFailedTaskWritesAreReplaced(t *testing.T) {
+	pool := testenv.Pool(t)
+	a := newActivities(t, pool, &countingMailer{})
+	x := newDeal("F1", "Fabrikam", "fay@fabrikam.example")
+	apply(t, a, x.change("create"))
+	inv := workflows.Invoice{ID: "INV-F1", Total: dec("100"), PaidAmount: dec("0"), PaymentTerms: "Net 30",
+		DueDate: atHours(24 * 30), Status: workflows.InvoiceActive, CreatedAt: atHours(1)}
+	fulfil := x.change("fulfill")
+	fulfil.Invoice = &inv
+	apply(t, a, fulfil)
+
+	// The failed task: two steps, a payment and an edit (seq 3 and 4).
+	paid := inv
+	paid.Payments = []workflows.Payment{{Seq: 1, Amount: dec("40"), At: atHours(5), Discount: dec("0")}}
+	paid.PaidAmount = dec("40")
+	pay := x.change("record payment")
+	pay.Invoice = &paid
+	apply(t, a, pay)
+	apply(t, a, x.change("edit lead"))
+
+	// Its retry took only an edit, later, as seq 3; the invoice unchanged.
+	x.seq = 2
+	retry := x.change("edit opportunity")
+	retry.Event.At = atHours(9)
+	retry.Invoice = &inv
+	apply(t, a, retry)
+
+	if got := row[string](t, pool, `SELECT string_agg(seq || ':' || action || ':' || (at AT TIME ZONE 'UTC')::text, ',' ORDER BY seq) FROM deal_events WHERE lead_id = 'F1'`); got != "1:create:2026-02-02 10:00:00,2:fulfill:2026-02-02 11:00:00,3:edit opportunity:2026-02-02 18:00:00" {
+		t.Errorf("timeline %s", got)
+	}
+	if got := row[string](t, pool, `SELECT count(*)::text || '/' || (SELECT paid_amount::text FROM invoices WHERE id = 'INV-F1') FROM invoice_payments WHERE invoice_id = 'INV-F1'`); got != "0/0" {
+		t.Errorf("payments/paid %s", got)
+	}
+}
+
 // Two deals qualifying the same new company at the same moment end up on one
 // account.
 func TestConcurrentQualification(t *testing.T) {

@@ -369,33 +369,53 @@ ON CONFLICT (lead_id) DO UPDATE SET
 	if err := replaceLines(ctx, tx, "invoice_lines", inv.ID, inv.Lines); err != nil {
 		return err
 	}
-	if len(inv.Payments) == 0 {
-		return nil
-	}
+	// The payments are the invoice's, whole: a row the snapshot lacks was
+	// written by a workflow task that failed after its local activity (see
+	// insertEvent) and goes.
 	n := len(inv.Payments)
 	seqs, amounts, discounts, ats := make([]int32, n), make([]string, n), make([]string, n), make([]time.Time, n)
 	for i, p := range inv.Payments {
 		seqs[i], amounts[i], discounts[i], ats[i] = int32(p.Seq), num(p.Amount), num(p.Discount), p.At
 	}
+	if _, err := tx.Exec(ctx, `DELETE FROM invoice_payments WHERE invoice_id = $1 AND seq <> ALL($2::int[])`, inv.ID, seqs); err != nil {
+		return fmt.Errorf("record payments of invoice %s: %w", inv.ID, err)
+	}
+	if n == 0 {
+		return nil
+	}
 	if _, err := tx.Exec(ctx, `
 INSERT INTO invoice_payments (invoice_id, seq, amount, discount, paid_at)
 SELECT $1, * FROM unnest($2::int[], $3::text[]::numeric[], $4::text[]::numeric[], $5::timestamptz[])
-ON CONFLICT (invoice_id, seq) DO NOTHING`, inv.ID, seqs, amounts, discounts, ats); err != nil {
+ON CONFLICT (invoice_id, seq) DO UPDATE SET
+	amount = EXCLUDED.amount, discount = EXCLUDED.discount, paid_at = EXCLUDED.paid_at`,
+		inv.ID, seqs, amounts, discounts, ats); err != nil {
 		return fmt.Errorf("record payments of invoice %s: %w", inv.ID, err)
 	}
 	return nil
 }
 
-// insertEvent adds the step's timeline entry once. A Change without an
-// action carries no event.
+// insertEvent writes the step's timeline entry, the deal's latest. A Change
+// without an action carries no event.
+//
+// ApplyChange runs as a local activity, inside the workflow task that takes
+// the step: when that task then fails (the worker or Temporal dies before it
+// completes), the task is run again and may take a different step, or the
+// same one at a later time, under the same seq. So the entry is written as
+// it is now, not kept as first written, and entries past it, written by such
+// a failed task, go: the timeline in PostgreSQL is the workflow's.
 func insertEvent(ctx context.Context, tx pgx.Tx, leadID string, e workflows.Event) error {
 	if e.Action == "" {
 		return nil
 	}
+	if _, err := tx.Exec(ctx, `DELETE FROM deal_events WHERE lead_id = $1 AND seq > $2`, leadID, e.Seq); err != nil {
+		return fmt.Errorf("record event %d: %w", e.Seq, err)
+	}
 	if _, err := tx.Exec(ctx, `
 INSERT INTO deal_events (lead_id, seq, at, actor, action, accepted, detail, stage)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-ON CONFLICT (lead_id, seq) DO NOTHING`,
+ON CONFLICT (lead_id, seq) DO UPDATE SET
+	at = EXCLUDED.at, actor = EXCLUDED.actor, action = EXCLUDED.action,
+	accepted = EXCLUDED.accepted, detail = EXCLUDED.detail, stage = EXCLUDED.stage`,
 		leadID, e.Seq, e.At, e.Actor, e.Action, e.Accepted, e.Detail, string(e.Stage)); err != nil {
 		return fmt.Errorf("record event %d: %w", e.Seq, err)
 	}
