@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -194,10 +195,14 @@ func TestTemporalSurvivesACrash(t *testing.T) {
 	if srv.UIURL() != "" {
 		t.Errorf("headless server has a UI URL %s", srv.UIURL())
 	}
-	for _, a := range []string{"--headless", "--db-filename", "journal_mode=wal", "SalesStage=Keyword", "ExpectedCloseDate=Datetime"} {
+	const cached = "system.forceSearchAttributesCacheRefreshOnRead=false"
+	for _, a := range []string{"--headless", "--db-filename", "journal_mode=wal", "SalesStage=Keyword", "ExpectedCloseDate=Datetime", cached} {
 		if !strings.Contains(strings.Join(srv.Args(), " "), a) {
 			t.Errorf("start-dev args %v lack %s", srv.Args(), a)
 		}
+	}
+	if slices.Contains(DevDynamicConfig(true), cached) {
+		t.Errorf("a server with runtime namespaces caches search attributes: %v", DevDynamicConfig(true))
 	}
 
 	c, err := srv.Dial(ctx)

@@ -80,8 +80,11 @@ func startShared() {
 			if err != nil {
 				return err
 			}
-			// In memory: nothing to keep after the tests.
-			srv, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{CLI: cli, Headless: true, LogFile: filepath.Join(dir, "temporal.log")})
+			// In memory: nothing to keep after the tests. Each test registers
+			// its own namespace while the server runs.
+			srv, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{
+				CLI: cli, Headless: true, LogFile: filepath.Join(dir, "temporal.log"), RuntimeNamespaces: true,
+			})
 			// The server holds its log open; the folder need not outlive
 			// the start (whose errors carry the log's tail).
 			_ = os.RemoveAll(dir)
