@@ -15,11 +15,12 @@ import (
 	"time"
 )
 
-// EnsureTemporalCLI makes sure dst holds a Temporal CLI built from the tools/
-// module of the repository at root, and builds it when it is missing or older
-// than tools/go.mod or tools/go.sum. A stamp beside dst records the pins it
-// was built from, so a binary that is older than a freshly checked-out go.mod
-// but built from the same pins is kept. A copy is also kept in the user cache
+// EnsureTemporalCLI makes sure dst holds the Temporal CLI built from the tools/
+// module of the repository at root (tools/cmd/temporal: the pinned CLI plus
+// our dev-database command), and builds it when it is missing or older than
+// its sources (tools/go.mod, tools/go.sum, tools/cmd/temporal/*.go). A stamp
+// beside dst records the sources it was built from, so a binary that is older
+// than a freshly checked-out go.mod but built from the same sources is kept. A copy is also kept in the user cache
 // directory, keyed by the pins: a fresh clone on the same machine (CI) copies
 // it in a second instead of linking it again, and only a cold machine pays the
 // full build (about 13 minutes on 2 cores). Progress and the go command's
@@ -66,7 +67,7 @@ func EnsureTemporalCLI(ctx context.Context, root, dst string, progress io.Writer
 	start := time.Now()
 	tmp := fmt.Sprintf("%s.tmp-%d", dst, os.Getpid())
 	defer os.Remove(tmp)
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", tmp, "github.com/temporalio/cli/cmd/temporal")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", tmp, "./cmd/temporal")
 	cmd.Dir = tools
 	// Never let a go.work join the tools module with the app's: the server
 	// does not compile against the app's newer SDK and API.
@@ -101,11 +102,20 @@ func cliFresh(dst, key string, newest time.Time) bool {
 	return !fi.ModTime().Before(newest)
 }
 
-// pinsKey hashes tools/go.mod and tools/go.sum and returns the newer of their
-// modification times.
+// pinsKey hashes the CLI's sources in tools/ (go.mod, go.sum and the main
+// package) and returns the newest of their modification times.
 func pinsKey(tools string) (key string, newest time.Time, err error) {
+	mains, err := filepath.Glob(filepath.Join(tools, "cmd", "temporal", "*.go"))
+	if err != nil || len(mains) == 0 {
+		return "", time.Time{}, fmt.Errorf("no tools/cmd/temporal/*.go in %s (%v)", tools, err)
+	}
+	names := []string{"go.mod", "go.sum"}
+	for _, m := range mains {
+		rel, _ := filepath.Rel(tools, m)
+		names = append(names, rel)
+	}
 	h := sha256.New()
-	for _, name := range []string{"go.mod", "go.sum"} {
+	for _, name := range names {
 		p := filepath.Join(tools, name)
 		b, err := os.ReadFile(p)
 		if err != nil {

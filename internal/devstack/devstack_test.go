@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -272,5 +276,126 @@ func TestCLIFresh(t *testing.T) {
 	}
 	if cliFresh(bin, "k2", now) {
 		t.Error("a binary stamped with other pins and older than them is fresh")
+	}
+}
+
+// TestFileDBKeepsTheIndexesQueriesUse starts a file-backed dev server and
+// checks that its visibility table was slimmed before it took work (the
+// indexes of the default order, the system columns a list filters on and
+// every custom column the namespace uses stay; the rest go), that a deal
+// started with every search attribute is found by each of them, that a search
+// attribute registered later gets its column's index back at the next start,
+// and that slimming again changes nothing.
+func TestFileDBKeepsTheIndexesQueriesUse(t *testing.T) {
+	cli := temporalCLI(t)
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	logFile := filepath.Join(dir, "temporal.log")
+	dbFile := filepath.Join(dir, "temporal.db")
+	srv, err := StartTemporal(ctx, TemporalOptions{CLI: cli, Headless: true, DBFile: dbFile, LogFile: logFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Kill() })
+	report := regexp.MustCompile(`visibility indexes kept (\d+) \(([^)]*)\), dropped (\d+)(?: \(([^)]*)\))?, recreated (\d+)(?: \(([^)]*)\))?`)
+	reports := func() [][]string {
+		b, err := os.ReadFile(logFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return report.FindAllStringSubmatch(string(b), -1)
+	}
+	first := reports()
+	if len(first) != 1 {
+		t.Fatalf("want one slimming report in the log, got %d:\n%s", len(first), srv.Process().LogTail(40))
+	}
+	kept := strings.Split(first[0][2], ", ")
+	for _, want := range []string{"default_idx", "by_workflow_id", "by_workflow_type", "by_status", "by_temporal_namespace_division"} {
+		if !slices.Contains(kept, want) {
+			t.Errorf("index %s was dropped; kept: %v", want, kept)
+		}
+	}
+	// The system indexes above and two more (execution time, task queue),
+	// plus one per search attribute of the deal.
+	if want := 7 + len(workflows.SearchAttributes); len(kept) != want {
+		t.Errorf("kept %d indexes, want %d: %v", len(kept), want, kept)
+	}
+	if first[0][3] == "0" {
+		t.Errorf("a new file had nothing to drop: %s", first[0][0])
+	}
+
+	c, err := srv.Dial(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	closeDate := time.Date(2027, 1, 31, 0, 0, 0, 0, time.UTC)
+	id := workflows.WorkflowID("slim-" + strconv.FormatInt(time.Now().UnixNano(), 36))
+	if _, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: id, TaskQueue: workflows.TaskQueue,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.SASalesStage.ValueSet("Develop"), workflows.SASalesOwner.ValueSet("rep@example.com"),
+			workflows.SADealStatus.ValueSet("Open"), workflows.SACustomer.ValueSet("Acme"),
+			workflows.SALeadSource.ValueSet("Web"), workflows.SAEstimatedRevenue.ValueSet(1200.5),
+			workflows.SAExpectedCloseDate.ValueSet(closeDate)),
+	}, workflows.WorkflowName); err != nil {
+		t.Fatal(err)
+	}
+	queries := []string{`SalesStage = "Develop"`, `SalesOwner = "rep@example.com"`, `DealStatus = "Open"`,
+		`Customer = "Acme"`, `LeadSource = "Web"`, `EstimatedRevenue > 1000`,
+		`ExpectedCloseDate BETWEEN "2027-01-30T00:00:00Z" AND "2027-02-01T00:00:00Z"`, `WorkflowType = "` + workflows.WorkflowName + `"`,
+		`ExecutionStatus = "Running"`, `WorkflowId = "` + id + `"`}
+	if len(queries) < len(workflows.SearchAttributes)+3 {
+		t.Fatal("a search attribute of the deal has no query here")
+	}
+	findsTheDeal := func(when string) {
+		t.Helper()
+		for _, q := range queries {
+			for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+				n, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: srv.Namespace(), Query: q})
+				if err == nil && n.GetCount() == 1 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: %s counts %v (err %v), want 1", when, q, n.GetCount(), err)
+				}
+			}
+		}
+	}
+	findsTheDeal("after the first start")
+
+	// A search attribute registered while the server runs takes a custom
+	// column whose index was dropped; the next start recreates that index.
+	if _, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace: srv.Namespace(), SearchAttributes: map[string]enums.IndexedValueType{"SlimProbe": enums.INDEXED_VALUE_TYPE_KEYWORD},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	all := reports()
+	if len(all) != 2 || all[1][3] != "0" || all[1][5] != "1" || !strings.HasPrefix(all[1][6], "by_keyword_") {
+		t.Fatalf("restart after a new keyword attribute: want nothing dropped and one keyword index recreated, got %q", all[len(all)-1][0])
+	}
+	c.Close()
+	if c, err = srv.Dial(ctx); err != nil {
+		t.Fatal(err)
+	}
+	findsTheDeal("after the restart")
+	if n, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: srv.Namespace(), Query: `SlimProbe = "x"`}); err != nil || n.GetCount() != 0 {
+		t.Fatalf("SlimProbe: count %v, err %v; want 0 and no error", n.GetCount(), err)
+	}
+
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(cli, "dealflow-slim-visibility", "--db-filename", dbFile).CombinedOutput()
+	if err != nil {
+		t.Fatalf("slim again: %v: %s", err, out)
+	}
+	if m := report.FindStringSubmatch(string(out)); m == nil || m[1] != strconv.Itoa(len(kept)+1) || m[3] != "0" || m[5] != "0" {
+		t.Errorf("slimming a slim file changed something: %s", out)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -134,8 +135,47 @@ func (t *Temporal) start(ctx context.Context) error {
 	return t.launch(ctx)
 }
 
-// launch runs the server on t.opts and waits until it is ready.
+// launch runs the server on t.opts and waits until it is ready. A database
+// file is slimmed first (slimVisibility); a new one is created by a first
+// run of the server, which is then stopped so that it can be slimmed before
+// the server takes any work.
 func (t *Temporal) launch(ctx context.Context) error {
+	if t.opts.DBFile == "" {
+		return t.run(ctx)
+	}
+	if !fileExists(t.opts.DBFile) {
+		if err := t.run(ctx); err != nil {
+			return err
+		}
+		if err := t.proc.Stop(0); err != nil {
+			return fmt.Errorf("start temporal: stop after creating %s: %w", t.opts.DBFile, err)
+		}
+	}
+	if err := t.slimVisibility(ctx); err != nil {
+		return err
+	}
+	return t.run(ctx)
+}
+
+// slimVisibility drops the visibility indexes of the database file that no
+// query of ours needs (the CLI's dealflow-slim-visibility command, in
+// tools/cmd/temporal/slim.go, says which and why): every start and every
+// search-attribute upsert writes all of them, through the server's single
+// SQLite connection. Its report goes to the server's log.
+func (t *Temporal) slimVisibility(ctx context.Context) error {
+	out, err := exec.CommandContext(ctx, t.opts.CLI, "dealflow-slim-visibility", "--db-filename", t.opts.DBFile).CombinedOutput()
+	if log, lerr := os.OpenFile(t.opts.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); lerr == nil {
+		_, _ = log.Write(out)
+		_ = log.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("start temporal: slim %s: %w: %s", t.opts.DBFile, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// run starts the server process on t.opts and waits until it is ready.
+func (t *Temporal) run(ctx context.Context) error {
 	proc, err := StartProcess(ProcessSpec{
 		Name:    "temporal",
 		Path:    t.opts.CLI,
