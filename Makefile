@@ -19,7 +19,7 @@ test: temporal-cli
 	$(GO) test ./internal/apifuzz -run '^$$' -fuzz '^FuzzImportCSV$$' -fuzztime 12s -parallel 1 -fuzzminimizetime 0
 	$(GO) test ./internal/apifuzz -run '^$$' -fuzz '^FuzzCreateUser$$' -fuzztime 6s -parallel 1 -fuzzminimizetime 0
 
-# Builds .dev/bin/temporal from tools/go.mod when missing or stale, before the
+# Builds .dev/bin/temporal from tools/ when missing or stale, before the
 # tests run, so a cold build (~13 min on 2 cores) shows its progress here
 # instead of silently eating the tests' timeout.
 temporal-cli:

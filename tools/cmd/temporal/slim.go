@@ -24,8 +24,9 @@ import (
 // visibility row and every search-attribute upsert replaces it, so each
 // writes all 45, through the server's single SQLite connection. A profile of
 // the server during a 10,000-lead import put 26% of its CPU in that insert
-// alone; with the unused indexes gone, the import went from 205–237 to 305
-// leads/s (README, Throughput).
+// alone; with the unused indexes gone, the import went from 205–221 to
+// 284–320 leads/s, and end to end from 105–109 to 130–140 (README,
+// Throughput).
 //
 // An index never changes what a query returns, only how fast: a list filtered
 // by a column whose index was dropped still answers, by scanning. Kept: the
