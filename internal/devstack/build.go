@@ -20,12 +20,13 @@ import (
 // our dev-database command), and builds it when it is missing or older than
 // its sources (tools/go.mod, tools/go.sum, tools/cmd/temporal/*.go). A stamp
 // beside dst records the sources it was built from, so a binary that is older
-// than a freshly checked-out go.mod but built from the same sources is kept. A copy is also kept in the user cache
-// directory, keyed by the pins: a fresh clone on the same machine (CI) copies
-// it in a second instead of linking it again, and only a cold machine pays the
-// full build (about 13 minutes on 2 cores). Progress and the go command's
-// output go to progress (may be nil). Concurrent callers (parallel test
-// packages) are serialised by a lock file next to dst.
+// than a freshly checked-out go.mod but built from the same sources is kept. A
+// copy is also kept in the user cache directory, keyed by the sources: a fresh
+// clone on the same machine (CI) copies it in a second instead of linking it
+// again, and only a cold machine pays the full build (about 13 minutes on 2
+// cores). Progress and the go command's output go to progress (may be nil).
+// Concurrent callers (parallel test packages) are serialised by a lock file
+// next to dst.
 func EnsureTemporalCLI(ctx context.Context, root, dst string, progress io.Writer) error {
 	if progress == nil {
 		progress = io.Discard
