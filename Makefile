@@ -13,6 +13,7 @@ up:
 
 test: temporal-cli
 	$(GO) vet ./...
+	cd tools && GOWORK=off $(GO) vet ./...
 	$(GO) test ./... -count=1 -timeout 40m
 	$(GO) test ./internal/apifuzz -run '^$$' -fuzz '^FuzzAction$$' -fuzztime 20s -parallel 1 -fuzzminimizetime 0
 	$(GO) test ./internal/apifuzz -run '^$$' -fuzz '^FuzzCreateLead$$' -fuzztime 12s -parallel 1 -fuzzminimizetime 0

@@ -64,7 +64,7 @@ func EnsureTemporalCLI(ctx context.Context, root, dst string, progress io.Writer
 		}
 	}
 
-	fmt.Fprintf(progress, "temporal cli: building %s from tools/go.mod (a cold build takes ~13 min on 2 cores)\n", dst)
+	fmt.Fprintf(progress, "temporal cli: building %s from tools/cmd/temporal (a cold build takes ~13 min on 2 cores)\n", dst)
 	start := time.Now()
 	tmp := fmt.Sprintf("%s.tmp-%d", dst, os.Getpid())
 	defer os.Remove(tmp)
@@ -90,15 +90,18 @@ func EnsureTemporalCLI(ctx context.Context, root, dst string, progress io.Writer
 	return nil
 }
 
-// cliFresh reports whether the binary at dst was built from the pins: its
-// stamp records key, or it is not older than the newest pin file.
+// cliFresh reports whether the binary at dst was built from the sources: its
+// stamp records key or, when it has no stamp, it is not older than the newest
+// source file. A stamp with another key means other sources, however new the
+// binary (a source file deleted or copied with its old time changes the key
+// but not the newest time).
 func cliFresh(dst, key string, newest time.Time) bool {
 	fi, err := os.Stat(dst)
 	if err != nil {
 		return false
 	}
-	if old, _ := os.ReadFile(dst + ".stamp"); string(old) == key {
-		return true
+	if old, err := os.ReadFile(dst + ".stamp"); err == nil {
+		return string(old) == key
 	}
 	return !fi.ModTime().Before(newest)
 }
@@ -107,8 +110,11 @@ func cliFresh(dst, key string, newest time.Time) bool {
 // package) and returns the newest of their modification times.
 func pinsKey(tools string) (key string, newest time.Time, err error) {
 	mains, err := filepath.Glob(filepath.Join(tools, "cmd", "temporal", "*.go"))
-	if err != nil || len(mains) == 0 {
-		return "", time.Time{}, fmt.Errorf("no tools/cmd/temporal/*.go in %s (%v)", tools, err)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if len(mains) == 0 {
+		return "", time.Time{}, fmt.Errorf("no cmd/temporal/*.go in %s", tools)
 	}
 	names := []string{"go.mod", "go.sum"}
 	for _, m := range mains {

@@ -277,6 +277,9 @@ func TestCLIFresh(t *testing.T) {
 	if cliFresh(bin, "k2", now) {
 		t.Error("a binary stamped with other pins and older than them is fresh")
 	}
+	if cliFresh(bin, "k2", now.Add(-2*time.Hour)) {
+		t.Error("a binary stamped with other pins is fresh because it is newer than them")
+	}
 }
 
 // TestFileDBKeepsTheIndexesQueriesUse starts a file-backed dev server and
@@ -306,11 +309,13 @@ func TestFileDBKeepsTheIndexesQueriesUse(t *testing.T) {
 		}
 		return report.FindAllStringSubmatch(string(b), -1)
 	}
+	// A start that is retried (a port taken meanwhile) slims again: the
+	// first report dropped the indexes, the last says what the file has.
 	first := reports()
-	if len(first) != 1 {
-		t.Fatalf("want one slimming report in the log, got %d:\n%s", len(first), srv.Process().LogTail(40))
+	if len(first) == 0 {
+		t.Fatalf("no slimming report in the log:\n%s", srv.Process().LogTail(40))
 	}
-	kept := strings.Split(first[0][2], ", ")
+	kept := strings.Split(first[len(first)-1][2], ", ")
 	for _, want := range []string{"default_idx", "by_workflow_id", "by_workflow_type", "by_status", "by_temporal_namespace_division"} {
 		if !slices.Contains(kept, want) {
 			t.Errorf("index %s was dropped; kept: %v", want, kept)
@@ -375,9 +380,17 @@ func TestFileDBKeepsTheIndexesQueriesUse(t *testing.T) {
 	if err := srv.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
-	all := reports()
-	if len(all) != 2 || all[1][3] != "0" || all[1][5] != "1" || !strings.HasPrefix(all[1][6], "by_keyword_") {
-		t.Fatalf("restart after a new keyword attribute: want nothing dropped and one keyword index recreated, got %q", all[len(all)-1][0])
+	recreated := 0
+	for _, r := range reports()[len(first):] {
+		if r[3] != "0" {
+			t.Errorf("restart after a new keyword attribute dropped an index: %s", r[0])
+		}
+		if r[5] == "1" && strings.HasPrefix(r[6], "by_keyword_") {
+			recreated++
+		}
+	}
+	if recreated != 1 {
+		t.Fatalf("restart after a new keyword attribute: want one keyword index recreated once, got %d:\n%s", recreated, srv.Process().LogTail(40))
 	}
 	c.Close()
 	if c, err = srv.Dial(ctx); err != nil {

@@ -36,8 +36,10 @@ import (
 // attribute. A dropped index's definition is kept in dealflow_dropped_indexes;
 // when its column gets a search attribute later, the next run recreates it.
 //
-// Run it only while no server has the file open (the dev stack runs it before
-// each start); it is idempotent.
+// It looks at the namespaces and search attributes the file has when it runs:
+// one registered while the server runs is unindexed until the next start
+// (slower to filter by, never wrong). Run it only while no server has the
+// file open (the dev stack runs it before each start); it is idempotent.
 const slimCommand = "dealflow-slim-visibility"
 
 // systemColumns are the visibility columns whose indexes stay (besides the
@@ -59,16 +61,14 @@ func slimVisibility(args []string, out io.Writer) error {
 	if _, err := os.Stat(*file); err != nil {
 		return err
 	}
-	db, err := sql.Open("sqlite", "file:"+*file+"?mode=rw")
+	// The write lock is taken at BEGIN (immediate), so that a writer the
+	// busy timeout waits for cannot invalidate what this reads before writing.
+	db, err := sql.Open("sqlite", "file:"+*file+"?mode=rw&_txlock=immediate&_pragma=busy_timeout(10000)")
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	db.SetMaxOpenConns(1)
 	ctx := context.Background()
-	if _, err := db.ExecContext(ctx, "PRAGMA busy_timeout = 10000"); err != nil {
-		return err
-	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -101,13 +101,19 @@ func slimVisibility(args []string, out io.Writer) error {
 		return err
 	}
 	for _, s := range back {
-		if _, err := tx.ExecContext(ctx, s.definition); err != nil {
-			return fmt.Errorf("recreate index %s: %w", s.name, err)
+		var exists int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?`, s.name).Scan(&exists); err != nil {
+			return err
+		}
+		if exists == 0 { // else made again by someone else: only forget it
+			if _, err := tx.ExecContext(ctx, s.definition); err != nil {
+				return fmt.Errorf("recreate index %s: %w", s.name, err)
+			}
+			restored = append(restored, s.name)
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM dealflow_dropped_indexes WHERE name = ?`, s.name); err != nil {
 			return err
 		}
-		restored = append(restored, s.name)
 	}
 
 	type index struct{ name, definition string }
