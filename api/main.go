@@ -39,7 +39,8 @@ Commands:
   api                                                       serve the API
   api users create --email E --name N --role rep|manager    create the user if new and print a fresh
                                                             token (the last line of the output)
-  api users revoke --token T | --email E                    revoke one token, or every token of a user`
+  api users revoke --token T|- | --email E                  revoke one token ("-": read from stdin), or every
+                                                            token of a user`
 
 type settings struct {
 	addr, temporalAddr, namespace, databaseURL string
@@ -64,7 +65,7 @@ func load() (settings, []config.Var, error) {
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "users" {
-		os.Exit(usersCommand(os.Args[2:], os.Stdout, os.Stderr))
+		os.Exit(usersCommand(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
 	}
 	s, vars, err := load()
 	config.ParseFlags("api", about, vars)

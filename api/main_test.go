@@ -15,8 +15,13 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 func runUsers(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return runUsersWithInput(t, "", args...)
+}
+
+func runUsersWithInput(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
 	var out, errb bytes.Buffer
-	code = usersCommand(args, &out, &errb)
+	code = usersCommand(args, strings.NewReader(stdin), &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -64,6 +69,18 @@ func TestUsersCommand(t *testing.T) {
 	}
 	if code, _, _ := runUsers(t, "revoke", "--token", tok1); code != 1 {
 		t.Fatalf("revoking a revoked token: %d, want 1", code)
+	}
+	// From standard input, as `echo "$TOKEN" | api users revoke --token -`.
+	code, out, _ = runUsers(t, "create", "--email", "rep@example.com", "--name", "Rep", "--role", "rep")
+	tok3 := lastLine(out)
+	if code, out, errOut := runUsersWithInput(t, tok3+"\n", "revoke", "--token", "-"); code != 0 || !strings.Contains(out, "token revoked") {
+		t.Fatalf("revoke --token - : %d %s %s", code, out, errOut)
+	}
+	if code, _, _ := runUsersWithInput(t, tok3, "revoke", "--token", "-"); code != 1 {
+		t.Fatalf("revoking a revoked token read from stdin: %d, want 1", code)
+	}
+	if code, _, errOut := runUsersWithInput(t, "\n", "revoke", "--token", "-"); code != 2 || !strings.Contains(errOut, "standard input") {
+		t.Fatalf("revoke --token - with nothing on stdin: %d %q, want 2 and a message", code, errOut)
 	}
 	if code, out, _ := runUsers(t, "revoke", "--email", "REP@example.com"); code != 0 || !strings.Contains(out, "1 token") {
 		t.Fatalf("revoke by email: %d %s", code, out)

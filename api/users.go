@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -19,7 +20,7 @@ import (
 // usersCommand runs `api users create|revoke` and returns the exit code. It
 // reads only DATABASE_URL, and migrates first, so it works before the API
 // has ever started.
-func usersCommand(args []string, stdout, stderr io.Writer) int {
+func usersCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	usage := func() {
 		fmt.Fprint(stderr, `Usage:
   api users create --email E --name N --role rep|manager
@@ -27,8 +28,11 @@ func usersCommand(args []string, stdout, stderr io.Writer) int {
       token and prints it as the last line of the output (it is shown only
       this once; only its SHA-256 hash is stored).
   api users revoke --token T
+  api users revoke --token -
   api users revoke --email E
-      Revokes the token, or every token of the user.
+      Revokes the token, or every token of the user. With "-" the token is
+      read from standard input, so that it appears in neither the process
+      list nor the shell's history.
 
 Environment:
 `)
@@ -52,7 +56,7 @@ Environment:
 	email := fs.String("email", "", "the user's email")
 	name := fs.String("name", "", "the user's name (create)")
 	role := fs.String("role", "", "rep or manager (create)")
-	token := fs.String("token", "", "the token to revoke (revoke)")
+	token := fs.String("token", "", `the token to revoke (revoke); "-" reads it from standard input`)
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -92,6 +96,13 @@ Environment:
 		if (*token == "") == (*email == "") {
 			fmt.Fprintln(stderr, "api users revoke: give either --token or --email")
 			return 2
+		}
+		if *token == "-" {
+			line, err := bufio.NewReader(io.LimitReader(stdin, 4096)).ReadString('\n')
+			if *token = strings.TrimSpace(line); *token == "" {
+				fmt.Fprintf(stderr, "api users revoke: --token -: no token on standard input (%v)\n", err)
+				return 2
+			}
 		}
 		return report(stderr, revoke(ctx, dbURL, *token, *email, stdout))
 	}
