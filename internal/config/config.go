@@ -32,7 +32,7 @@ var (
 	DatabaseURL       = Var{"DATABASE_URL", "postgres://postgres@127.0.0.1:5432/dealflow?sslmode=disable", "PostgreSQL connection URL"}
 	LogLevel          = Var{"LOG_LEVEL", "info", "log level: debug, info, warn, error"}
 	APIAddr           = Var{"API_ADDR", ":8080", "HTTP listen address of the API"}
-	APIRateLimit      = Var{"API_RATE_LIMIT", "20", "requests per second allowed per token (burst is twice that); 0 disables"}
+	APIRateLimit      = Var{"API_RATE_LIMIT", "20", "requests per second allowed per token, and requests failing authentication per client address (burst is twice that); 0 disables"}
 	APIRequestTimeout = Var{"API_REQUEST_TIMEOUT", "15s", "how long one API request may wait for Temporal or PostgreSQL"}
 	WorkerMetricsAddr = Var{"WORKER_METRICS_ADDR", ":9090", "listen address of the worker's /metrics; empty disables"}
 	SMTPAddr          = Var{"SMTP_ADDR", "", "SMTP server host:port for follow-up mail; empty records messages without sending"}

@@ -176,6 +176,38 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
+// Requests failing authentication are limited per client address: past the
+// rate, that address gets 429 before its token is even looked up (a valid
+// one included, until its bucket refills); other addresses are unaffected.
+func TestFailedAuthenticationIsRateLimitedPerAddress(t *testing.T) {
+	e := newEnv(t, envOpts{rateLimit: 1}) // burst 2
+	from := func(addr, token string) resp {
+		t.Helper()
+		return e.do("GET", "/v1/leads", token, nil, "X-Test-Remote-Addr: "+addr+":40000")
+	}
+	for range 2 {
+		wantProblem(t, from("198.51.100.7", "dft_guessed"), 401, "unauthorized")
+	}
+	r := from("198.51.100.7", "dft_guessed")
+	wantProblem(t, r, 429, "rate-limited")
+	if ra := r.header.Get("Retry-After"); ra == "" || ra == "0" || !strings.Contains(r.str("detail"), "without a valid token") {
+		t.Fatalf("Retry-After %q, detail %q", ra, r.str("detail"))
+	}
+	wantProblem(t, from("198.51.100.7", ""), 429, "rate-limited")           // no header: not even parsed
+	wantProblem(t, from("198.51.100.7", e.repA), 429, "rate-limited")       // the address waits out its bucket
+	wantProblem(t, from("203.0.113.9", "dft_guessed"), 401, "unauthorized") // another address
+	if r := from("203.0.113.9", e.repA); r.code != 200 {
+		t.Fatalf("a valid token from another address: %d %s", r.code, r.raw)
+	}
+	time.Sleep(1100 * time.Millisecond) // one request's worth refills
+	if r := from("198.51.100.7", e.repA); r.code != 200 {
+		t.Fatalf("a valid token once the bucket refilled: %d %s", r.code, r.raw)
+	}
+	// The success took nothing from the address's bucket: one more failure
+	// is answered.
+	wantProblem(t, from("198.51.100.7", "dft_guessed"), 401, "unauthorized")
+}
+
 // Temporal unreachable: 503 with Retry-After at once, and /readyz names it.
 // The test's own dev server is killed under the API, then started again.
 func TestTemporalDown(t *testing.T) {

@@ -155,6 +155,10 @@ func (e *env) do(method, path, token string, body any, headers ...string) resp {
 	}
 	for _, h := range headers {
 		k, v, _ := strings.Cut(h, ":")
+		if strings.TrimSpace(k) == "X-Test-Remote-Addr" { // the connection's peer, not a header
+			req.RemoteAddr = strings.TrimSpace(v)
+			continue
+		}
 		req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
 	}
 	rec := httptest.NewRecorder()

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -103,12 +104,29 @@ func (s *Server) observe(c *gin.Context) {
 }
 
 // authenticate resolves the bearer token to its user: 401 without one, or
-// with an unknown or revoked one.
+// with an unknown or revoked one. Each 401 takes from its client address's
+// bucket (the rate limit's), and an address whose bucket is empty gets 429
+// before its token is looked up: guessing tokens, or a client stuck on a
+// revoked one, cannot load PostgreSQL. The address is the connection's peer:
+// behind a reverse proxy all clients share the proxy's bucket, which only
+// requests that fail authentication draw from.
 func (s *Server) authenticate(c *gin.Context) {
+	peer := peerAddress(c.Request)
+	if wait, blocked := s.authFailures.empty(peer); blocked {
+		p := newProblem(http.StatusTooManyRequests, "rate-limited", "Too many requests",
+			"too many requests without a valid token from this address; retry after the delay in Retry-After")
+		p.RetryAfter = max(1, int(math.Ceil(wait.Seconds())))
+		fail(c, p)
+		return
+	}
+	refuse := func(detail string) {
+		s.authFailures.allow(peer)
+		fail(c, unauthorized(detail))
+	}
 	scheme, token, ok := strings.Cut(c.GetHeader("Authorization"), " ")
 	token = strings.TrimSpace(token)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		fail(c, unauthorized("send Authorization: Bearer <token>"))
+		refuse("send Authorization: Bearer <token>")
 		return
 	}
 	ctx := c.Request.Context()
@@ -118,7 +136,7 @@ func (s *Server) authenticate(c *gin.Context) {
 		return
 	}
 	if !found {
-		fail(c, unauthorized("the token is unknown or revoked"))
+		refuse("the token is unknown or revoked")
 		return
 	}
 	c.Set(ctxUser, u)
@@ -138,7 +156,15 @@ func (s *Server) throttle(c *gin.Context) {
 	}
 }
 
-// rateLimiter keeps one token bucket per token.
+// peerAddress is the host of the request's TCP peer.
+func peerAddress(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
+}
+
+// rateLimiter keeps one token bucket per key (a token, or a client address).
 type rateLimiter struct {
 	limit rate.Limit
 	burst int
@@ -194,6 +220,26 @@ func (r *rateLimiter) allow(key string) (time.Duration, bool) {
 		return d, false
 	}
 	return 0, true
+}
+
+// empty says whether key's bucket is empty, and how long until it holds a
+// request again, without taking from it.
+func (r *rateLimiter) empty(key string) (time.Duration, bool) {
+	if r == nil {
+		return 0, false
+	}
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b, ok := r.seen[key]
+	if !ok {
+		return 0, false
+	}
+	tokens := b.lim.TokensAt(now)
+	if tokens >= 1 {
+		return 0, false
+	}
+	return time.Duration((1 - tokens) / float64(r.limit) * float64(time.Second)), true
 }
 
 func sortedStrings(s []string) []string {

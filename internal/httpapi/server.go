@@ -44,7 +44,8 @@ type Config struct {
 	Logger   *slog.Logger
 	// Registry receives the HTTP metrics and is served at /metrics.
 	Registry *prometheus.Registry
-	// RateLimit is requests per second per token (burst twice that); 0 disables.
+	// RateLimit is requests per second per token (burst twice that), and
+	// failed authentications per second per client address; 0 disables.
 	RateLimit float64
 	// RequestTimeout bounds each /v1 request; past it the API answers 504.
 	RequestTimeout time.Duration
@@ -60,8 +61,10 @@ type Server struct {
 	log     *slog.Logger
 	engine  *gin.Engine
 	limiter *rateLimiter
-	metrics *httpMetrics
-	health  temporalHealth
+	// authFailures limits the 401s per client address (authenticate).
+	authFailures *rateLimiter
+	metrics      *httpMetrics
+	health       temporalHealth
 }
 
 // ProbeTimeout bounds each readiness check of a dependency.
@@ -85,7 +88,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, metrics: m, limiter: newRateLimiter(cfg.RateLimit)}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: m, limiter: newRateLimiter(cfg.RateLimit), authFailures: newRateLimiter(cfg.RateLimit)}
 	s.health.client = cfg.Temporal
 	s.engine = s.routes()
 	return s, nil

@@ -482,4 +482,21 @@ func TestRateLimit(t *testing.T) {
 	if resp, b := doAt(t, base, http.MethodGet, "/v1/leads", bearer(stack.RepToken), nil); resp.StatusCode != http.StatusOK {
 		t.Errorf("after Retry-After: %d %s", resp.StatusCode, b)
 	}
+
+	// Guessing tokens: past the rate, this client's address gets 429 before
+	// its tokens are looked up.
+	var codes []int
+	for i := range 5 {
+		resp, b := doAt(t, base, http.MethodGet, "/v1/leads", bearer("dft_guess"+strconv.Itoa(i)), nil)
+		codes = append(codes, resp.StatusCode)
+		if resp.StatusCode == http.StatusTooManyRequests {
+			if typ, _ := problemType(b); typ != "rate-limited" || resp.Header.Get("Retry-After") == "" {
+				t.Errorf("429 for guessed tokens: %v %s", resp.Header, b)
+			}
+			break
+		}
+	}
+	if !slices.Equal(codes, []int{401, 401, 429}) {
+		t.Errorf("5 guessed tokens at once at 1 request/s: %v, want 401 401 429", codes)
+	}
 }
