@@ -216,7 +216,11 @@ func (s *Server) createLead(c *gin.Context) error {
 		return s.leadRecorded(wctx, id)
 	})
 	if err != nil {
-		if ctx.Err() == nil && (errors.Is(err, errNotReady) || wctx.Err() != nil) {
+		// The wait's bound ran out: seen by the context, or first by Temporal,
+		// which answers a query a moment before its caller's deadline (504).
+		var p *Problem
+		waitEnded := wctx.Err() != nil || errors.As(err, &p) && p.Status == http.StatusGatewayTimeout
+		if ctx.Err() == nil && (errors.Is(err, errNotReady) || waitEnded) {
 			c.JSON(http.StatusAccepted, gin.H{"id": id, "workflowId": wid,
 				"message": "the lead is recorded and its deal is being set up; GET its Location shortly"})
 			return nil
