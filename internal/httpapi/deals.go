@@ -100,13 +100,24 @@ func retryNotReady(ctx context.Context, fn func() error) error {
 	}
 }
 
+// dealResponse is a deal as the API answers it: as the workflow holds it,
+// but with its policy as the API takes it (the field hides the Deal's own).
+type dealResponse struct {
+	*workflows.DealView
+	Policy policyInput `json:"policy"`
+}
+
+func showDeal(v *workflows.DealView) dealResponse {
+	return dealResponse{DealView: v, Policy: policyView(v.Policy)}
+}
+
 // getLead: GET /v1/leads/{id}.
 func (s *Server) getLead(c *gin.Context) error {
 	view, err := s.dealView(c.Request.Context(), userOf(c), c.Param("id"))
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, view)
+	c.JSON(http.StatusOK, showDeal(view))
 	return nil
 }
 
@@ -227,7 +238,7 @@ func (s *Server) createLead(c *gin.Context) error {
 		}
 		return err
 	}
-	c.JSON(http.StatusCreated, view)
+	c.JSON(http.StatusCreated, showDeal(view))
 	return nil
 }
 
@@ -256,7 +267,7 @@ func (s *Server) existingLead(c *gin.Context, u User, id string) error {
 		return err
 	}
 	c.Header("Location", "/v1/leads/"+id)
-	c.JSON(http.StatusOK, view)
+	c.JSON(http.StatusOK, showDeal(view))
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"dealflow/internal/httpapi"
+	"dealflow/workflows"
 )
 
 // The same id, or the same Idempotency-Key from the same user, is the same
@@ -421,5 +422,32 @@ func TestCreateAcceptedWhenWorkerSlow(t *testing.T) {
 	}
 	if n := e.started(1); n != 1 {
 		t.Fatalf("%d starts", n)
+	}
+}
+
+// A deal shows its policy as the API takes it: Go duration strings, the ones
+// given and the defaults, not the nanoseconds the workflow keeps.
+func TestPolicyShownAsGiven(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	body := lead("pol")
+	body["policy"] = map[string]any{"leadReminderAfter": "2h", "thankYouAfter": "90s", "leadReminders": 3}
+	r := e.do("POST", "/v1/leads", e.repA, body)
+	if r.code != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.code, r.raw)
+	}
+	for _, got := range []resp{r, e.do("GET", "/v1/leads/pol", e.repA, nil)} {
+		p, _ := got.body["policy"].(map[string]any)
+		want := map[string]any{
+			"leadReminderAfter": "2h0m0s", "thankYouAfter": "1m30s", "leadReminders": float64(3),
+			"retention": workflows.DefaultPolicy().Retention.String(), "day": workflows.DefaultPolicy().Day.String(),
+		}
+		for k, v := range want {
+			if p[k] != v {
+				t.Errorf("policy.%s = %#v, want %#v (%s)", k, p[k], v, got.raw)
+			}
+		}
+		if len(p) != 13 {
+			t.Errorf("policy has %d fields, want all 13: %v", len(p), p)
+		}
 	}
 }

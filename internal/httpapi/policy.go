@@ -8,7 +8,8 @@ import (
 
 // policyInput is a deal's follow-up policy as the API takes it: durations as
 // Go duration strings ("72h", "90s"), every field optional (the default
-// policy fills the rest). Demos and tests shorten the timers with it.
+// policy fills the rest). Demos and tests shorten the timers with it. The
+// API shows a deal's policy the same way (policyView), every field set.
 type policyInput struct {
 	LeadReminderAfter     *string `json:"leadReminderAfter"`
 	LeadReminders         *int    `json:"leadReminders"`
@@ -23,6 +24,21 @@ type policyInput struct {
 	ThankYouAfter         *string `json:"thankYouAfter"`
 	Retention             *string `json:"retention"`
 	Day                   *string `json:"day"`
+}
+
+// policyView is p as the API shows it: as it takes it, not in the
+// nanoseconds the workflow keeps.
+func policyView(p workflows.Policy) policyInput {
+	d := func(v time.Duration) *string { s := v.String(); return &s }
+	n := func(v int) *int { return &v }
+	return policyInput{
+		LeadReminderAfter: d(p.LeadReminderAfter), LeadReminders: n(p.LeadReminders),
+		StageNudgeAfter: d(p.StageNudgeAfter), StageNudges: n(p.StageNudges),
+		QuoteValidity: d(p.QuoteValidity), QuoteReminderBefore: d(p.QuoteReminderBefore),
+		InvoiceReminderBefore: d(p.InvoiceReminderBefore), OverdueEvery: d(p.OverdueEvery),
+		OverdueNotices: n(p.OverdueNotices), ReengageAfter: d(p.ReengageAfter),
+		ThankYouAfter: d(p.ThankYouAfter), Retention: d(p.Retention), Day: d(p.Day),
+	}
 }
 
 // policy applies the input over the default policy.

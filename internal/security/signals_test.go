@@ -22,8 +22,10 @@ func timelineOf(t *testing.T, id string) []workflows.Event {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /v1/leads/%s: %d %s", id, resp.StatusCode, b)
 	}
-	var v workflows.DealView
-	if err := json.Unmarshal(b, &v); err != nil || v.Deal == nil {
+	var v struct {
+		Timeline []workflows.Event `json:"timeline"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil || v.Timeline == nil {
 		t.Fatalf("GET /v1/leads/%s: %v %s", id, err, b)
 	}
 	return v.Timeline
