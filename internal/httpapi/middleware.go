@@ -113,10 +113,7 @@ func (s *Server) observe(c *gin.Context) {
 func (s *Server) authenticate(c *gin.Context) {
 	peer := peerAddress(c.Request)
 	if wait, blocked := s.authFailures.empty(peer); blocked {
-		p := newProblem(http.StatusTooManyRequests, "rate-limited", "Too many requests",
-			"too many requests without a valid token from this address; retry after the delay in Retry-After")
-		p.RetryAfter = max(1, int(math.Ceil(wait.Seconds())))
-		fail(c, p)
+		fail(c, rateLimited("too many requests without a valid token from this address", wait))
 		return
 	}
 	refuse := func(detail string) {
@@ -149,11 +146,16 @@ func userOf(c *gin.Context) User { return c.MustGet(ctxUser).(User) }
 // throttle applies the per-token rate limit: 429 with Retry-After past it.
 func (s *Server) throttle(c *gin.Context) {
 	if wait, ok := s.limiter.allow(c.GetString(ctxTokenKey)); !ok {
-		p := newProblem(http.StatusTooManyRequests, "rate-limited", "Too many requests",
-			"this token's request rate is over the limit; retry after the delay in Retry-After")
-		p.RetryAfter = max(1, int(math.Ceil(wait.Seconds())))
-		fail(c, p)
+		fail(c, rateLimited("this token's request rate is over the limit", wait))
 	}
+}
+
+// rateLimited is the 429 for a limit that frees a request after wait.
+func rateLimited(why string, wait time.Duration) *Problem {
+	p := newProblem(http.StatusTooManyRequests, "rate-limited", "Too many requests",
+		why+"; retry after the delay in Retry-After")
+	p.RetryAfter = max(1, int(math.Ceil(wait.Seconds())))
+	return p
 }
 
 // peerAddress is the host of the request's TCP peer.
