@@ -1,25 +1,40 @@
-// Command record drives three deals (won, lost, revised quote) through a
-// running stack with the Temporal client and saves their histories as JSON
-// for the replay test. Run it against the stack of `make up`:
+// Command record drives deals along every path of the process through a
+// running stack with the Temporal client, and saves their histories as JSON
+// for the replay test (every run of a deal that continued as new). Run it
+// against a stack whose worker runs today's workflow code:
 //
-//	go run ./workflows/testdata/record -out workflows/testdata/histories
+//	go run ./workflows/testdata/record -prefix v3- -out workflows/testdata/histories
 //
+// The continue-as-new path needs a server that suggests it early: start a
+// second dev server with
+//
+//	--dynamic-config-value limit.historyCount.suggestContinueAsNew=40
+//
+// and record only that script there (-only continue-as-new -temporal ADDR).
 // It lives under testdata so `go build ./...` and `go vet ./...` skip it.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"dealflow/workflows"
@@ -28,7 +43,8 @@ import (
 func main() {
 	addr := flag.String("temporal", "127.0.0.1:7233", "Temporal frontend")
 	out := flag.String("out", "workflows/testdata/histories", "output folder")
-	prefix := flag.String("prefix", "", "file name prefix, e.g. v1- for histories of a newer workflow version")
+	prefix := flag.String("prefix", "", "file name prefix: the newest workflow version the histories carry, e.g. v3-")
+	only := flag.String("only", "", "comma-separated script names to run (default: all but continue-as-new)")
 	flag.Parse()
 	c, err := client.Dial(client.Options{HostPort: *addr})
 	if err != nil {
@@ -37,61 +53,316 @@ func main() {
 	defer c.Close()
 	ctx := context.Background()
 	suffix := time.Now().UTC().Format("20060102150405")
-	for name, script := range scripts() {
+	all := scripts()
+	names := make([]string, 0, len(all))
+	for name := range all {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	if *only != "" {
+		names = strings.Split(*only, ",")
+	} else {
+		names = slices.DeleteFunc(names, func(n string) bool { return n == "continue-as-new" })
+	}
+	for _, name := range names {
+		sc, ok := all[name]
+		if !ok {
+			log.Fatalf("no script %q", name)
+		}
 		id := "record-" + name + "-" + suffix
-		if err := drive(ctx, c, id, script); err != nil {
+		runs, err := drive(ctx, c, id, sc)
+		if err != nil {
 			log.Fatalf("%s: %v", name, err)
 		}
-		if err := save(ctx, c, id, filepath.Join(*out, *prefix+name+".json")); err != nil {
-			log.Fatalf("%s: %v", name, err)
+		for i, runID := range runs {
+			file := *prefix + name + ".json"
+			if len(runs) > 1 {
+				file = fmt.Sprintf("%s%s-run%d.json", *prefix, name, i+1)
+			}
+			if err := save(ctx, c, id, runID, filepath.Join(*out, file)); err != nil {
+				log.Fatalf("%s: %v", name, err)
+			}
+			fmt.Println("recorded", file, id, runID)
 		}
-		fmt.Println("recorded", name, id)
 	}
 }
 
+// step is one thing the script does to the deal: an Update (refused when
+// reject is set), a Signal (raw when payload is set), or a wait until the
+// deal's state satisfies until.
 type step struct {
-	act workflows.Action
-	cmd any
+	act     workflows.Action
+	cmd     any
+	signal  bool
+	payload *commonpb.Payload
+	reject  string
+	until   func(workflows.DealView) bool
+	what    string // what a wait waits for
+	// id is the Update's ID when it must be a given one (a retry).
+	id string
 }
 
-func d(s string) decimal.Decimal { return decimal.RequireFromString(s) }
-func s(v string) *string         { return &v }
+// withID gives an Update a fixed ID, so that a later step can retry it.
+func withID(id string, st step) step { st.id = id; return st }
 
-func scripts() map[string][]step {
-	develop := []step{
-		{workflows.ActEditLead, workflows.EditLead{Rating: s("Hot")}},
-		{workflows.ActQualify, workflows.Qualify{}},
-		{workflows.ActEditOpportunity, workflows.EditOpportunity{CustomerNeed: s("faster month-end close"), ProposedSolution: s("hosted ledger")}},
-		{workflows.ActAddStakeholder, workflows.AddStakeholder{Name: "Dana Fox", Role: "Decision Maker"}},
-		{workflows.ActAddCompetitor, workflows.AddCompetitor{Name: "Fabrikam"}},
-		{workflows.ActAddLine, workflows.AddLine{LineInput: workflows.LineInput{Product: "Ledger seat", Quantity: d("25"), UnitPrice: d("480.00"), Tax: d2("960")}}},
-		{workflows.ActPropose, workflows.Propose{PaymentTerms: "Net 30"}},
-		{workflows.ActActivateQuote, workflows.ActivateQuote{Revision: 1}},
-	}
-	join := func(a []step, b ...step) []step { return append(append([]step{}, a...), b...) }
-	return map[string][]step{
-		"won": join(develop,
-			step{workflows.ActClose, workflows.Close{Outcome: "won"}},
-			step{workflows.ActFulfillOrder, workflows.FulfillOrder{}},
-			step{workflows.ActRecordPayment, workflows.RecordPayment{Amount: d("5000")}},
-			step{workflows.ActRecordPayment, workflows.RecordPayment{Amount: d("7960")}}),
-		"lost": join(develop,
-			step{workflows.ActClose, workflows.Close{Outcome: "lost", Reason: "Out-Sold", Competitor: "Fabrikam"}}),
-		"revised": join(develop,
-			step{workflows.ActReviseQuote, workflows.ReviseQuote{Revision: 1}},
-			step{workflows.ActEditQuote, workflows.EditQuote{Revision: 2, Lines: &[]workflows.LineInput{{Product: "Ledger seat", Quantity: d("30"), UnitPrice: d("450")}}}},
-			step{workflows.ActActivateQuote, workflows.ActivateQuote{Revision: 2}},
-			step{workflows.ActClose, workflows.Close{Outcome: "won"}},
-			step{workflows.ActCancelOrder, workflows.CancelOrder{Reason: "customer merged with another"}}),
-	}
+func update(act workflows.Action, cmd any) step { return step{act: act, cmd: cmd} }
+func refused(act workflows.Action, cmd any, code string) step {
+	return step{act: act, cmd: cmd, reject: code}
+}
+func signal(act workflows.Action, cmd any) step { return step{act: act, cmd: cmd, signal: true} }
+func rawSignal(act workflows.Action, p *commonpb.Payload) step {
+	return step{act: act, signal: true, payload: p}
+}
+func wait(what string, until func(workflows.DealView) bool) step {
+	return step{what: what, until: until}
 }
 
+// sent waits until the deal has sent n messages of each kind.
+func sent(kinds ...string) step {
+	return wait("messages "+strings.Join(kinds, ","), func(v workflows.DealView) bool {
+		want := map[string]int{}
+		for _, k := range kinds {
+			want[k]++
+		}
+		for _, m := range v.Messages {
+			want[m.Kind]--
+		}
+		for _, n := range want {
+			if n > 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// events waits until the timeline holds n entries: a signal has been taken.
+func events(n int) step {
+	return wait(fmt.Sprintf("%d timeline entries", n), func(v workflows.DealView) bool { return len(v.Timeline) >= n })
+}
+
+type script struct {
+	steps []step
+	// policy shortens the follow-ups so that every one fires within seconds.
+	policy workflows.Policy
+	// open: the deal is left running (not waited for) when the script ends.
+	open bool
+	// minRuns is the number of runs the deal must have had (continue-as-new).
+	minRuns int
+}
+
+func d(s string) decimal.Decimal   { return decimal.RequireFromString(s) }
+func s(v string) *string           { return &v }
 func d2(v string) *decimal.Decimal { x := d(v); return &x }
 
-func drive(ctx context.Context, c client.Client, id string, steps []step) error {
+// quick ends deals within seconds: no idle follow-up fires unless a script
+// waits for it.
+func quick() workflows.Policy {
 	p := workflows.DefaultPolicy()
-	// Short timers so every deal ends within seconds.
 	p.ThankYouAfter, p.ReengageAfter, p.Retention = time.Second, time.Second, 3*time.Second
+	return p
+}
+
+// timed makes every follow-up fire within a few seconds of its cause.
+func timed() workflows.Policy {
+	return workflows.Policy{
+		LeadReminderAfter: time.Second, LeadReminders: 2,
+		StageNudgeAfter: 1500 * time.Millisecond, StageNudges: 2,
+		QuoteValidity: 5 * time.Second, QuoteReminderBefore: 2 * time.Second,
+		InvoiceReminderBefore: time.Second, OverdueEvery: time.Second, OverdueNotices: 2,
+		ReengageAfter: time.Second, ThankYouAfter: time.Second, Retention: 3 * time.Second,
+		Day: 100 * time.Millisecond, // Net 30 is due 3 s after the invoice
+	}
+}
+
+func scripts() map[string]script {
+	develop := []step{
+		update(workflows.ActEditLead, workflows.EditLead{Rating: s("Hot")}),
+		update(workflows.ActQualify, workflows.Qualify{}),
+		update(workflows.ActEditOpportunity, workflows.EditOpportunity{CustomerNeed: s("faster month-end close"), ProposedSolution: s("hosted ledger")}),
+		update(workflows.ActAddStakeholder, workflows.AddStakeholder{Name: "Dana Fox", Role: "Decision Maker"}),
+		update(workflows.ActAddCompetitor, workflows.AddCompetitor{Name: "Fabrikam"}),
+		update(workflows.ActAddLine, workflows.AddLine{LineInput: workflows.LineInput{Product: "Ledger seat", Quantity: d("25"), UnitPrice: d("480.00"), Tax: d2("960")}}),
+		update(workflows.ActPropose, workflows.Propose{PaymentTerms: "Net 30"}),
+		update(workflows.ActActivateQuote, workflows.ActivateQuote{Revision: 1}),
+	}
+	join := func(a []step, b ...step) []step { return append(append([]step{}, a...), b...) }
+	state := func(what string, f func(workflows.DealView) bool) step { return wait(what, f) }
+	return map[string]script{
+		"won": {policy: quick(), steps: join(develop,
+			update(workflows.ActClose, workflows.Close{Outcome: "won"}),
+			update(workflows.ActFulfillOrder, workflows.FulfillOrder{}),
+			update(workflows.ActRecordPayment, workflows.RecordPayment{Amount: d("5000")}),
+			update(workflows.ActRecordPayment, workflows.RecordPayment{Amount: d("7960")}))},
+		"lost": {policy: quick(), steps: join(develop,
+			update(workflows.ActClose, workflows.Close{Outcome: "lost", Reason: "Out-Sold", Competitor: "Fabrikam"}))},
+		"revised": {policy: quick(), steps: join(develop,
+			update(workflows.ActReviseQuote, workflows.ReviseQuote{Revision: 1}),
+			update(workflows.ActEditQuote, workflows.EditQuote{Revision: 2, Lines: &[]workflows.LineInput{{Product: "Ledger seat", Quantity: d("30"), UnitPrice: d("450")}}}),
+			update(workflows.ActActivateQuote, workflows.ActivateQuote{Revision: 2}),
+			update(workflows.ActClose, workflows.Close{Outcome: "won"}),
+			update(workflows.ActCancelOrder, workflows.CancelOrder{Reason: "customer merged with another"}))},
+
+		// Every item of the opportunity removed again, the deal reassigned,
+		// won, paid in part by a Signal and its invoice canceled.
+		"items-invoice-canceled": {policy: quick(), steps: join(develop,
+			update(workflows.ActAddTeamMember, workflows.AddTeamMember{UserID: "carol@example.com", Role: "Presales"}),
+			update(workflows.ActRemoveTeamMember, workflows.RemoveItem{ID: "team-4"}),
+			update(workflows.ActAddStakeholder, workflows.AddStakeholder{Name: "Lee Park", Role: "Influencer"}),
+			update(workflows.ActRemoveStakeholder, workflows.RemoveItem{ID: "stakeholder-5"}),
+			update(workflows.ActRemoveCompetitor, workflows.RemoveItem{ID: "competitor-2"}),
+			update(workflows.ActAddLine, workflows.AddLine{LineInput: workflows.LineInput{Product: "Setup", Quantity: d("1"), UnitPrice: d("900")}}),
+			update(workflows.ActRemoveLine, workflows.RemoveItem{ID: "line-6"}),
+			update(workflows.ActAssign, workflows.Assign{Owner: "rep2@example.com"}),
+			update(workflows.ActClose, workflows.Close{Outcome: "won"}),
+			update(workflows.ActFulfillOrder, workflows.FulfillOrder{}),
+			signal(workflows.ActRecordPayment, workflows.RecordPayment{Amount: d("2000")}),
+			state("the payment taken", func(v workflows.DealView) bool { return v.Invoice != nil && len(v.Invoice.Payments) == 1 }),
+			update(workflows.ActCancelInvoice, workflows.CancelInvoice{Reason: "billed the wrong entity"}))},
+
+		// The invoice's actions as Signals: fulfilled, then canceled.
+		"invoice-signals": {policy: quick(), steps: join(develop,
+			update(workflows.ActClose, workflows.Close{Outcome: "won"}),
+			signal(workflows.ActFulfillOrder, workflows.FulfillOrder{}),
+			state("the invoice", func(v workflows.DealView) bool { return v.Invoice != nil }),
+			signal(workflows.ActCancelInvoice, workflows.CancelInvoice{Reason: "customer disputes the delivery"}))},
+
+		// Refusals: Updates refused by the validator (never in the history,
+		// but replay must not need them) and by the gate, and a refused
+		// Signal, which is recorded in the timeline.
+		"refused": {policy: quick(), steps: []step{
+			refused(workflows.ActPropose, workflows.Propose{}, workflows.RejectWrongStage),
+			refused(workflows.ActAddLine, map[string]any{"product": "x", "quantity": "-2", "unitPrice": "1"}, workflows.RejectInvalid),
+			update(workflows.ActEditLead, workflows.EditLead{Budget: d2("0")}),
+			refused(workflows.ActQualify, workflows.Qualify{}, workflows.RejectGate),
+			signal(workflows.ActQualify, workflows.Qualify{}), // the gate again, now as a signal: recorded refused
+			events(3),
+			update(workflows.ActEditLead, workflows.EditLead{Budget: d2("20000")}),
+			update(workflows.ActQualify, workflows.Qualify{}),
+			refused(workflows.ActRemoveLine, workflows.RemoveItem{ID: "line-9"}, workflows.RejectNotFound),
+			refused(workflows.ActAddTeamMember, workflows.AddTeamMember{Actor: workflows.Actor{Actor: "eve@example.com", ActorRole: workflows.RoleRep}, UserID: "eve@example.com"}, workflows.RejectNoAccess),
+			update(workflows.ActClose, workflows.Close{Outcome: "lost", Reason: "Canceled"}),
+		}},
+
+		// Every action as a Signal, with malformed, invalid, wrong-stage and
+		// unreadable payloads among them; the deal ends canceled.
+		"signals": {policy: quick(), steps: signalsAll()},
+
+		"disqualify-reactivate": {policy: quick(), steps: []step{
+			update(workflows.ActDisqualify, workflows.Disqualify{Reason: "Cannot Contact"}),
+			refused(workflows.ActQualify, workflows.Qualify{}, workflows.RejectWrongStage),
+			update(workflows.ActReactivate, workflows.Reactivate{}),
+			update(workflows.ActQualify, workflows.Qualify{}),
+			update(workflows.ActClose, workflows.Close{Outcome: "lost", Reason: "Canceled"}),
+		}},
+
+		// Lost, re-engaged, reopened, and lost again: the retention window
+		// ends it.
+		"lost-reopen": {policy: quick(), steps: join(develop,
+			update(workflows.ActClose, workflows.Close{Outcome: "lost", Reason: "Out-Sold", Competitor: "Fabrikam"}),
+			sent(workflows.KindReengage),
+			update(workflows.ActReopen, workflows.Reopen{}),
+			update(workflows.ActPropose, workflows.Propose{}),
+			update(workflows.ActActivateQuote, workflows.ActivateQuote{Revision: 2}),
+			update(workflows.ActClose, workflows.Close{Outcome: "lost", Reason: "Canceled"}))},
+
+		// An untouched lead: two reminders, the escalation, then disqualified
+		// and ended by its retention window.
+		"followups-lead": {policy: timed(), steps: []step{
+			sent(workflows.KindLeadReminder, workflows.KindLeadReminder, workflows.KindLeadEscalation),
+			update(workflows.ActDisqualify, workflows.Disqualify{Reason: "No Longer Interested"}),
+		}},
+
+		// A quote left unanswered: stage nudges, the expiry reminder, the
+		// expiry; then won, an idle order nudged, an invoice reminded and
+		// overdue twice, paid, thanked.
+		"followups-deal": {policy: timed(), steps: join(develop,
+			sent(workflows.KindStageNudge, workflows.KindStageNudge, workflows.KindQuoteExpiring, workflows.KindQuoteExpired),
+			update(workflows.ActPropose, workflows.Propose{PaymentTerms: "Net 30"}),
+			update(workflows.ActActivateQuote, workflows.ActivateQuote{Revision: 2}),
+			update(workflows.ActClose, workflows.Close{Outcome: "won"}),
+			sent(workflows.KindThankYou),
+			state("an idle order nudged", func(v workflows.DealView) bool { return v.Stage == workflows.StageOrder && v.FollowUps.Nudges > 0 }),
+			update(workflows.ActFulfillOrder, workflows.FulfillOrder{}),
+			sent(workflows.KindInvoiceDue, workflows.KindInvoiceOverdue, workflows.KindInvoiceOverdue),
+			update(workflows.ActRecordPayment, workflows.RecordPayment{Amount: d("12960")}))},
+
+		// A long deal on a server that suggests continue-as-new after a few
+		// dozen events: it crosses runs mid-way, and a retried Update (same
+		// ID) after the move is answered from the carried state.
+		"continue-as-new": {policy: quick(), minRuns: 2, steps: join(develop[:4],
+			withID("first-competitor", update(workflows.ActAddCompetitor, workflows.AddCompetitor{Name: "Fabrikam"})),
+			update(workflows.ActAddLine, workflows.AddLine{LineInput: workflows.LineInput{Product: "Ledger seat", Quantity: d("25"), UnitPrice: d("480.00"), Tax: d2("960")}}),
+			update(workflows.ActPropose, workflows.Propose{PaymentTerms: "Net 30"}),
+			update(workflows.ActActivateQuote, workflows.ActivateQuote{Revision: 1}),
+			update(workflows.ActReviseQuote, workflows.ReviseQuote{Revision: 1}),
+			update(workflows.ActActivateQuote, workflows.ActivateQuote{Revision: 2}),
+			update(workflows.ActReviseQuote, workflows.ReviseQuote{Revision: 2}),
+			update(workflows.ActActivateQuote, workflows.ActivateQuote{Revision: 3}),
+			update(workflows.ActClose, workflows.Close{Outcome: "won"}),
+			update(workflows.ActFulfillOrder, workflows.FulfillOrder{}),
+			update(workflows.ActRecordPayment, workflows.RecordPayment{Amount: d("1000")}),
+			update(workflows.ActRecordPayment, workflows.RecordPayment{Amount: d("1000")}),
+			// By now the deal has moved to a later run: the same Update
+			// again is answered from the carried state (a second Fabrikam
+			// would be refused by the gate).
+			withID("first-competitor", update(workflows.ActAddCompetitor, workflows.AddCompetitor{Name: "Fabrikam"})),
+			update(workflows.ActRecordPayment, workflows.RecordPayment{Amount: d("1000")}),
+			update(workflows.ActRecordPayment, workflows.RecordPayment{Amount: d("1000")}),
+			update(workflows.ActRecordPayment, workflows.RecordPayment{Amount: d("8960")}))},
+	}
+}
+
+// signalsAll sends every action as a Signal, each taken before the next is
+// sent (a selector over many channels would otherwise pick by channel, not by
+// arrival). Bad payloads are recorded as refused and the deal goes on.
+func signalsAll() []step {
+	var out []step
+	n := 1 // the creation is the first timeline entry
+	sig := func(act workflows.Action, cmd any) {
+		n++
+		out = append(out, signal(act, cmd), events(n))
+	}
+	sig(workflows.ActEditLead, map[string]any{"rating": "Cold"})
+	sig(workflows.ActDisqualify, map[string]any{"reason": 42})        // malformed
+	sig(workflows.ActDisqualify, map[string]any{"reason": "Boredom"}) // invalid value
+	sig(workflows.ActFulfillOrder, map[string]any{})                  // wrong stage
+	n++
+	out = append(out, rawSignal(workflows.ActDisqualify, &commonpb.Payload{ // unreadable encoding
+		Metadata: map[string][]byte{"encoding": []byte("application/x-nonsense")},
+		Data:     []byte(`{"reason":"Lost"}`),
+	}), events(n))
+	sig(workflows.ActDisqualify, workflows.Disqualify{Reason: "Lost"})
+	sig(workflows.ActReactivate, workflows.Reactivate{})
+	sig(workflows.ActAssign, workflows.Assign{Owner: "rep2@example.com"})
+	sig(workflows.ActQualify, workflows.Qualify{})
+	sig(workflows.ActEditOpportunity, workflows.EditOpportunity{CustomerNeed: s("audit trail"), ProposedSolution: s("hosted ledger")})
+	sig(workflows.ActAddStakeholder, workflows.AddStakeholder{Name: "Dana Fox", Role: "Decision Maker"})
+	sig(workflows.ActAddStakeholder, workflows.AddStakeholder{Name: "Lee Park", Role: "Influencer"})
+	sig(workflows.ActRemoveStakeholder, workflows.RemoveItem{ID: "stakeholder-2"})
+	sig(workflows.ActAddCompetitor, workflows.AddCompetitor{Name: "Fabrikam"})
+	sig(workflows.ActRemoveCompetitor, workflows.RemoveItem{ID: "competitor-3"})
+	sig(workflows.ActAddTeamMember, workflows.AddTeamMember{UserID: "carol@example.com"})
+	sig(workflows.ActRemoveTeamMember, workflows.RemoveItem{ID: "team-4"})
+	sig(workflows.ActAddLine, workflows.AddLine{LineInput: workflows.LineInput{Product: "Ledger seat", Quantity: d("10"), UnitPrice: d("480")}})
+	sig(workflows.ActAddLine, workflows.AddLine{LineInput: workflows.LineInput{Product: "Setup", Quantity: d("1"), UnitPrice: d("900")}})
+	sig(workflows.ActRemoveLine, workflows.RemoveItem{ID: "line-6"})
+	sig(workflows.ActPropose, workflows.Propose{})
+	sig(workflows.ActEditQuote, workflows.EditQuote{Revision: 1, Name: s("Ledger, 10 seats")})
+	sig(workflows.ActActivateQuote, workflows.ActivateQuote{Revision: 1})
+	sig(workflows.ActReviseQuote, workflows.ReviseQuote{Revision: 1})
+	sig(workflows.ActActivateQuote, workflows.ActivateQuote{Revision: 2})
+	sig(workflows.ActClose, workflows.Close{Outcome: "lost", Reason: "Canceled"})
+	sig(workflows.ActReopen, workflows.Reopen{})
+	sig(workflows.ActPropose, workflows.Propose{})
+	sig(workflows.ActActivateQuote, workflows.ActivateQuote{Revision: 3})
+	sig(workflows.ActClose, workflows.Close{Outcome: "won"})
+	sig(workflows.ActCancelOrder, workflows.CancelOrder{Reason: "order placed twice"})
+	return out
+}
+
+func drive(ctx context.Context, c client.Client, id string, sc script) (runs []string, err error) {
+	p := sc.policy
 	in := workflows.NewLead{ID: id, Owner: "rep@example.com", Manager: "manager@example.com", Currency: "USD", Policy: &p,
 		Lead: workflows.LeadFields{Topic: "Ledger for " + id, FirstName: "Pat", LastName: "Lee", Company: "Contoso " + id,
 			Email: "pat@contoso.example", Source: "Web", Budget: d2("20000"), PurchaseTimeframe: "This Quarter", DecisionMakerIdentified: true}}
@@ -100,27 +371,124 @@ func drive(ctx context.Context, c client.Client, id string, steps []step) error 
 		TypedSearchAttributes: workflows.StartSearchAttributes(in), StaticSummary: workflows.Summary(in),
 	}, workflows.WorkflowName, in)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for i, st := range steps {
-		h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-			WorkflowID: run.GetID(), UpdateName: string(st.act), Args: []any{st.cmd},
-			UpdateID: fmt.Sprintf("%s-%d", id, i), WaitForStage: client.WorkflowUpdateStageCompleted,
-		})
-		if err != nil {
-			return fmt.Errorf("step %d %s: %w", i, st.act, err)
+	for i, st := range sc.steps {
+		updateID := fmt.Sprintf("%s-%d", id, i)
+		if st.id != "" {
+			updateID = id + "-" + st.id
 		}
-		if err := h.Get(ctx, nil); err != nil {
-			return fmt.Errorf("step %d %s: %w", i, st.act, err)
+		if err := do(ctx, c, run.GetID(), updateID, st); err != nil {
+			return nil, fmt.Errorf("step %d %s%s: %w", i, st.act, st.what, err)
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	return run.Get(ctx, nil)
+	if !sc.open {
+		wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		// Get follows the chain of continue-as-new to the last run.
+		if err := c.GetWorkflow(wctx, run.GetID(), "").Get(wctx, nil); err != nil {
+			return nil, fmt.Errorf("wait for the end: %w", err)
+		}
+	}
+	runs, err = chain(ctx, c, run.GetID(), run.GetRunID())
+	if err == nil && len(runs) < sc.minRuns {
+		err = fmt.Errorf("%d runs, want at least %d: is the server suggesting continue-as-new early?", len(runs), sc.minRuns)
+	}
+	return runs, err
 }
 
-func save(ctx context.Context, c client.Client, id, path string) error {
-	it := c.GetWorkflowHistory(ctx, workflows.WorkflowID(id), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+func do(ctx context.Context, c client.Client, wid, updateID string, st step) error {
+	switch {
+	case st.until != nil:
+		deadline := time.Now().Add(time.Minute)
+		for {
+			v, err := query(ctx, c, wid)
+			if err != nil {
+				return err
+			}
+			if st.until(v) {
+				return nil
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("waited a minute for %s; state %s/%s, %d messages", st.what, v.Stage, v.Status, len(v.Messages))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	case st.payload != nil:
+		return c.SignalWorkflow(ctx, wid, "", string(st.act), converter.NewRawValue(st.payload))
+	case st.signal:
+		return c.SignalWorkflow(ctx, wid, "", string(st.act), st.cmd)
+	}
+	for {
+		h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+			WorkflowID: wid, UpdateName: string(st.act), Args: []any{st.cmd},
+			UpdateID: updateID, WaitForStage: client.WorkflowUpdateStageCompleted,
+		})
+		if err == nil {
+			err = h.Get(ctx, nil)
+		}
+		code := rejection(err)
+		var notReady *serviceerror.WorkflowNotReady
+		if code == workflows.RejectMoving || errors.As(err, &notReady) {
+			// The run is ending to continue as new: send it again, to the
+			// next run, as the API does.
+			fmt.Println("  retried", st.act, "after", err)
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
+		if st.reject == "" {
+			return err
+		}
+		if code != st.reject {
+			return fmt.Errorf("want refusal %q, got %v", st.reject, err)
+		}
+		return nil
+	}
+}
+
+// rejection is the code of a refused action's error, "" for any other.
+func rejection(err error) string {
+	var app *temporal.ApplicationError
+	var rej *workflows.Rejection
+	if !errors.As(err, &app) || app.Type() != workflows.RejectionErrorType || app.Details(&rej) != nil || rej == nil {
+		return ""
+	}
+	return rej.Code
+}
+
+func query(ctx context.Context, c client.Client, wid string) (workflows.DealView, error) {
+	var v workflows.DealView
+	val, err := c.QueryWorkflow(ctx, wid, "", workflows.QueryState)
+	if err == nil {
+		err = val.Get(&v)
+	}
+	return v, err
+}
+
+// chain lists the runs from the first, following continue-as-new.
+func chain(ctx context.Context, c client.Client, wid, runID string) ([]string, error) {
+	runs := []string{runID}
+	for {
+		it := c.GetWorkflowHistory(ctx, wid, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT)
+		var last *historypb.HistoryEvent
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				return nil, err
+			}
+			last = ev
+		}
+		can := last.GetWorkflowExecutionContinuedAsNewEventAttributes()
+		if can == nil {
+			return runs, nil
+		}
+		runID = can.GetNewExecutionRunId()
+		runs = append(runs, runID)
+	}
+}
+
+func save(ctx context.Context, c client.Client, id, runID, path string) error {
+	it := c.GetWorkflowHistory(ctx, workflows.WorkflowID(id), runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	h := &historypb.History{}
 	for it.HasNext() {
 		ev, err := it.Next()
