@@ -150,6 +150,10 @@ func (d *Deal) Pending() []Reminder {
 			add(KindLeadEscalation, idle.Add(time.Duration(p.LeadReminders+1)*p.LeadReminderAfter), spell)
 		}
 	}
+	// An order is Active only in Order, and Order always has one
+	// (TestInvariantsOnRandomPaths):
+	// mutate:equivalent "→ drop d.Order != nil" see above
+	// mutate:equivalent "→ drop d.Stage == StageOrder" see above
 	orderOpen := d.Stage == StageOrder && d.Order != nil && d.Order.Status == OrderActive
 	if (open && d.Stage != StageQualify) || orderOpen {
 		if f.Nudges < p.StageNudges {
@@ -157,6 +161,10 @@ func (d *Deal) Pending() []Reminder {
 			add(KindStageNudge, idle.Add(time.Duration(n)*p.StageNudgeAfter), d.Stage, spell, n)
 		}
 	}
+	// An Active quote always has an EffectiveTo and belongs to an open deal
+	// (TestInvariantsOnRandomPaths):
+	// mutate:equivalent "→ drop q.EffectiveTo != nil" see above
+	// mutate:equivalent "→ drop open" see above
 	if q := d.CurrentQuote(); open && q != nil && q.Status == QuoteActive && q.EffectiveTo != nil {
 		if f.QuoteReminded < q.Revision {
 			add(KindQuoteExpiring, q.EffectiveTo.Add(-p.QuoteReminderBefore), q.Revision)

@@ -154,10 +154,12 @@ func (d *Deal) Created(by string, now time.Time) Change {
 // deal (the Update validator) or applied only once its records are written.
 func (d *Deal) Clone() *Deal {
 	b, err := json.Marshal(d)
+	// mutate:equivalent "→ if false" a Deal always marshals and unmarshals: plain fields only
 	if err != nil {
 		panic(fmt.Sprintf("clone deal %s: %v", d.ID, err))
 	}
 	c := new(Deal)
+	// mutate:equivalent "→ if false" a Deal always marshals and unmarshals: plain fields only
 	if err := json.Unmarshal(b, c); err != nil {
 		panic(fmt.Sprintf("clone deal %s: %v", d.ID, err))
 	}
@@ -438,6 +440,7 @@ func (d *Deal) apply(cmd Command, now time.Time) (Change, Result, error) {
 			to = &t
 		}
 		var missing []string
+		// mutate:equivalent "→ if false" a draft always has lines (propose's gate, edit_quote's validation; TestInvariantsOnRandomPaths)
 		if len(q.Lines) == 0 {
 			missing = append(missing, "quote lines")
 		}
@@ -474,6 +477,11 @@ func (d *Deal) apply(cmd Command, now time.Time) (Change, Result, error) {
 		o.CloseNote, o.CloseCompetitor, o.ClosedAt = c.Note, c.Competitor, &now
 		if c.Outcome == "won" {
 			q := d.CurrentQuote()
+			// An open deal is in Close exactly while its current quote is
+			// Active (TestInvariantsOnRandomPaths), so either check decides:
+			// mutate:equivalent "→ drop q.Status != QuoteActive" see above
+			// mutate:equivalent "→ drop q == nil" see above
+			// mutate:equivalent "→ drop d.Stage != StageClose" see above
 			if d.Stage != StageClose || q == nil || q.Status != QuoteActive {
 				return ch, Result{}, d.reject(RejectGate, ActClose, []string{"an active quote presented to the customer"}, nil,
 					"cannot close as won: missing an active quote presented to the customer")
@@ -516,6 +524,7 @@ func (d *Deal) apply(cmd Command, now time.Time) (Change, Result, error) {
 
 	case *FulfillOrder:
 		ord := d.Order
+		// mutate:equivalent "→ if false" the stage table allows it only in Order while won, where the order is Active (TestInvariantsOnRandomPaths)
 		if ord.Status != OrderActive {
 			return ch, Result{}, d.reject(RejectWrongStage, ActFulfillOrder, nil, nil, "order %s is %s", ord.ID, ord.Status)
 		}
@@ -532,6 +541,7 @@ func (d *Deal) apply(cmd Command, now time.Time) (Change, Result, error) {
 
 	case *CancelOrder:
 		ord := d.Order
+		// mutate:equivalent "→ if false" the stage table allows it only in Order while won, where the order is Active (TestInvariantsOnRandomPaths)
 		if ord.Status != OrderActive {
 			return ch, Result{}, d.reject(RejectWrongStage, ActCancelOrder, nil, nil, "order %s is %s", ord.ID, ord.Status)
 		}

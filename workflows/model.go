@@ -53,8 +53,9 @@ type Deal struct {
 	// LastActivityAt is the time of the last accepted rep action; idle-time
 	// follow-ups (lead reminders, stage nudges) count from it.
 	LastActivityAt time.Time `json:"lastActivityAt"`
-	// ClosedAt is when the deal reached its current terminal status (won,
-	// lost, disqualified, canceled); the retention window counts from it.
+	// ClosedAt is when the deal was lost, disqualified or canceled; the
+	// retention window counts from it. A won deal leaves it unset: its close
+	// time is the opportunity's ClosedAt.
 	ClosedAt *time.Time `json:"closedAt,omitempty"`
 
 	Policy    Policy    `json:"policy"`

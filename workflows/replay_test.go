@@ -34,6 +34,7 @@ import (
 // covers is observed while it replays, not declared: an interceptor sees the
 // Updates, Signals and writes the workflow code makes.
 func TestReplayRecordedHistories(t *testing.T) {
+	skipInShortMode(t)
 	files, err := filepath.Glob(filepath.Join("testdata", "histories", "*.json"))
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,16 @@
 //
 //	go run ./cmd/mutate -pkg ./workflows -files machine.go,followups.go
 //
+// A mutant no test can kill because no reachable state tells it apart from
+// the original (an equivalent mutant) is declared where it lives, with a
+// note (see equivalence). Such mutants are listed with the reason, never
+// hidden; the invariant a reason relies on belongs in a test.
+//
+// Each mutant is first judged by the package's tests with -short (the fast
+// ones), and only a mutant that survives them by the whole suite: a mutant
+// that makes a workflow test spin until the timeout then costs that only
+// when no fast test catches it.
+//
 // It prints every survivor and a summary, and exits 1 when any survived.
 package main
 
@@ -32,6 +42,7 @@ import (
 type mutant struct {
 	file       string // absolute path
 	line       int
+	equivalent string // why the mutant cannot change behaviour, if declared
 	start, end int    // byte offsets of the replaced text
 	repl       string // what replaces it
 	desc       string
@@ -41,7 +52,7 @@ func main() {
 	pkg := flag.String("pkg", "./workflows", "package whose tests judge the mutants")
 	files := flag.String("files", "", "comma-separated file names in the package to mutate (default: every non-test .go file)")
 	run := flag.String("run", "", "passed to go test -run (default: every test)")
-	timeout := flag.Duration("timeout", 3*time.Minute, "a mutant whose tests run longer is counted as caught (a hang)")
+	timeout := flag.Duration("timeout", 2*time.Minute, "a mutant whose tests run longer is counted as caught (a hang)")
 	only := flag.String("only", "", "regexp: mutate only lines whose text matches")
 	list := flag.Bool("list", false, "list the mutants without running them")
 	jobs := flag.Int("j", 2, "mutants tested at once")
@@ -59,13 +70,22 @@ func main() {
 	if *only != "" {
 		filter = regexp.MustCompile(*only)
 	}
-	var all []mutant
+	var all, equivalent []mutant
 	for _, name := range names {
 		ms, err := mutants(filepath.Join(dir, name), filter)
 		if err != nil {
 			fail(err)
 		}
-		all = append(all, ms...)
+		for _, m := range ms {
+			if m.equivalent != "" {
+				equivalent = append(equivalent, m)
+			} else {
+				all = append(all, m)
+			}
+		}
+	}
+	for _, m := range equivalent {
+		fmt.Printf("equivalent %s:%d: %s (%s)\n", filepath.Base(m.file), m.line, m.desc, m.equivalent)
 	}
 	if *list {
 		for _, m := range all {
@@ -81,7 +101,7 @@ func main() {
 	defer os.RemoveAll(tmp)
 
 	// The unmutated package must pass, or every mutant would look caught.
-	if out, err := goTest(*pkg, *run, "", *timeout); err != nil {
+	if out, err := goTest(*pkg, *run, "", false, *timeout); err != nil {
 		fail(fmt.Errorf("the tests fail without any mutation:\n%s", out))
 	}
 	verdicts := make([]verdict, len(all))
@@ -118,7 +138,7 @@ func main() {
 			fmt.Fprintf(os.Stderr, "mutate: %d/%d run, %d survived\n", n, len(all), len(survivors))
 		}
 	}
-	fmt.Printf("mutants: %d, caught: %d, survived: %d, not compilable: %d\n", len(all), caught, len(survivors), invalid)
+	fmt.Printf("mutants: %d, caught: %d, survived: %d, not compilable: %d, declared equivalent: %d\n", len(all), caught, len(survivors), invalid, len(equivalent))
 	if len(survivors) > 0 {
 		os.Exit(1)
 	}
@@ -138,7 +158,10 @@ func judge(tmp string, i int, m mutant, pkg, run string, timeout time.Duration) 
 	if err != nil {
 		fail(err)
 	}
-	out, err := goTest(pkg, run, overlay, timeout)
+	out, err := goTest(pkg, run, overlay, true, timeout)
+	if err == nil {
+		out, err = goTest(pkg, run, overlay, false, timeout)
+	}
 	switch {
 	case err == nil:
 		return survived
@@ -190,7 +213,7 @@ func mutants(path string, filter *regexp.Regexp) ([]mutant, error) {
 		if filter != nil && !filter.MatchString(lines[line-1]) {
 			return
 		}
-		out = append(out, mutant{file: path, line: line,
+		out = append(out, mutant{file: path, line: line, equivalent: equivalence(lines, line, desc),
 			start: fset.Position(start).Offset, end: fset.Position(end).Offset, repl: repl, desc: desc})
 	}
 	text := func(n ast.Node) string {
@@ -217,6 +240,34 @@ func mutants(path string, filter *regexp.Regexp) ([]mutant, error) {
 		return true
 	})
 	return out, nil
+}
+
+// equivalence is the reason declared for a mutant being equivalent, "" when
+// none is: a note `mutate:equivalent <why>` covers every mutant of its line,
+// `mutate:equivalent "end" <why>` those whose description ends so. Notes
+// sit at the end of the line or in the comment lines right above it.
+func equivalence(lines []string, line int, desc string) string {
+	notes := []string{lines[line-1]}
+	for l := line - 2; l >= 0 && strings.HasPrefix(strings.TrimSpace(lines[l]), "//"); l-- {
+		notes = append(notes, lines[l])
+	}
+	const mark = "mutate:equivalent "
+	for _, n := range notes {
+		i := strings.Index(n, mark)
+		if i < 0 {
+			continue
+		}
+		note := strings.TrimSpace(n[i+len(mark):])
+		if strings.HasPrefix(note, `"`) {
+			end := strings.Index(note[1:], `"`)
+			if end < 0 || !strings.HasSuffix(desc, note[1:end+1]) {
+				continue
+			}
+			note = strings.TrimSpace(note[end+2:])
+		}
+		return note
+	}
+	return ""
 }
 
 func short(s string) string {
@@ -246,11 +297,15 @@ func writeOverlay(tmp string, i int, m mutant) (string, error) {
 	return overlay, os.WriteFile(overlay, b, 0o644)
 }
 
-// goTest runs the package's tests, stopping at the first failure.
-func goTest(pkg, run, overlay string, timeout time.Duration) (string, error) {
+// goTest runs the package's tests (only the fast ones when short), stopping
+// at the first failure.
+func goTest(pkg, run, overlay string, short bool, timeout time.Duration) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	args := []string{"test", "-count=1", "-failfast"}
+	args := []string{"test", "-count=1", "-failfast", "-timeout", timeout.String()}
+	if short {
+		args = append(args, "-short")
+	}
 	if overlay != "" {
 		args = append(args, "-overlay", overlay)
 	}
