@@ -77,10 +77,15 @@ func TestReplayRecordedHistories(t *testing.T) {
 	})
 	t.Run("the newest histories take every path", func(t *testing.T) {
 		var newest coverage
+		n := 0
 		for _, name := range sortedKeys(seen) {
 			if seen[name].atNewest(changes) {
 				newest.add(seen[name])
+				n++
 			}
+		}
+		if n == 0 {
+			t.Fatal("no history is recorded at the newest version of every change: record them all (workflows/testdata/record)")
 		}
 		for _, gap := range newest.gaps() {
 			t.Errorf("no history recorded at the newest versions %s: record one (workflows/testdata/record)", gap)
