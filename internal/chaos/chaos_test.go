@@ -18,9 +18,18 @@ import (
 var (
 	flagDeals   = flag.Int("chaos.deals", 40, "deals to run through the API while processes crash")
 	flagClients = flag.Int("chaos.clients", 8, "reps working their deals at the same time")
-	flagSeed    = flag.Uint64("chaos.seed", 0, "seed of the crash schedule (0: from the clock); printed to reproduce a run")
+	flagSeed    = flag.Uint64("chaos.seed", defaultSeed, "seed of the crash schedule and the deal ids (0: a new one from the clock); printed to reproduce a run")
 	flagSettle  = flag.Duration("chaos.settle", 4*time.Minute, "how long deals may take to reach their outcome after the scripts end")
 )
+
+// defaultSeed pins the crash schedule (the order of the kills and the pauses
+// between them) and the deal ids, so that every `make test` breaks the stack
+// in the same order at the same moments, and a failed run's schedule can be
+// run again with its printed seed. Where the kills land among the reps'
+// requests and the deals' timers still varies with the machine's load, so a
+// race one run hit may take a few repeats to hit again. -chaos.seed=0 draws
+// a fresh schedule.
+const defaultSeed = 19
 
 var (
 	stack *e2e.Stack
@@ -60,6 +69,11 @@ func TestCrashRestart(t *testing.T) {
 		seed = uint64(time.Now().UnixNano())
 	}
 	t.Logf("chaos: %d deals, %d clients, seed %d (-chaos.seed=%d repeats the crash schedule)", *flagDeals, *flagClients, seed, seed)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("chaos: failed with seed %d; repeat its crash schedule with -chaos.seed=%d -chaos.deals=%d", seed, seed, *flagDeals)
+		}
+	})
 	rng := rand.New(rand.NewPCG(seed, seed>>1|1))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
@@ -117,8 +131,8 @@ func TestCrashRestart(t *testing.T) {
 	res := verify(ctx, t, deals, run)
 	f := figures{deals: len(deals), crashes: &cr, traffic: tr, result: res, scriptsFailed: failed, wall: time.Since(started)}
 	t.Log(f.String())
-	if res.duplicates != 0 || res.lost != 0 {
-		t.Errorf("duplicates found %d, lost %d: want 0 and 0", res.duplicates, res.lost)
+	if res.duplicates != 0 || res.lost != 0 || res.differing != 0 {
+		t.Errorf("duplicates found %d, lost %d, records differing %d: want 0, 0 and 0", res.duplicates, res.lost, res.differing)
 	}
 	if t.Failed() {
 		t.Log(stack.Logs(40))
@@ -253,6 +267,8 @@ func (f figures) String() string {
 	fmt.Fprintf(&b, "  rep actions checked   %d accepted, %d refused\n", f.result.actions, f.result.refused)
 	fmt.Fprintf(&b, "  duplicates found      %d\n", f.result.duplicates)
 	fmt.Fprintf(&b, "  lost                  %d\n", f.result.lost)
+	fmt.Fprintf(&b, "  records differing     %d (of %d rows compared with the workflow state, column by column)\n", f.result.differing, f.result.rows)
+	fmt.Fprintf(&b, "  known cause           %d records written by a workflow task that did not complete, then re-run (local ApplyChange; not counted above)\n", f.result.rerun)
 	fmt.Fprintf(&b, "  scripts failed        %d; server errors (5xx other than 502/503/504) %d\n", f.scriptsFailed, len(tr.failures))
 	fmt.Fprintf(&b, "  wall time             %s", f.wall.Round(time.Second))
 	return b.String()

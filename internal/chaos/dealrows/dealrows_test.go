@@ -1,0 +1,409 @@
+package dealrows
+
+import (
+	"context"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"dealflow/activities"
+	"dealflow/internal/testenv"
+	"dealflow/workflows"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// t0 has nanoseconds, as workflow time may: PostgreSQL keeps microseconds.
+var t0 = time.Date(2026, 3, 2, 9, 0, 0, 123456789, time.UTC)
+
+func dec(s string) decimal.Decimal   { return decimal.RequireFromString(s) }
+func decp(s string) *decimal.Decimal { d := dec(s); return &d }
+func strp(s string) *string          { return &s }
+func timep(t time.Time) *time.Time   { return &t }
+
+// applyFunc persists one Change, as the workflow's ApplyChange does, and
+// returns what it linked.
+type applyFunc func(workflows.Change) workflows.ChangeResult
+
+// fakeApply links the records a qualification creates, writing nothing.
+func fakeApply(ch workflows.Change) workflows.ChangeResult {
+	if ch.Qualify == nil {
+		return workflows.ChangeResult{}
+	}
+	return workflows.ChangeResult{AccountID: ch.Qualify.NewAccountID, ContactID: ch.Qualify.NewContactID}
+}
+
+// stepper drives a deal through the state machine one minute at a time,
+// persisting each step through apply as the workflow does.
+type stepper struct {
+	t     *testing.T
+	d     *workflows.Deal
+	apply applyFunc
+	now   time.Time
+}
+
+func newDeal(t *testing.T, id string, apply applyFunc, lead workflows.LeadFields) *stepper {
+	s := &stepper{t: t, apply: apply, now: t0}
+	s.d = workflows.NewDeal(workflows.NewLead{ID: id, Owner: "rep@example.com", Currency: "EUR", Lead: lead}, t0)
+	s.apply(s.d.Created("rep@example.com", t0))
+	return s
+}
+
+func (s *stepper) tick() time.Time {
+	s.now = s.now.Add(time.Minute + time.Nanosecond)
+	return s.now
+}
+
+func (s *stepper) do(cmds ...workflows.Command) {
+	s.t.Helper()
+	for _, cmd := range cmds {
+		ch, _, err := s.d.Apply(cmd, s.tick())
+		if err != nil {
+			s.t.Fatalf("%s: %v", cmd.Action(), err)
+		}
+		res := s.apply(ch)
+		if ch.Qualify != nil {
+			s.d.AccountID, s.d.ContactID = res.AccountID, res.ContactID
+		}
+	}
+}
+
+// fire sends the pending follow-up of kind.
+func (s *stepper) fire(kind string) {
+	s.t.Helper()
+	for _, r := range s.d.Pending() {
+		if r.Kind == kind {
+			ch, _ := s.d.Fire(r, s.tick())
+			s.apply(ch)
+			return
+		}
+	}
+	s.t.Fatalf("no pending %s follow-up", kind)
+}
+
+// refuse records a refused action, as the workflow does for a bad signal.
+func (s *stepper) refuse(act workflows.Action, reason string) {
+	s.apply(s.d.Reject(act, "unknown", reason, s.tick()))
+}
+
+var lead = workflows.LeadFields{Topic: "3 engines", FirstName: "Ada", LastName: "Lovelace", Company: "Engines Ltd",
+	JobTitle: "CTO", Email: "ada@engines.example", Phone: "+44 20 7946 0000", Source: "Web", Rating: "Warm",
+	Budget: decp("25000"), EstimatedValue: decp("21000.00"), PurchaseTimeframe: "This Quarter",
+	PurchaseProcess: "Committee", DecisionMakerIdentified: true}
+
+// paidDeal is a deal with a row in every table and a value in every
+// nullable column but one (an order both fulfilled and canceled cannot be):
+// revised quotes, a refused action, a follow-up, payments with a discount.
+func paidDeal(t *testing.T, id string, apply applyFunc) *workflows.Deal {
+	s := newDeal(t, id, apply, lead)
+	line := func(p, q, price, disc, tax string) workflows.LineInput {
+		return workflows.LineInput{Product: p, Quantity: dec(q), UnitPrice: dec(price), Discount: decp(disc), Tax: decp(tax)}
+	}
+	s.do(&workflows.EditLead{JobTitle: strp("Chief Engines Officer"), Rating: strp("Hot")},
+		&workflows.Qualify{EstimatedCloseDate: timep(t0.Add(60 * 24 * time.Hour))},
+		&workflows.EditOpportunity{CustomerNeed: strp("faster engines"), ProposedSolution: strp("difference engine no. 2")},
+		&workflows.AddStakeholder{Name: "Charles Babbage", Email: "cb@engines.example", Role: "Decision Maker"},
+		&workflows.AddCompetitor{Name: "Jacquard Looms", Strengths: "cheap"},
+		&workflows.AddTeamMember{UserID: "presales@example.com", Role: "Presales"},
+		&workflows.AddLine{LineInput: line("Engine", "3", "1999.99", "100", "50.25")},
+		&workflows.AddLine{LineInput: line("Installation", "1", "15000", "0", "0")},
+		&workflows.Propose{Name: "Engines offer", PaymentTerms: "2% 10, Net 30"},
+		&workflows.ActivateQuote{Revision: 1},
+		&workflows.ReviseQuote{Revision: 1},
+		&workflows.EditQuote{Revision: 2, Lines: &[]workflows.LineInput{line("Engine", "2", "2100", "0", "42")}},
+		&workflows.ActivateQuote{Revision: 2},
+		&workflows.Close{Outcome: "won", ActualRevenue: decp("4242.00"), Note: "signed"},
+		&workflows.FulfillOrder{})
+	s.refuse(workflows.ActCancelOrder, "cancel_order is not allowed in stage Invoice")
+	s.fire(workflows.KindInvoiceDue)
+	s.do(&workflows.RecordPayment{Amount: dec("1000")})
+	s.do(&workflows.RecordPayment{Amount: s.d.Invoice.AmountDue(s.now.Add(time.Minute+time.Nanosecond), s.d.Policy.Day)})
+	if s.d.Stage != workflows.StagePaid || s.d.Invoice.Payments[1].Discount.IsZero() {
+		t.Fatalf("fixture: stage %s, payments %+v: want paid, the last with a discount", s.d.Stage, s.d.Invoice.Payments)
+	}
+	s.fire(workflows.KindThankYou)
+	return s.d
+}
+
+// tables returns the Rows fields, for tests that go over every table.
+func tables() []reflect.StructField { return reflect.VisibleFields(reflect.TypeFor[Rows]()) }
+
+// mutate changes v (one column's value) to a different value of its type.
+func mutate(t *testing.T, v reflect.Value) {
+	t.Helper()
+	if v.Kind() == reflect.Pointer {
+		if !v.IsNil() {
+			v.SetZero()
+			return
+		}
+		v.Set(reflect.New(v.Type().Elem()))
+		v = v.Elem()
+	}
+	switch x := v.Addr().Interface().(type) {
+	case *decimal.Decimal:
+		*x = x.Add(dec("0.01"))
+	case *time.Time:
+		*x = x.Add(time.Microsecond)
+	case *string:
+		*x += "~"
+	case *int:
+		*x += 1000 // past every position and seq, so a key changed names no other row
+	case *bool:
+		*x = !*x
+	default:
+		t.Fatalf("no mutation for %T", x)
+	}
+}
+
+// TestDiffCatchesEveryColumn changes one column of one row at a time, in
+// every row of every table of a deal's expected rows, and wants Diff to
+// report exactly that: the column changed (or, for a key column, the row
+// gone and another in its place). Only the outbox's delivery columns, which
+// the state does not hold, may change unreported.
+func TestDiffCatchesEveryColumn(t *testing.T) {
+	want := Want(paidDeal(t, "d1", fakeApply))
+	if diffs := Diff(want, want); len(diffs) > 0 {
+		t.Fatalf("the state differs from itself: %v", diffs)
+	}
+	var notCompared []string
+	for _, table := range tables() {
+		rows := reflect.ValueOf(want).FieldByIndex(table.Index)
+		if rows.Len() == 0 {
+			t.Errorf("%s: the fixture has no rows, so nothing of it is tested", table.Name)
+			continue
+		}
+		for i := range rows.Len() {
+			for _, c := range columns(rows.Type().Elem()) {
+				got := want
+				copied := reflect.AppendSlice(reflect.MakeSlice(rows.Type(), 0, rows.Len()), rows)
+				reflect.ValueOf(&got).Elem().FieldByIndex(table.Index).Set(copied)
+				row := copied.Index(i)
+				before := row.Interface().(record).key()
+				mutate(t, row.FieldByIndex(c.index))
+				after := row.Interface().(record).key()
+
+				diffs := Diff(want, got)
+				where := table.Name + "[" + before + "]." + c.name
+				switch {
+				case !c.fromState:
+					if i == 0 {
+						notCompared = append(notCompared, table.Name+"."+c.name)
+					}
+					if len(diffs) > 0 {
+						t.Errorf("%s is not the state's, yet reported: %v", where, diffs)
+					}
+				case before != after:
+					if len(diffs) != 2 || diffs[0].Kind != Missing || diffs[0].Record != before ||
+						diffs[1].Kind != Extra || diffs[1].Record != after {
+						t.Errorf("%s (a key) changed: got %v, want %s missing and %s extra", where, diffs, before, after)
+					}
+				default:
+					if len(diffs) != 1 || diffs[0].Kind != Changed || diffs[0].Record != before || diffs[0].Column != c.name ||
+						diffs[0].PG == diffs[0].State || !strings.Contains(diffs[0].String(), " "+c.name+" ") {
+						t.Errorf("%s changed: got %v, want that one column reported", where, diffs)
+					}
+				}
+			}
+		}
+	}
+	if want := []string{"Messages.sent_at", "Messages.delivery", "Messages.error"}; !slices.Equal(notCompared, want) {
+		t.Errorf("columns not compared with the state: %v, want %v", notCompared, want)
+	}
+}
+
+// TestDiffReports checks what Diff tolerates (the representation PostgreSQL
+// chooses, what the state does not know) and how it words the rest.
+func TestDiffReports(t *testing.T) {
+	state := Want(paidDeal(t, "d1", fakeApply))
+	cases := []struct {
+		name  string
+		edit  func(want, got *Rows)
+		wants []string // the differences' texts; none when tolerated
+	}{
+		{"decimal scale", func(_, got *Rows) { got.QuoteLines[2].UnitPrice = dec("2100.000") }, nil},
+		{"nanoseconds", func(_, got *Rows) { got.Invoices[0].DueDate = pgTime(got.Invoices[0].DueDate) }, nil},
+		{"linked account", func(want, got *Rows) {
+			want.Accounts[0] = Account{ID: want.Accounts[0].ID, linked: true}
+			got.Accounts[0].Name = "someone else's"
+		}, nil},
+		{"unit price", func(_, got *Rows) { got.QuoteLines[2].UnitPrice = dec("2110") },
+			[]string{"quote QUO-d1-2 line 1 unit_price 2110 in PostgreSQL, 2100 in the state"}},
+		{"due date", func(_, got *Rows) { got.Invoices[0].DueDate = time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC) },
+			[]string{"invoice INV-d1 due_date 2026-04-01T00:00:00Z in PostgreSQL, 2026-04-01T09:15:00.123456804Z in the state"}},
+		{"contact of the lead", func(_, got *Rows) { got.Leads[0].ContactID = nil },
+			[]string{`lead row contact_id NULL in PostgreSQL, "CON-d1" in the state`}},
+		{"payment too many", func(_, got *Rows) {
+			got.Payments = append(got.Payments, Payment{InvoiceID: "INV-d1", Seq: 3, Amount: dec("5"), PaidAt: t0})
+		}, []string{`invoice INV-d1 payment 3 is in PostgreSQL but not in the state (invoice_id "INV-d1", seq 3, amount 5, discount 0, paid_at 2026-03-02T09:00:00.123456789Z)`}},
+		{"quote line lost", func(_, got *Rows) { got.QuoteLines = got.QuoteLines[1:] },
+			[]string{`quote QUO-d1-1 line 1 is in the state but not in PostgreSQL (quote_id "QUO-d1-1", pos 1, line_id "line-4", product "Engine", quantity 3, unit_price 1999.99, discount 100, tax 50.25, amount 5950.22)`}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			want, got := cloneRows(state), cloneRows(state)
+			c.edit(&want, &got)
+			var texts []string
+			for _, d := range Diff(want, got) {
+				texts = append(texts, d.String())
+			}
+			if !slices.Equal(texts, c.wants) {
+				t.Errorf("differences:\n  %s\nwant:\n  %s", strings.Join(texts, "\n  "), strings.Join(c.wants, "\n  "))
+			}
+		})
+	}
+}
+
+// TestDiffPGTime: a difference says when PostgreSQL's side was written, when
+// the row tells: the crash test matches it with the workflow tasks that did
+// not complete.
+func TestDiffPGTime(t *testing.T) {
+	state := Want(paidDeal(t, "d1", fakeApply))
+	early := t0.Add(-time.Hour)
+	cases := []struct {
+		name string
+		edit func(got *Rows)
+		want time.Time
+	}{
+		{"message written earlier", func(got *Rows) { got.Messages[0].CreatedAt = early }, early},
+		{"payment too many", func(got *Rows) {
+			got.Payments = append(got.Payments, Payment{InvoiceID: "INV-d1", Seq: 3, Amount: dec("5"), PaidAt: early})
+		}, early},
+		{"nullable time set", func(got *Rows) { got.Orders[0].CanceledAt = &early }, early},
+		{"nullable time cleared", func(got *Rows) { got.Invoices[0].PaidAt = nil }, time.Time{}},
+		{"not a time", func(got *Rows) { got.Messages[0].Body += "!" }, time.Time{}},
+		{"extra row without a time", func(got *Rows) {
+			got.QuoteLines = append(got.QuoteLines, QuoteLine{QuoteID: "QUO-d1-2", Line: Line{Pos: 9}})
+		}, time.Time{}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := cloneRows(state)
+			c.edit(&got)
+			diffs := Diff(state, got)
+			if len(diffs) != 1 {
+				t.Fatalf("differences %v, want one", diffs)
+			}
+			if !diffs[0].PGTime.Equal(c.want) {
+				t.Errorf("%s: written at %v, want %v", diffs[0], diffs[0].PGTime, c.want)
+			}
+		})
+	}
+}
+
+// cloneRows copies every table, so a test can edit one side.
+func cloneRows(r Rows) Rows {
+	out := r
+	v := reflect.ValueOf(&out).Elem()
+	for _, f := range tables() {
+		s := v.FieldByIndex(f.Index)
+		s.Set(reflect.AppendSlice(reflect.MakeSlice(s.Type(), 0, s.Len()), s))
+	}
+	return out
+}
+
+// writeDeals persists a paid deal, and a second deal of the same company
+// and contact that links the first one's account and contact, through the
+// worker's own ApplyChange.
+func writeDeals(t *testing.T, ctx context.Context, acts *activities.Activities) map[string]*workflows.Deal {
+	apply := func(ch workflows.Change) workflows.ChangeResult {
+		res, err := acts.ApplyChange(ctx, ch)
+		if err != nil {
+			t.Fatalf("apply %s of %s: %v", ch.Event.Action, ch.Deal.ID, err)
+		}
+		return res
+	}
+	paid := paidDeal(t, "d1", apply)
+	s := newDeal(t, "d2", apply, lead)
+	s.do(&workflows.Qualify{})
+	if s.d.AccountID != paid.AccountID || s.d.ContactID != paid.ContactID {
+		t.Fatalf("d2 links %s and %s, want d1's %s and %s", s.d.AccountID, s.d.ContactID, paid.AccountID, paid.ContactID)
+	}
+	return map[string]*workflows.Deal{paid.ID: paid, s.d.ID: s.d}
+}
+
+// TestLoadEqualsWant: the rows the worker's writer leaves are the state's,
+// read through the same Load the crash test uses (numeric, timestamptz,
+// NULLs and the embedded line columns scanned as Diff expects them).
+func TestLoadEqualsWant(t *testing.T) {
+	ctx := context.Background()
+	pool := testenv.Pool(t)
+	for _, d := range writeDeals(t, ctx, activities.New(pool, nil, nil)) {
+		got, err := Load(ctx, pool, d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diffs := Diff(Want(d), got); len(diffs) > 0 {
+			t.Errorf("deal %s: PostgreSQL differs from the state:\n  %s", d.ID, joinDiffs(diffs))
+		}
+	}
+}
+
+// TestDiffFindsCorruptRows corrupts one row of the written deal at a time,
+// inside a transaction it rolls back, and wants the verifier to name it.
+func TestDiffFindsCorruptRows(t *testing.T) {
+	ctx := context.Background()
+	pool := testenv.Pool(t)
+	deals := writeDeals(t, ctx, activities.New(pool, nil, nil))
+	cases := []struct{ sql, want string }{ // of deal d1, unless the statement names d2
+		{`UPDATE leads SET value = value + 1 WHERE id = 'd1'`, "lead row value 4243 in PostgreSQL, 4242 in the state"},
+		{`UPDATE leads SET account_id = NULL WHERE id = 'd1'`, "lead row account_id NULL in PostgreSQL"},
+		{`UPDATE accounts SET name = 'Engines Inc' WHERE id = 'ACC-d1'`, `account ACC-d1 name "Engines Inc" in PostgreSQL, "Engines Ltd" in the state`},
+		{`UPDATE contacts SET phone = '' WHERE id = 'CON-d1'`, `contact CON-d1 phone "" in PostgreSQL`},
+		{`UPDATE opportunities SET probability = 40`, "opportunity OPP-d1 probability 40 in PostgreSQL, 70 in the state"},
+		{`UPDATE opportunity_stakeholders SET role = 'Champion'`, `opportunity OPP-d1 stakeholder 1 role "Champion" in PostgreSQL`},
+		{`UPDATE opportunity_competitors SET strengths = ''`, `opportunity OPP-d1 competitor 1 strengths "" in PostgreSQL, "cheap" in the state`},
+		{`DELETE FROM opportunity_team`, "opportunity OPP-d1 team member 1 is in the state but not in PostgreSQL"},
+		{`UPDATE opportunity_lines SET tax = 50.26 WHERE pos = 1`, "opportunity OPP-d1 line 1 tax 50.26 in PostgreSQL, 50.25 in the state"},
+		{`UPDATE quotes SET status_reason = '' WHERE revision = 1`, `quote QUO-d1-1 status_reason "" in PostgreSQL, "Revised" in the state`},
+		{`UPDATE quotes SET effective_to = NULL WHERE revision = 2`, "quote QUO-d1-2 effective_to NULL in PostgreSQL"},
+		{`UPDATE quote_lines SET unit_price = 2110 WHERE quote_id = 'QUO-d1-2'`, "quote QUO-d1-2 line 1 unit_price 2110 in PostgreSQL, 2100 in the state"},
+		{`INSERT INTO quote_lines SELECT quote_id, 2, 'qline-2', product, quantity, unit_price, discount, tax, amount FROM quote_lines WHERE quote_id = 'QUO-d1-2'`,
+			"quote QUO-d1-2 line 2 is in PostgreSQL but not in the state"},
+		{`UPDATE orders SET total = total - 0.01`, "order ORD-d1 total 4241.99 in PostgreSQL, 4242 in the state"},
+		{`UPDATE order_lines SET discount = 1`, "order ORD-d1 line 1 discount 1 in PostgreSQL, 0 in the state"},
+		{`UPDATE invoices SET due_date = due_date + interval '1 day'`, "invoice INV-d1 due_date"},
+		{`UPDATE invoice_lines SET amount = 0`, "invoice INV-d1 line 1 amount 0 in PostgreSQL, 4242 in the state"},
+		{`UPDATE invoice_payments SET discount = 0 WHERE seq = 2`, "invoice INV-d1 payment 2 discount 0 in PostgreSQL"},
+		{`INSERT INTO invoice_payments SELECT invoice_id, 3, amount, 0, paid_at FROM invoice_payments WHERE seq = 1`,
+			"invoice INV-d1 payment 3 is in PostgreSQL but not in the state"},
+		{`UPDATE messages SET recipient = 'rep@example.com' WHERE kind = 'thank_you'`, `message d1/thank_you recipient "rep@example.com" in PostgreSQL, "ada@engines.example" in the state`},
+		{`UPDATE deal_events SET accepted = true WHERE lead_id = 'd1' AND NOT accepted`, "accepted true in PostgreSQL, false in the state"},
+		{`INSERT INTO accounts VALUES ('ACC-d2', 'Engines Ltd (2)', now())`, "account ACC-d2 is in PostgreSQL but not in the state"},
+	}
+	for _, c := range cases {
+		t.Run(c.sql, func(t *testing.T) {
+			tx, err := pool.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback(ctx)
+			if _, err := tx.Exec(ctx, c.sql); err != nil {
+				t.Fatal(err)
+			}
+			d := deals["d1"]
+			if strings.Contains(c.sql, "d2") {
+				d = deals["d2"]
+			}
+			got, err := Load(ctx, tx, d.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			diffs := Diff(Want(d), got)
+			if len(diffs) != 1 || !strings.Contains(diffs[0].String(), c.want) {
+				t.Errorf("differences:\n  %s\nwant one naming %q", joinDiffs(diffs), c.want)
+			}
+		})
+	}
+}
+
+func joinDiffs(diffs []Difference) string {
+	s := make([]string, len(diffs))
+	for i, d := range diffs {
+		s[i] = d.String()
+	}
+	return strings.Join(s, "\n  ")
+}
