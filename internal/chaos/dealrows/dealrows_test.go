@@ -317,6 +317,13 @@ func writeDeals(t *testing.T, ctx context.Context, acts *activities.Activities) 
 		return res
 	}
 	paid := paidDeal(t, "d1", apply)
+	// Want tells the records a deal created from those it links by their
+	// ids: the ones the writer created must be recognised as d1's own, or
+	// their columns would go unchecked.
+	if w := Want(paid); w.Accounts[0].linked || w.Contacts[0].linked {
+		t.Fatalf("d1's account %s and contact %s taken for linked ones: NewAccountID and NewContactID no longer match the workflow's ids",
+			paid.AccountID, paid.ContactID)
+	}
 	s := newDeal(t, "d2", apply, lead)
 	s.do(&workflows.Qualify{})
 	if s.d.AccountID != paid.AccountID || s.d.ContactID != paid.ContactID {
