@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -159,8 +160,10 @@ func TestRefusals(t *testing.T) {
 }
 
 // Past the per-token rate, 429 with Retry-After; other tokens are unaffected.
+// The server's clock stands still: no bucket refills between the requests,
+// however long they take.
 func TestRateLimit(t *testing.T) {
-	e := newEnv(t, envOpts{rateLimit: 1}) // burst 2
+	e := newEnv(t, envOpts{rateLimit: 1, now: newStepClock().Now}) // burst 2
 	for i := range 2 {
 		if r := e.do("GET", "/v1/leads", e.repA, nil); r.code != 200 {
 			t.Fatalf("request %d: %d %s", i, r.code, r.raw)
@@ -179,8 +182,10 @@ func TestRateLimit(t *testing.T) {
 // Requests failing authentication are limited per client address: past the
 // rate, that address gets 429 before its token is even looked up (a valid
 // one included, until its bucket refills); other addresses are unaffected.
+// The buckets refill only when the test steps the server's clock.
 func TestFailedAuthenticationIsRateLimitedPerAddress(t *testing.T) {
-	e := newEnv(t, envOpts{rateLimit: 1}) // burst 2
+	clock := newStepClock()
+	e := newEnv(t, envOpts{rateLimit: 1, now: clock.Now}) // burst 2
 	from := func(addr, token string) resp {
 		t.Helper()
 		return e.do("GET", "/v1/leads", token, nil, "X-Test-Remote-Addr: "+addr+":40000")
@@ -199,7 +204,7 @@ func TestFailedAuthenticationIsRateLimitedPerAddress(t *testing.T) {
 	if r := from("203.0.113.9", e.repA); r.code != 200 {
 		t.Fatalf("a valid token from another address: %d %s", r.code, r.raw)
 	}
-	time.Sleep(1100 * time.Millisecond) // one request's worth refills
+	clock.step(time.Second) // one request's worth refills
 	if r := from("198.51.100.7", e.repA); r.code != 200 {
 		t.Fatalf("a valid token once the bucket refilled: %d %s", r.code, r.raw)
 	}
@@ -210,29 +215,41 @@ func TestFailedAuthenticationIsRateLimitedPerAddress(t *testing.T) {
 
 // Temporal unreachable: 503 with Retry-After at once, and /readyz names it.
 // The test's own dev server is killed under the API, then started again.
+//
+// "At once" is checked by its mechanism rather than by the clock: the first
+// request past the health cache checks Temporal's health, finds it down and
+// answers 503; the next ones, within the cache's life (the server's clock
+// stands still), answer from it without calling Temporal at all, so they
+// never wait for the SDK's retries of an unreachable server.
 func TestTemporalDown(t *testing.T) {
 	srv := ownTemporal(t)
-	e := newEnv(t, envOpts{temporal: srv})
+	clock := newStepClock()
+	calls := &callCounter{}
+	e := newEnv(t, envOpts{temporal: srv, now: clock.Now, wrap: calls.wrap})
 	e.create(e.repA, "d1")
 	if err := srv.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1100 * time.Millisecond) // past the health cache
-	for _, c := range []struct{ method, path string }{
+	clock.step(time.Hour) // past the health cache, whose "up" came from the creation
+	calls.take()
+	for i, c := range []struct{ method, path string }{
 		{"GET", "/v1/leads/d1"}, {"POST", "/v1/leads/d1/qualify"}, {"POST", "/v1/leads"},
 	} {
 		var body any
 		if c.path == "/v1/leads" {
 			body = lead("d2")
 		}
-		start := time.Now()
 		r := e.do(c.method, c.path, e.repA, body)
 		wantProblem(t, r, 503, "unavailable")
 		if r.header.Get("Retry-After") == "" || !strings.Contains(r.str("detail"), "Temporal") {
 			t.Errorf("%s %s: %v %s", c.method, c.path, r.header, r.raw)
 		}
-		if d := time.Since(start); d > time.Second {
-			t.Errorf("%s %s took %s to say 503", c.method, c.path, d)
+		want := map[string]int{} // the cached "down"
+		if i == 0 {
+			want["CheckHealth"] = 1 // the cache was stale
+		}
+		if got := calls.take(); !maps.Equal(got, want) {
+			t.Errorf("%s %s called Temporal %v, want %v", c.method, c.path, got, want)
 		}
 	}
 	r := e.do("GET", "/readyz", "", nil)
@@ -247,16 +264,17 @@ func TestTemporalDown(t *testing.T) {
 	if err := srv.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	// The client reconnects with gRPC's backoff (up to seconds on a busy
-	// machine), after which readyz must say ready again.
-	deadline := time.Now().Add(15 * time.Second)
+	// The client reconnects with gRPC's backoff, which the SDK caps at 10 s
+	// between attempts (12 s with jitter), after which readyz must say ready
+	// again; a minute is for a busy machine.
+	deadline := time.Now().Add(time.Minute)
 	for {
 		r := e.do("GET", "/readyz", "", nil)
 		if r.code == 200 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("readyz 15 s after Temporal is back: %d %s", r.code, r.raw)
+			t.Fatalf("readyz a minute after Temporal is back: %d %s", r.code, r.raw)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
@@ -291,15 +309,25 @@ func TestPostgresDown(t *testing.T) {
 // A request that outlives API_REQUEST_TIMEOUT answers 504 while Temporal is
 // up: the deal's worker is stopped, so its state query waits in vain.
 func TestTimeout(t *testing.T) {
-	e := newEnv(t, envOpts{})
+	q := &queryDeadline{}
+	e := newEnv(t, envOpts{wrap: q.wrap})
 	e.create(e.repA, "slow")
 	e.stopWorker() // the deal can no longer answer
-	e.setTimeout(300 * time.Millisecond)
+	// Room for the request's own work before its query (the token, the
+	// health check) on a busy machine: the query waits in vain anyway.
+	const timeout = 2 * time.Second
+	e.setTimeout(timeout)
 	start := time.Now()
 	r := e.do("GET", "/v1/leads/slow", e.repA, nil)
 	wantProblem(t, r, 504, "timeout")
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("504 after %s", d)
+	// The timeout applied is the configured one, not the default or none:
+	// the query carried a deadline set when the request arrived, between
+	// the test sending it and the query going out. (Not a limit on the
+	// wall time, which a busy machine stretches.)
+	sent, dl, ok := q.last()
+	if arrived := dl.Add(-timeout); !ok || arrived.Before(start) || arrived.After(sent) {
+		t.Errorf("the query's deadline %v (set: %t) is not %s after the request arrived (between %v and %v)",
+			dl, ok, timeout, start, sent)
 	}
 }
 
@@ -337,7 +365,7 @@ func TestPanicRecovered(t *testing.T) {
 	}
 }
 
-// Metrics count requests by route pattern and status.
+// Metrics count requests by route pattern and status, and those in flight.
 func TestMetrics(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	e.do("GET", "/v1/leads/x", e.repA, nil)
@@ -348,6 +376,9 @@ func TestMetrics(t *testing.T) {
 	for _, want := range []string{
 		`dealflow_http_requests_total{method="GET",route="/v1/leads/:id",status="404"} 1`,
 		`dealflow_http_request_duration_seconds_bucket{method="GET",route="/v1/leads/:id",status="404"`,
+		// Answered, so no longer in flight; the scrape itself is.
+		`dealflow_http_requests_in_flight{method="GET",route="/v1/leads/:id"} 0`,
+		`dealflow_http_requests_in_flight{method="GET",route="/metrics"} 1`,
 	} {
 		if !strings.Contains(r.raw, want) {
 			t.Errorf("metrics lack %s", want)
@@ -359,27 +390,39 @@ func TestMetrics(t *testing.T) {
 }
 
 // A Temporal that stops answering mid-request: the deal's worker is gone,
-// so the state query waits; the test's own dev server is killed meanwhile;
-// the deadline passes, a fresh health check fails, and the answer is 503,
-// not 504.
+// so the state query waits; the test's own dev server is killed once the
+// query has reached it; the deadline passes, a fresh health check fails,
+// and the answer is 503, not 504.
 func TestTemporalLostMidRequest(t *testing.T) {
 	srv := ownTemporal(t)
-	e := newEnv(t, envOpts{temporal: srv})
+	gate := newQueryGate()
+	e := newEnv(t, envOpts{temporal: srv, wrap: gate.wrap})
 	e.create(e.repA, "mid")
 	e.stopWorker()
-	e.setTimeout(300 * time.Millisecond)
-	killed := make(chan error, 1)
-	go func() {
-		time.Sleep(100 * time.Millisecond)
-		killed <- srv.Kill()
-	}()
-	wantProblem(t, e.do("GET", "/v1/leads/mid", e.repA, nil), 503, "unavailable")
-	if err := <-killed; err != nil {
+	e.setTimeout(2 * time.Second) // room for the token and health check on a busy machine
+	gate.arm()
+	answer := make(chan resp, 1)
+	go func() { answer <- e.do("GET", "/v1/leads/mid", e.repA, nil) }()
+	select {
+	case <-gate.reached:
+	case r := <-answer:
+		t.Fatalf("answered %d before its query reached Temporal: %s", r.code, r.raw)
+	}
+	err := srv.Kill()
+	close(gate.release) // the API sees the query's outcome only now
+	if err != nil {
 		t.Fatal(err)
+	}
+	r := <-answer
+	wantProblem(t, r, 503, "unavailable")
+	if !strings.Contains(r.str("detail"), "Temporal") {
+		t.Errorf("503 for something else than Temporal: %s", r.raw)
 	}
 }
 
-// The real SDK client against a port nobody listens on: 503 at once.
+// The real SDK client against a port nobody listens on: 503 at once, from
+// the health check, rather than after the SDK has retried the call until
+// the request's deadline.
 func TestRealClientUnreachable(t *testing.T) {
 	tc, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1", Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
 	if err != nil {
@@ -387,7 +430,9 @@ func TestRealClientUnreachable(t *testing.T) {
 	}
 	t.Cleanup(tc.Close)
 	pool := testenv.Pool(t)
-	srv, err := httpapi.New(httpapi.Config{Temporal: tc, Pool: pool, Logger: slog.New(slog.DiscardHandler), RequestTimeout: 10 * time.Second})
+	calls := &callCounter{Temporal: tc}
+	const requestTimeout = time.Minute
+	srv, err := httpapi.New(httpapi.Config{Temporal: calls, Pool: pool, Logger: slog.New(slog.DiscardHandler), RequestTimeout: requestTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,8 +445,16 @@ func TestRealClientUnreachable(t *testing.T) {
 		start := time.Now()
 		r := e.do(c.method, c.path, tok, c.body)
 		wantProblem(t, r, 503, "unavailable")
-		if d := time.Since(start); d > 3*time.Second {
-			t.Errorf("%s %s: 503 after %s", c.method, c.path, d)
+		// The health check answered: no other call was made. It takes
+		// ProbeTimeout at most; only a request that waited out its deadline
+		// (a minute) or hung would take as long as requestTimeout.
+		got := calls.take()
+		delete(got, "CheckHealth")
+		if len(got) != 0 {
+			t.Errorf("%s %s called Temporal's %v; want the health check only", c.method, c.path, got)
+		}
+		if d := time.Since(start); d >= requestTimeout {
+			t.Errorf("%s %s: 503 after %s, the request's whole deadline", c.method, c.path, d)
 		}
 	}
 }

@@ -53,6 +53,8 @@ type envOpts struct {
 	noWorker bool
 	// wrap decorates the real client the server is given.
 	wrap func(httpapi.Temporal) httpapi.Temporal
+	// now is the server's clock (nil: the real one); see stepClock.
+	now func() time.Time
 }
 
 func newEnv(t *testing.T, o envOpts) *env {
@@ -89,7 +91,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 	}
 	e.cfg = httpapi.Config{
 		Temporal: tc, Pool: srvPool, Logger: slog.New(slog.NewJSONHandler(e.logBuf, nil)),
-		RateLimit: o.rateLimit, OpenAPI: []byte("openapi: 3.0.3\n"),
+		RateLimit: o.rateLimit, OpenAPI: []byte("openapi: 3.0.3\n"), Now: o.now,
 	}
 	e.setTimeout(o.timeout)
 	e.repA = e.user("a@example.com", httpapi.RoleRep)

@@ -18,10 +18,12 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// httpMetrics are the API's request count and latency by route and status.
+// httpMetrics are the API's request count and latency by route and status,
+// and the requests being served by route.
 type httpMetrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	inFlight *prometheus.GaugeVec
 }
 
 func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
@@ -35,8 +37,12 @@ func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
 			Help:    "Time to answer an HTTP request, by method, route and status.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"method", "route", "status"}),
+		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "dealflow_http_requests_in_flight",
+			Help: "HTTP requests the API is serving now, by method and route.",
+		}, []string{"method", "route"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.latency} {
+	for _, c := range []prometheus.Collector{m.requests, m.latency, m.inFlight} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -61,12 +67,15 @@ func (s *Server) observe(c *gin.Context) {
 		rid = hex.EncodeToString(b[:])
 	}
 	c.Header("X-Request-ID", rid)
-	c.Next()
-
 	route := c.FullPath()
 	if route == "" {
 		route = "unmatched"
 	}
+	inFlight := s.metrics.inFlight.WithLabelValues(c.Request.Method, route)
+	inFlight.Inc()
+	c.Next()
+	inFlight.Dec()
+
 	status := c.Writer.Status()
 	code := strconv.Itoa(status)
 	elapsed := time.Since(start)
@@ -170,6 +179,7 @@ func peerAddress(r *http.Request) string {
 type rateLimiter struct {
 	limit rate.Limit
 	burst int
+	now   func() time.Time
 	mu    sync.Mutex
 	seen  map[string]*bucket
 	sweep time.Time
@@ -180,13 +190,15 @@ type bucket struct {
 	last time.Time
 }
 
-func newRateLimiter(perSecond float64) *rateLimiter {
+// newRateLimiter refills its buckets as now advances.
+func newRateLimiter(perSecond float64, now func() time.Time) *rateLimiter {
 	if perSecond <= 0 {
 		return nil
 	}
 	return &rateLimiter{
 		limit: rate.Limit(perSecond),
 		burst: max(1, int(math.Ceil(2*perSecond))),
+		now:   now,
 		seen:  map[string]*bucket{},
 	}
 }
@@ -199,7 +211,7 @@ func (r *rateLimiter) allow(key string) (time.Duration, bool) {
 	if r == nil {
 		return 0, true
 	}
-	now := time.Now()
+	now := r.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if now.Sub(r.sweep) > idleBucket {
@@ -230,7 +242,7 @@ func (r *rateLimiter) empty(key string) (time.Duration, bool) {
 	if r == nil {
 		return 0, false
 	}
-	now := time.Now()
+	now := r.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	b, ok := r.seen[key]

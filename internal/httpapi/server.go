@@ -53,6 +53,10 @@ type Config struct {
 	OpenAPI []byte
 	// SchemaReady reports whether the migrations are applied (nil: they are).
 	SchemaReady func() error
+	// Now is the clock of the rate limits' buckets and of the health check's
+	// cache (nil: time.Now). Tests step it rather than sleep; deadlines
+	// and metrics keep the real clock.
+	Now func() time.Time
 }
 
 // Server is the HTTP API.
@@ -84,12 +88,16 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	m, err := newHTTPMetrics(cfg.Registry)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, metrics: m, limiter: newRateLimiter(cfg.RateLimit), authFailures: newRateLimiter(cfg.RateLimit)}
-	s.health.client = cfg.Temporal
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: m,
+		limiter: newRateLimiter(cfg.RateLimit, cfg.Now), authFailures: newRateLimiter(cfg.RateLimit, cfg.Now)}
+	s.health.client, s.health.now = cfg.Temporal, cfg.Now
 	s.engine = s.routes()
 	return s, nil
 }
@@ -247,6 +255,7 @@ func (s *Server) readyz(c *gin.Context) {
 // request wait its full timeout and then answer 504 instead of 503.
 type temporalHealth struct {
 	client Temporal
+	now    func() time.Time
 	mu     sync.Mutex
 	at     time.Time
 	err    error
@@ -259,7 +268,7 @@ const healthTTL = time.Second
 func (t *temporalHealth) probe(ctx context.Context) error {
 	_, err := t.client.CheckHealth(ctx, &client.CheckHealthRequest{})
 	t.mu.Lock()
-	t.at, t.err = time.Now(), err
+	t.at, t.err = t.now(), err
 	t.mu.Unlock()
 	return err
 }
@@ -268,7 +277,7 @@ func (t *temporalHealth) probe(ctx context.Context) error {
 // (or is found down now).
 func (t *temporalHealth) up(ctx context.Context) error {
 	t.mu.Lock()
-	fresh, err := time.Since(t.at) < healthTTL, t.err
+	fresh, err := t.now().Sub(t.at) < healthTTL, t.err
 	t.mu.Unlock()
 	if !fresh {
 		pctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
