@@ -10,6 +10,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,9 +19,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
 
 	"dealflow/internal/e2e"
 	"dealflow/workflows"
@@ -209,7 +212,12 @@ func TestImportCSV(t *testing.T) {
 		t.Errorf("deal %s-1: %s", tag, st)
 	}
 
-	// Again: nothing new, the same rejects, still one row per lead.
+	// Again: nothing new, the same rejects, still one row per lead. That the
+	// run started nothing is read from Temporal, which has recorded every
+	// start by the time the import returns, rather than from the rows a
+	// second start's worker would write some time later: each lead's deal
+	// is still the run the first import started.
+	runs := dealRuns(t, ctx, c, p, "E2E import "+tag)
 	code, stdout, _ = starter(t, ctx, "import", "-progress", "none", path)
 	if code != 0 {
 		t.Fatalf("second run: exit %d", code)
@@ -217,8 +225,33 @@ func TestImportCSV(t *testing.T) {
 	if c := counts(t, stdout); c != [5]int{9, 0, 5, 1, 4} {
 		t.Errorf("second run: rows, new, present, repeated, rejected = %v, want [9 0 5 1 4]", c)
 	}
-	time.Sleep(time.Second) // a second start would have written by now
+	if again := dealRuns(t, ctx, c, p, "E2E import "+tag); !maps.Equal(again, runs) {
+		t.Errorf("the second run started deals again: runs %v, were %v", again, runs)
+	}
 	waitTopics(t, ctx, p, "E2E import "+tag, good)
+}
+
+// dealRuns maps the lead id of each lead row whose topic starts with prefix
+// to the run ID of its deal's workflow, as Temporal has it now.
+func dealRuns(t *testing.T, ctx context.Context, c client.Client, p *pgxpool.Pool, prefix string) map[string]string {
+	t.Helper()
+	rows, err := p.Query(ctx, `SELECT id FROM leads WHERE starts_with(topic, $1)`, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := map[string]string{}
+	for _, id := range ids {
+		resp, err := c.DescribeWorkflowExecution(ctx, workflows.WorkflowID(id), "")
+		if err != nil {
+			t.Fatalf("describe the deal of lead %s: %v", id, err)
+		}
+		runs[id] = resp.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+	}
+	return runs
 }
 
 // TestImportResume: an import stopped half-way (here: the first half of the

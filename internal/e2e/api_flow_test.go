@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -434,7 +435,15 @@ func TestAPIGracefulShutdown(t *testing.T) {
 		}
 		done <- answer{status: resp.StatusCode, body: b}
 	}()
-	time.Sleep(time.Second) // the request is in flight
+	// SIGTERM once the API is serving the request (its /metrics say so),
+	// however long the request takes to get there on a busy machine.
+	for inFlight(t, http.MethodGet, "/v1/leads/:id") < 1 {
+		select {
+		case a := <-done:
+			t.Fatalf("the request was answered (%d %s %v) before it was seen in flight", a.status, a.body, a.err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 	stopped := time.Now()
 	if err := stack.StopAPI(); err != nil {
 		t.Fatalf("the API did not stop cleanly on SIGTERM: %v", err)
@@ -455,4 +464,25 @@ func TestAPIGracefulShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep.do(http.MethodGet, "/v1/leads/"+id, nil).must(t, 200, "after restart")
+}
+
+// inFlight is how many requests of method on route the API is serving now,
+// from its dealflow_http_requests_in_flight gauge.
+func inFlight(t *testing.T, method, route string) float64 {
+	t.Helper()
+	resp, b, err := stack.Do(context.Background(), http.MethodGet, "/metrics", "", nil)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %v %s", err, b)
+	}
+	series := fmt.Sprintf("dealflow_http_requests_in_flight{method=%q,route=%q} ", method, route)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, series); ok {
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return n
+		}
+	}
+	return 0 // no such request yet
 }
