@@ -125,6 +125,8 @@ func invariantBroken(d *Deal) string {
 		return "an open deal in Close without an active quote"
 	case activeQuote && (d.Stage != StageClose || d.Status != StatusOpen || q.EffectiveTo == nil):
 		return fmt.Sprintf("an active quote in %s/%s (effectiveTo %v)", d.Stage, d.Status, q.EffectiveTo)
+	case d.Stage == StagePropose && q == nil:
+		return "in Propose without a quote"
 	case (d.Stage == StageOrder || d.Stage == StageInvoice || d.Stage == StagePaid) && d.Order == nil:
 		return "no order past Close"
 	case d.Order != nil && (d.Order.Status == OrderActive) != (d.Stage == StageOrder && d.Status == StatusWon):

@@ -650,6 +650,7 @@ func (d *Deal) NextStep() string {
 		}
 		return "create a quote"
 	case StagePropose:
+		// mutate:equivalent "→ drop q != nil" a deal enters Propose only with a quote (TestInvariantsOnRandomPaths)
 		if q := d.CurrentQuote(); q != nil && q.Status == QuoteDraft {
 			return fmt.Sprintf("activate quote revision %d", q.Revision)
 		}

@@ -194,6 +194,16 @@ func TestAssign(t *testing.T) {
 	}
 }
 
+func TestNextStepInDevelop(t *testing.T) {
+	d := drive(t, NewDeal(readyLead("ns"), t0), &Qualify{})
+	if got := d.NextStep(); got != "develop: customer need, proposed solution, at least one stakeholder, at least one product line" {
+		t.Errorf("next step %q", got)
+	}
+	if got := developed(t).NextStep(); got != "create a quote" {
+		t.Errorf("next step when developed %q", got)
+	}
+}
+
 func TestEditOpportunity(t *testing.T) {
 	d := drive(t, NewDeal(readyLead("eo"), t0), &Qualify{})
 	closeBy, prob := t0.Add(60*day), 65

@@ -43,6 +43,7 @@ type mutant struct {
 	file       string // absolute path
 	line       int
 	equivalent string // why the mutant cannot change behaviour, if declared
+	src        []byte // the file as it was read: later edits do not shift the offsets
 	start, end int    // byte offsets of the replaced text
 	repl       string // what replaces it
 	desc       string
@@ -213,7 +214,7 @@ func mutants(path string, filter *regexp.Regexp) ([]mutant, error) {
 		if filter != nil && !filter.MatchString(lines[line-1]) {
 			return
 		}
-		out = append(out, mutant{file: path, line: line, equivalent: equivalence(lines, line, desc),
+		out = append(out, mutant{file: path, src: src, line: line, equivalent: equivalence(lines, line, desc),
 			start: fset.Position(start).Offset, end: fset.Position(end).Offset, repl: repl, desc: desc})
 	}
 	text := func(n ast.Node) string {
@@ -280,11 +281,7 @@ func short(s string) string {
 
 // writeOverlay writes the mutant's file and the overlay that swaps it in.
 func writeOverlay(tmp string, i int, m mutant) (string, error) {
-	src, err := os.ReadFile(m.file)
-	if err != nil {
-		return "", err
-	}
-	mutated := string(src[:m.start]) + m.repl + string(src[m.end:])
+	mutated := string(m.src[:m.start]) + m.repl + string(m.src[m.end:])
 	file := filepath.Join(tmp, fmt.Sprintf("m%d_%s", i, filepath.Base(m.file)))
 	if err := os.WriteFile(file, []byte(mutated), 0o644); err != nil {
 		return "", err
