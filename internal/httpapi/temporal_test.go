@@ -142,8 +142,9 @@ func testNamespace(t *testing.T) client.Client {
 }
 
 // ownTemporal starts a dev server for one test, which the test may stop; it
-// is killed when the test ends.
-func ownTemporal(t *testing.T) *devstack.Temporal {
+// is killed when the test ends. extraArgs go to its command line (dynamic
+// config a test needs that no other test may see).
+func ownTemporal(t *testing.T, extraArgs ...string) *devstack.Temporal {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
@@ -152,7 +153,7 @@ func ownTemporal(t *testing.T) *devstack.Temporal {
 		t.Fatal(err)
 	}
 	log := filepath.Join(t.TempDir(), "temporal.log")
-	srv, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{CLI: cli, Headless: true, LogFile: log})
+	srv, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{CLI: cli, Headless: true, LogFile: log, ExtraArgs: extraArgs})
 	if err != nil {
 		t.Fatal(err)
 	}
