@@ -47,6 +47,10 @@ type dealWorkflow struct {
 	// signalsBusy is true while a signal is being handled, so
 	// continue-as-new waits for it.
 	signalsBusy bool
+	// signalsBuffered: signals stay in their channels until taken (version
+	// 1 of "signals-stay-buffered"), so a run that moves to a fresh one
+	// takes the actions sent as signals meanwhile instead of refusing them.
+	signalsBuffered bool
 	// visible holds the search attributes last upserted.
 	visible visibility
 	// closing is set once the run is about to end (see settle): Updates are
@@ -211,7 +215,7 @@ func (w *dealWorkflow) act(ctx workflow.Context, act Action, raw json.RawMessage
 	switch {
 	case err != nil:
 		rej = undecodable(act, w.d, err)
-	case w.closing != "":
+	case w.closing != "" && !w.carriesSignal(updateID):
 		// A signal, or an Update admitted before the run began to end.
 		rej = w.closingRejection(act)
 	default:
@@ -240,6 +244,15 @@ func (w *dealWorkflow) act(ctx workflow.Context, act Action, raw json.RawMessage
 		by = cmd.By()
 	}
 	return w.refuseLocked(ctx, act, by, rej)
+}
+
+// carriesSignal reports whether an action sent as a Signal is taken while the
+// run moves to a fresh one (and its state carried over): its sender cannot
+// retry it, as the API retries an Update. The task that ends the run then
+// holds no Update (see settle), only such writes, which a retry of the task
+// repeats harmlessly.
+func (w *dealWorkflow) carriesSignal(updateID string) bool {
+	return updateID == "" && w.closing == RejectMoving && w.signalsBuffered
 }
 
 // refuse records a refused action; the caller does not hold the lock.
@@ -271,28 +284,30 @@ func (w *dealWorkflow) receiveSignals(ctx workflow.Context) {
 	// payload in an encoding the data converter cannot read was dropped by
 	// the SDK, unrecorded, and held up the signals after it.
 	rawPayloads := workflow.GetVersion(ctx, "signal-raw-payloads", workflow.DefaultVersion, 1) == 1
+	// Version 1 leaves a signal in its channel until it is taken. Before it,
+	// a selector waiting on the channels was handed each signal as it came:
+	// the channels looked empty, and a run that ended (or continued as new)
+	// in the same workflow task as a signal's arrival lost it, unrecorded.
+	if workflow.GetVersion(ctx, "signals-stay-buffered", workflow.DefaultVersion, 1) == 1 {
+		w.signalsBuffered = true
+		for {
+			if err := workflow.Await(ctx, w.signalBuffered); err != nil {
+				return
+			}
+			for _, act := range Actions {
+				c := workflow.GetSignalChannel(ctx, string(act))
+				if c.Len() > 0 {
+					w.takeSignal(ctx, act, c, rawPayloads)
+					break // the first action in Actions' order, as the selector took them
+				}
+			}
+		}
+	}
 	sel := workflow.NewSelector(ctx)
 	for _, act := range Actions {
 		act := act
 		sel.AddReceive(workflow.GetSignalChannel(ctx, string(act)), func(c workflow.ReceiveChannel, more bool) {
-			var (
-				raw     json.RawMessage
-				readErr error
-			)
-			if rawPayloads {
-				var rv converter.RawValue
-				c.Receive(ctx, &rv)
-				readErr = converter.GetDefaultDataConverter().FromPayload(rv.Payload(), &raw)
-			} else {
-				c.Receive(ctx, &raw)
-			}
-			w.signalsBusy = true
-			defer func() { w.signalsBusy = false }()
-			if readErr != nil {
-				_, _ = w.refuse(ctx, act, "unknown", undecodable(act, w.d, readErr))
-				return
-			}
-			_, _ = w.act(ctx, act, raw, "") // a refusal is in the timeline; nothing to return to
+			w.takeSignal(ctx, act, c, rawPayloads)
 		})
 	}
 	for {
@@ -300,17 +315,43 @@ func (w *dealWorkflow) receiveSignals(ctx workflow.Context) {
 	}
 }
 
-// signalsPending reports whether any signal is buffered or being handled.
-func (w *dealWorkflow) signalsPending() bool {
-	if w.signalsBusy {
-		return true
+// takeSignal receives one signal of the action and acts on it; signalsBusy
+// is set before the signal leaves its channel, so that it is never out of
+// both.
+func (w *dealWorkflow) takeSignal(ctx workflow.Context, act Action, c workflow.ReceiveChannel, rawPayloads bool) {
+	w.signalsBusy = true
+	defer func() { w.signalsBusy = false }()
+	var (
+		raw     json.RawMessage
+		readErr error
+	)
+	if rawPayloads {
+		var rv converter.RawValue
+		c.Receive(ctx, &rv)
+		readErr = converter.GetDefaultDataConverter().FromPayload(rv.Payload(), &raw)
+	} else {
+		c.Receive(ctx, &raw)
 	}
+	if readErr != nil {
+		_, _ = w.refuse(ctx, act, "unknown", undecodable(act, w.d, readErr))
+		return
+	}
+	_, _ = w.act(ctx, act, raw, "") // a refusal is in the timeline; nothing to return to
+}
+
+// signalBuffered reports whether a signal waits in its channel.
+func (w *dealWorkflow) signalBuffered() bool {
 	for _, act := range Actions {
 		if workflow.GetSignalChannel(w.ctx, string(act)).Len() > 0 {
 			return true
 		}
 	}
 	return false
+}
+
+// signalsPending reports whether any signal is buffered or being handled.
+func (w *dealWorkflow) signalsPending() bool {
+	return w.signalsBusy || w.signalBuffered()
 }
 
 // retryForever bounds ApplyChange's retries at a time no outage lasts.

@@ -679,3 +679,30 @@ func TestRetriedUpdateIsAnsweredNotReapplied(t *testing.T) {
 func decodePayload(can *workflow.ContinueAsNewError, v any) error {
 	return converter.GetDefaultDataConverter().FromPayloads(can.Input, v)
 }
+
+// TestSignalWhileMovingIsCarried: an action sent as a Signal while the run is
+// moving to a fresh one (continue-as-new) is taken and carried over, not
+// refused: its sender cannot retry it as the API retries an Update. (A
+// signal in the very workflow task that ends the run cannot be staged here,
+// where the run ends before a signal of the same instant arrives: the API
+// tests do that on a real server.)
+func TestSignalWhileMovingIsCarried(t *testing.T) {
+	s := newScenario(t)
+	s.do(minute, ActQualify, Qualify{}).
+		check(minute, func(t *testing.T, v DealView) { s.env.SetContinueAsNewSuggested(true) }).
+		signal(500*time.Millisecond, ActAddCompetitor, AddCompetitor{Name: "Fabrikam"})
+	s.run(fastLead("mov1"))
+	var can *workflow.ContinueAsNewError
+	if !errors.As(s.env.GetWorkflowError(), &can) {
+		t.Fatalf("want continue-as-new, got %v", s.env.GetWorkflowError())
+	}
+	var in NewLead
+	if err := decodePayload(can, &in); err != nil {
+		t.Fatal(err)
+	}
+	o := in.State.Opportunity
+	last := in.State.Timeline[len(in.State.Timeline)-1]
+	if len(o.Competitors) != 1 || last.Action != string(ActAddCompetitor) || !last.Accepted {
+		t.Fatalf("carried competitors %+v, last event %+v", o.Competitors, last)
+	}
+}
