@@ -13,38 +13,6 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// Action names a rep action. Each is a Workflow Update of that name with a
-// validator, and a Signal of the same name for tools that can only signal.
-type Action string
-
-const (
-	ActEditLead          Action = "edit_lead"
-	ActQualify           Action = "qualify"
-	ActDisqualify        Action = "disqualify"
-	ActReactivate        Action = "reactivate"
-	ActAssign            Action = "assign"
-	ActEditOpportunity   Action = "edit_opportunity"
-	ActAddStakeholder    Action = "add_stakeholder"
-	ActRemoveStakeholder Action = "remove_stakeholder"
-	ActAddCompetitor     Action = "add_competitor"
-	ActRemoveCompetitor  Action = "remove_competitor"
-	ActAddTeamMember     Action = "add_team_member"
-	ActRemoveTeamMember  Action = "remove_team_member"
-	ActAddLine           Action = "add_line"
-	ActRemoveLine        Action = "remove_line"
-	// ActPropose creates a draft quote from the opportunity lines.
-	ActPropose       Action = "propose"
-	ActEditQuote     Action = "edit_quote"
-	ActActivateQuote Action = "activate_quote"
-	ActReviseQuote   Action = "revise_quote"
-	ActClose         Action = "close"
-	ActReopen        Action = "reopen"
-	ActFulfillOrder  Action = "fulfill_order"
-	ActCancelOrder   Action = "cancel_order"
-	ActRecordPayment Action = "record_payment"
-	ActCancelInvoice Action = "cancel_invoice"
-)
-
 // Command is the input of one rep action.
 type Command interface {
 	// Action names the command.
@@ -55,55 +23,8 @@ type Command interface {
 	By() string
 	// ByRole is the role the API acts with, "" for operators.
 	ByRole() string
-}
-
-// NewCommand returns an empty command of the action, for decoding.
-func NewCommand(a Action) (Command, bool) {
-	switch a {
-	case ActEditLead:
-		return new(EditLead), true
-	case ActQualify:
-		return new(Qualify), true
-	case ActDisqualify:
-		return new(Disqualify), true
-	case ActReactivate:
-		return new(Reactivate), true
-	case ActAssign:
-		return new(Assign), true
-	case ActEditOpportunity:
-		return new(EditOpportunity), true
-	case ActAddStakeholder:
-		return new(AddStakeholder), true
-	case ActAddCompetitor:
-		return new(AddCompetitor), true
-	case ActAddTeamMember:
-		return new(AddTeamMember), true
-	case ActAddLine:
-		return new(AddLine), true
-	case ActRemoveStakeholder, ActRemoveCompetitor, ActRemoveTeamMember, ActRemoveLine:
-		return &RemoveItem{Kind: a}, true
-	case ActPropose:
-		return new(Propose), true
-	case ActEditQuote:
-		return new(EditQuote), true
-	case ActActivateQuote:
-		return new(ActivateQuote), true
-	case ActReviseQuote:
-		return new(ReviseQuote), true
-	case ActClose:
-		return new(Close), true
-	case ActReopen:
-		return new(Reopen), true
-	case ActFulfillOrder:
-		return new(FulfillOrder), true
-	case ActCancelOrder:
-		return new(CancelOrder), true
-	case ActRecordPayment:
-		return new(RecordPayment), true
-	case ActCancelInvoice:
-		return new(CancelInvoice), true
-	}
-	return nil, false
+	// SetActor records who asks (the API sets it from the bearer token).
+	SetActor(Actor)
 }
 
 // DecodeCommand decodes a command strictly: unknown fields and trailing data
@@ -115,9 +36,6 @@ func DecodeCommand(a Action, raw []byte) (Command, error) {
 	}
 	if err := DecodeStrict(raw, cmd); err != nil {
 		return nil, err
-	}
-	if r, ok := cmd.(*RemoveItem); ok {
-		r.Kind = a // the action, not the payload, says what is removed
 	}
 	return cmd, nil
 }
@@ -152,6 +70,9 @@ const (
 	RoleRep     = "rep"
 	RoleManager = "manager"
 )
+
+// SetActor records who asks.
+func (a *Actor) SetActor(by Actor) { *a = by }
 
 // ByRole returns the role the API acts with, "" when the command is not the
 // API's.
@@ -585,6 +506,9 @@ type RemoveItem struct {
 }
 
 func (r RemoveItem) Action() Action { return r.Kind }
+
+// SetItemID names the item to remove (the API takes it from the path).
+func (r *RemoveItem) SetItemID(id string) { r.ID = id }
 func (r RemoveItem) Validate() []FieldError {
 	var c checker
 	c.text("id", r.ID, true, maxText)
@@ -616,6 +540,9 @@ type EditQuote struct {
 	EffectiveTo  *time.Time   `json:"effectiveTo,omitempty"`
 	Lines        *[]LineInput `json:"lines,omitempty"`
 }
+
+// SetRevision names the quote revision (the API takes it from the path).
+func (c *EditQuote) SetRevision(n int) { c.Revision = n }
 
 func (EditQuote) Action() Action { return ActEditQuote }
 func (e EditQuote) Validate() []FieldError {
@@ -651,6 +578,9 @@ type ActivateQuote struct {
 	EffectiveTo *time.Time `json:"effectiveTo,omitempty"`
 }
 
+// SetRevision names the quote revision (the API takes it from the path).
+func (c *ActivateQuote) SetRevision(n int) { c.Revision = n }
+
 func (ActivateQuote) Action() Action { return ActActivateQuote }
 func (a ActivateQuote) Validate() []FieldError {
 	var c checker
@@ -665,6 +595,9 @@ type ReviseQuote struct {
 	Actor
 	Revision int `json:"revision"`
 }
+
+// SetRevision names the quote revision (the API takes it from the path).
+func (c *ReviseQuote) SetRevision(n int) { c.Revision = n }
 
 func (ReviseQuote) Action() Action { return ActReviseQuote }
 func (r ReviseQuote) Validate() []FieldError {

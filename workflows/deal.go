@@ -56,13 +56,18 @@ type dealWorkflow struct {
 	// closing is set once the run is about to end (see settle): Updates are
 	// refused from then on, with this code.
 	closing string
+	// validated holds the commands the Update validator decoded, by Update
+	// ID, for its handler: an action is decoded once. (Validators do not run
+	// on replay; the handler then decodes the payload itself.)
+	validated map[string]Command
 }
 
 func newDealWorkflow(ctx workflow.Context, in NewLead) (*dealWorkflow, error) {
 	w := &dealWorkflow{
-		ctx:  ctx,
-		lock: workflow.NewMutex(ctx),
-		log:  log.With(workflow.GetLogger(ctx), "leadID", in.ID, "owner", in.Owner),
+		ctx:       ctx,
+		lock:      workflow.NewMutex(ctx),
+		validated: map[string]Command{},
+		log:       log.With(workflow.GetLogger(ctx), "leadID", in.ID, "owner", in.Owner),
 	}
 	w.visible = currentVisibility(ctx)
 	var created *Change
@@ -92,10 +97,13 @@ func newDealWorkflow(ctx workflow.Context, in NewLead) (*dealWorkflow, error) {
 		act := act
 		err := workflow.SetUpdateHandlerWithOptions(ctx, string(act),
 			func(ctx workflow.Context, raw json.RawMessage) (Result, error) {
-				return w.act(ctx, act, raw, workflow.GetCurrentUpdateInfo(ctx).ID)
+				id := workflow.GetCurrentUpdateInfo(ctx).ID
+				cmd, err := w.command(id, act, raw)
+				return w.act(ctx, act, cmd, err, id)
 			},
 			workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, raw json.RawMessage) error {
-				if _, done := w.d.appliedResult(workflow.GetCurrentUpdateInfo(ctx).ID); done {
+				id := workflow.GetCurrentUpdateInfo(ctx).ID
+				if _, done := w.d.appliedResult(id); done {
 					return nil // a retry of an applied action: the handler answers it
 				}
 				cmd, err := DecodeCommand(act, raw)
@@ -108,7 +116,11 @@ func newDealWorkflow(ctx workflow.Context, in NewLead) (*dealWorkflow, error) {
 				if w.closing != "" {
 					return rejectionError(w.closingRejection(act))
 				}
-				return rejectionError(w.d.Check(cmd, workflow.Now(ctx)))
+				if err := w.d.Check(cmd, workflow.Now(ctx)); err != nil {
+					return rejectionError(err)
+				}
+				w.validated[id] = cmd
+				return nil
 			}})
 		if err != nil {
 			return nil, err
@@ -198,10 +210,21 @@ func (w *dealWorkflow) fireDue() (end bool, err error) {
 	return false, nil
 }
 
+// command is the Update's command: the one its validator decoded, or, on
+// replay (where validators do not run), the payload decoded now.
+func (w *dealWorkflow) command(updateID string, act Action, raw json.RawMessage) (Command, error) {
+	if cmd, ok := w.validated[updateID]; ok {
+		delete(w.validated, updateID)
+		return cmd, nil
+	}
+	return DecodeCommand(act, raw)
+}
+
 // act runs one rep action, from an Update (updateID set) or a Signal: it
 // re-checks the action under the lock (the state may have moved since the
 // validator ran), writes its records, and only then changes the state.
-func (w *dealWorkflow) act(ctx workflow.Context, act Action, raw json.RawMessage, updateID string) (Result, error) {
+// decodeErr is why the payload could not be read into cmd.
+func (w *dealWorkflow) act(ctx workflow.Context, act Action, cmd Command, decodeErr error, updateID string) (Result, error) {
 	if err := w.lock.Lock(ctx); err != nil {
 		return Result{}, err
 	}
@@ -211,14 +234,14 @@ func (w *dealWorkflow) act(ctx workflow.Context, act Action, raw json.RawMessage
 	}
 	now := workflow.Now(ctx)
 	var rej *Rejection
-	cmd, err := DecodeCommand(act, raw)
 	switch {
-	case err != nil:
-		rej = undecodable(act, w.d, err)
+	case decodeErr != nil:
+		rej = undecodable(act, w.d, decodeErr)
 	case w.closing != "" && !w.carriesSignal(updateID):
 		// A signal, or an Update admitted before the run began to end.
 		rej = w.closingRejection(act)
 	default:
+		// The one copy: the state changes only once its records are written.
 		next := w.d.Clone()
 		ch, res, err := next.Apply(cmd, now)
 		if err == nil {
@@ -240,7 +263,7 @@ func (w *dealWorkflow) act(ctx workflow.Context, act Action, raw json.RawMessage
 		}
 	}
 	by := "unknown"
-	if cmd != nil {
+	if cmd != nil && decodeErr == nil {
 		by = cmd.By()
 	}
 	return w.refuseLocked(ctx, act, by, rej)
@@ -336,7 +359,8 @@ func (w *dealWorkflow) takeSignal(ctx workflow.Context, act Action, c workflow.R
 		_, _ = w.refuse(ctx, act, "unknown", undecodable(act, w.d, readErr))
 		return
 	}
-	_, _ = w.act(ctx, act, raw, "") // a refusal is in the timeline; nothing to return to
+	cmd, err := DecodeCommand(act, raw)
+	_, _ = w.act(ctx, act, cmd, err, "") // a refusal is in the timeline; nothing to return to
 }
 
 // signalBuffered reports whether a signal waits in its channel.

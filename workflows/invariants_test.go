@@ -76,10 +76,9 @@ func walkStep(rng *rand.Rand, d *Deal, now *time.Time) (what string, ended bool)
 
 func allowedActions(d *Deal) []Action {
 	var out []Action
-	for _, a := range Actions {
-		r := rules[a]
-		if slices.Contains(r.stages, d.Stage) && slices.Contains(r.statuses, d.Status) {
-			out = append(out, a)
+	for _, s := range Specs {
+		if s.allows(d) {
+			out = append(out, s.Action)
 		}
 	}
 	return out

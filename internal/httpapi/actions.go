@@ -1,123 +1,95 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
-	"reflect"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"dealflow/workflows"
 )
 
-// actionRoute maps one route under /v1/leads/{id} to a rep action.
-type actionRoute struct {
-	method string
-	path   string
-	action workflows.Action
-	// managerOnly actions answer 403 to reps.
-	managerOnly bool
-	// revision: the path names the quote revision (":revision").
-	revision bool
-	// item: the path names the item to remove (":itemId").
-	item bool
-}
+// An action's route comes from its row in workflows.Specs: every action
+// with a Route is served under /v1/leads/{id}. A path naming ":revision" or
+// ":itemId" sets that on the command.
 
-// actionRoutes are every Update the API exposes, except PATCH /v1/leads/{id}
-// whose action depends on the stage (edit_lead, then edit_opportunity).
-var actionRoutes = []actionRoute{
-	{method: http.MethodPost, path: "/assign", action: workflows.ActAssign, managerOnly: true},
-	{method: http.MethodPost, path: "/qualify", action: workflows.ActQualify},
-	{method: http.MethodPost, path: "/disqualify", action: workflows.ActDisqualify},
-	{method: http.MethodPost, path: "/reactivate", action: workflows.ActReactivate},
-	{method: http.MethodPost, path: "/stakeholders", action: workflows.ActAddStakeholder},
-	{method: http.MethodDelete, path: "/stakeholders/:itemId", action: workflows.ActRemoveStakeholder, item: true},
-	{method: http.MethodPost, path: "/competitors", action: workflows.ActAddCompetitor},
-	{method: http.MethodDelete, path: "/competitors/:itemId", action: workflows.ActRemoveCompetitor, item: true},
-	{method: http.MethodPost, path: "/team", action: workflows.ActAddTeamMember},
-	{method: http.MethodDelete, path: "/team/:itemId", action: workflows.ActRemoveTeamMember, item: true},
-	{method: http.MethodPost, path: "/lines", action: workflows.ActAddLine},
-	{method: http.MethodDelete, path: "/lines/:itemId", action: workflows.ActRemoveLine, item: true},
-	{method: http.MethodPost, path: "/quotes", action: workflows.ActPropose},
-	{method: http.MethodPatch, path: "/quotes/:revision", action: workflows.ActEditQuote, revision: true},
-	{method: http.MethodPost, path: "/quotes/:revision/activate", action: workflows.ActActivateQuote, revision: true},
-	{method: http.MethodPost, path: "/quotes/:revision/revise", action: workflows.ActReviseQuote, revision: true},
-	{method: http.MethodPost, path: "/close", action: workflows.ActClose},
-	{method: http.MethodPost, path: "/reopen", action: workflows.ActReopen},
-	{method: http.MethodPost, path: "/order/fulfill", action: workflows.ActFulfillOrder},
-	{method: http.MethodPost, path: "/order/cancel", action: workflows.ActCancelOrder},
-	{method: http.MethodPost, path: "/invoice/payments", action: workflows.ActRecordPayment},
-	{method: http.MethodPost, path: "/invoice/cancel", action: workflows.ActCancelInvoice},
-}
-
-// action handles one actionRoute: it decodes and validates the command
-// (422 without a round trip), checks that the user may act on the deal,
-// then runs the Update.
-func (s *Server) action(a actionRoute) func(c *gin.Context) error {
+// action handles one action's route: it decodes and validates the command
+// (422 without a round trip), then runs the Update. Whether the user may act
+// on the deal is checked by the deal's Update validator
+// (workflows.Deal.Authorize): no read before the action.
+func (s *Server) action(spec workflows.ActionSpec) func(c *gin.Context) error {
+	byRevision := strings.Contains(spec.Route.Path, ":revision")
+	byItem := strings.Contains(spec.Route.Path, ":itemId")
 	return func(c *gin.Context) error {
 		u := userOf(c)
 		id := c.Param("id")
-		if a.managerOnly && !u.Manager() {
-			return forbidden(string(a.action) + " is for managers")
+		if spec.Route.ManagerOnly && !u.Manager() {
+			return forbidden(string(spec.Action) + " is for managers")
 		}
 		body, err := readBody(c.Request)
 		if err != nil {
 			return err
 		}
-		cmd, ok := workflows.NewCommand(a.action)
+		cmd, ok := workflows.NewCommand(spec.Action)
 		if !ok {
-			return internal(fmt.Errorf("no command for action %s", a.action))
+			return internal(fmt.Errorf("no command for action %s", spec.Action))
 		}
 		reserved := []string{"actor", "actorRole"}
-		if a.revision {
+		if byRevision {
 			reserved = append(reserved, "revision")
 		}
-		if a.item {
+		if byItem {
 			reserved = append(reserved, "id")
 		}
 		if err := decodeObject(body, cmd, true, reserved...); err != nil {
 			return err
 		}
-		if a.revision {
+		if byRevision {
 			rev, err := strconv.Atoi(c.Param("revision"))
 			if err != nil || rev < 1 {
 				return notFound("no quote revision " + c.Param("revision"))
 			}
-			setField(cmd, "Revision", rev)
+			cmd.(interface{ SetRevision(int) }).SetRevision(rev)
 		}
-		if a.item {
-			cmd.(*workflows.RemoveItem).ID = c.Param("itemId")
+		if byItem {
+			cmd.(interface{ SetItemID(string) }).SetItemID(c.Param("itemId"))
 		}
 		setActor(cmd, u)
 		if errs := cmd.Validate(); len(errs) > 0 {
 			return invalid(errs...)
 		}
-		ctx := c.Request.Context()
-		switch cmd := cmd.(type) {
-		case *workflows.Assign:
-			nu, ok, err := UserByEmail(ctx, s.cfg.Pool, cmd.Owner)
-			if err != nil {
-				return pgErr(ctx, err)
-			}
-			if !ok {
-				return invalid(workflows.FieldError{Field: "owner", Reason: "is not a user"})
-			}
-			cmd.Owner = nu.Email
-		case *workflows.AddTeamMember:
-			nu, ok, err := UserByEmail(ctx, s.cfg.Pool, cmd.UserID)
-			if err != nil {
-				return pgErr(ctx, err)
-			}
-			if !ok {
-				return invalid(workflows.FieldError{Field: "userId", Reason: "is not a user"})
-			}
-			cmd.UserID = nu.Email
+		if err := s.resolveNamedUser(c.Request.Context(), cmd); err != nil {
+			return err
 		}
-		// Whether u may act on this deal is checked by the deal's Update
-		// validator (workflows.Deal.Authorize): no read before the action.
 		return s.run(c, u, id, cmd)
 	}
+}
+
+// resolveNamedUser checks that a user a command names exists, and names them as
+// the users table does.
+func (s *Server) resolveNamedUser(ctx context.Context, cmd workflows.Command) error {
+	var field string
+	var email *string
+	switch cmd := cmd.(type) {
+	case *workflows.Assign:
+		field, email = "owner", &cmd.Owner
+	case *workflows.AddTeamMember:
+		field, email = "userId", &cmd.UserID
+	default:
+		return nil
+	}
+	nu, ok, err := UserByEmail(ctx, s.cfg.Pool, *email)
+	if err != nil {
+		return pgErr(ctx, err)
+	}
+	if !ok {
+		return invalid(workflows.FieldError{Field: field, Reason: "is not a user"})
+	}
+	*email = nu.Email
+	return nil
 }
 
 // editLead: PATCH /v1/leads/{id} edits the lead while it is in Qualify and
@@ -153,16 +125,7 @@ func (s *Server) editLead(c *gin.Context) error {
 
 // setActor records who acts: the authenticated user, never the body.
 func setActor(cmd workflows.Command, u User) {
-	setField(cmd, "Actor", workflows.Actor{Actor: u.Email, ActorRole: u.Role})
-}
-
-// setField sets a field of the command struct cmd points to.
-func setField(cmd workflows.Command, name string, v any) {
-	f := reflect.ValueOf(cmd).Elem().FieldByName(name)
-	if !f.IsValid() || !f.CanSet() {
-		panic(fmt.Sprintf("command %T has no field %s", cmd, name))
-	}
-	f.Set(reflect.ValueOf(v))
+	cmd.SetActor(workflows.Actor{Actor: u.Email, ActorRole: u.Role})
 }
 
 // RouteAction names the Update behind one route, for the OpenAPI check.
@@ -173,9 +136,11 @@ type RouteAction struct {
 
 // RouteActions lists the routes that run one fixed Update.
 func RouteActions() []RouteAction {
-	out := make([]RouteAction, len(actionRoutes))
-	for i, a := range actionRoutes {
-		out[i] = RouteAction{Method: a.method, Path: "/v1/leads/:id" + a.path, Action: a.action}
+	var out []RouteAction
+	for _, s := range workflows.Specs {
+		if s.Route.Method != "" {
+			out = append(out, RouteAction{Method: s.Route.Method, Path: "/v1/leads/:id" + s.Route.Path, Action: s.Action})
+		}
 	}
 	return out
 }

@@ -26,6 +26,8 @@ import (
 	"go.temporal.io/sdk/converter"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"dealflow/workflows"
 )
 
 // Temporal is what the API asks of the Temporal client.
@@ -134,8 +136,11 @@ func (s *Server) routes() *gin.Engine {
 	v1.GET("/leads/:id", h(s.getLead))
 	v1.PATCH("/leads/:id", h(s.editLead))
 	v1.GET("/leads/:id/timeline", h(s.timeline))
-	for _, a := range actionRoutes {
-		v1.Handle(a.method, "/leads/:id"+a.path, h(s.action(a)))
+	for _, spec := range workflows.Specs {
+		if spec.Route.Method == "" {
+			continue // PATCH /v1/leads/{id} picks its action by the stage
+		}
+		v1.Handle(spec.Route.Method, "/leads/:id"+spec.Route.Path, h(s.action(spec)))
 	}
 	v1.GET("/pipeline", h(s.pipeline))
 	v1.POST("/users", h(s.createUser))
