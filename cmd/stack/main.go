@@ -97,6 +97,9 @@ type stack struct {
 	api      *devstack.Process
 }
 
+// paths are the stack's folders, under the data folder.
+type paths struct{ root, data, bin, logs string }
+
 func run(ctx context.Context, f flags, out io.Writer) (code int) {
 	say := func(format string, args ...any) { fmt.Fprintf(out, "stack: "+format+"\n", args...) }
 	fail := func(err error) int {
@@ -104,39 +107,13 @@ func run(ctx context.Context, f flags, out io.Writer) (code int) {
 		return 1
 	}
 	began := time.Now()
-	root, err := devstack.RepoRoot()
+	p, err := preparePaths(f)
 	if err != nil {
 		return fail(err)
 	}
-	data := f.dataDir
-	if data == "" {
-		data = devstack.DevDir(root)
-	}
-	if data, err = filepath.Abs(data); err != nil {
-		return fail(err)
-	}
-	binDir, logDir := filepath.Join(data, "bin"), filepath.Join(data, "logs")
-	for _, d := range []string{binDir, logDir} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return fail(err)
-		}
-	}
-	apiPort, err := portOf(f.apiAddr)
+	apiPort, err := checkPorts(f)
 	if err != nil {
-		return fail(fmt.Errorf("-api-addr: %w", err))
-	}
-	busy := map[string]int{"-temporal-port": f.temporalPort, "-ui-port": f.uiPort, "-api-addr": apiPort}
-	if f.metricsAddr != "" {
-		p, err := portOf(f.metricsAddr)
-		if err != nil {
-			return fail(fmt.Errorf("-worker-metrics-addr: %w", err))
-		}
-		busy["-worker-metrics-addr"] = p
-	}
-	for flagName, port := range busy {
-		if !devstack.PortFree(port) {
-			return fail(fmt.Errorf("port %d is in use (is the stack already running?); pick another with %s", port, flagName))
-		}
+		return fail(err)
 	}
 	ctx0 := ctx
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
@@ -151,73 +128,19 @@ func run(ctx context.Context, f flags, out io.Writer) (code int) {
 			}
 			return
 		}
-		say("stopped; the data stays in %s for the next run", rel(root, data))
+		say("stopped; the data stays in %s for the next run", rel(p.root, p.data))
 	}()
 
-	// Build both things and start both databases at once.
-	say("building the Temporal CLI (if needed) and the worker and api into %s", rel(root, binDir))
-	cli := filepath.Join(binDir, "temporal")
-	var (
-		wg                       sync.WaitGroup
-		bins                     devstack.AppBinaries
-		buildErr, tErr, pgErr    error
-		databaseURL, pgDescribed string
-	)
-	wg.Go(func() {
-		bins, buildErr = devstack.BuildApp(ctx, root, binDir)
-	})
-	wg.Go(func() {
-		if tErr = devstack.EnsureTemporalCLI(ctx, root, cli, prefixed{out, "stack: "}); tErr != nil {
-			return
-		}
-		rotate(filepath.Join(logDir, "temporal.log"))
-		st.temporal, tErr = devstack.StartTemporal(ctx, devstack.TemporalOptions{
-			CLI:     cli,
-			Port:    f.temporalPort,
-			UIPort:  f.uiPort,
-			DBFile:  filepath.Join(data, "temporal.db"),
-			LogFile: filepath.Join(logDir, "temporal.log"),
-		})
-	})
-	wg.Go(func() {
-		databaseURL, pgDescribed, pgErr = st.startPostgres(ctx, data, f.pgPort)
-	})
-	wg.Wait()
-	if err := errors.Join(buildErr, tErr, pgErr); err != nil {
+	say("building the Temporal CLI (if needed) and the worker and api into %s", rel(p.root, p.bin))
+	bins, databaseURL, pgDescribed, err := st.startInfra(ctx, f, p)
+	if err != nil {
 		return fail(err)
 	}
 	say("Temporal dev server on %s, PostgreSQL: %s", st.temporal.Address(), pgDescribed)
 
-	vars := map[string]string{
-		config.TemporalAddress.Name:   st.temporal.Address(),
-		config.TemporalNamespace.Name: st.temporal.Namespace(),
-		config.DatabaseURL.Name:       databaseURL,
-		config.APIAddr.Name:           f.apiAddr,
-		config.WorkerMetricsAddr.Name: f.metricsAddr,
-	}
-	// The knobs a developer may set in the shell reach the app as they are.
-	for _, v := range []config.Var{config.LogLevel, config.APIRateLimit, config.APIRequestTimeout, config.SMTPAddr, config.SMTPFrom} {
-		if s, ok := os.LookupEnv(v.Name); ok {
-			vars[v.Name] = s
-		}
-	}
-	env := devstack.AppEnv(vars)
+	env := appEnv(f, st.temporal, databaseURL)
 	apiURL := "http://" + net.JoinHostPort("localhost", strconv.Itoa(apiPort))
-
-	var werr, aerr error
-	wg = sync.WaitGroup{}
-	wg.Go(func() { st.worker, werr = st.startWorker(ctx, bins.Worker, env, logDir) })
-	wg.Go(func() { st.api, aerr = st.startAPI(ctx, bins.API, env, logDir, apiURL) })
-	wg.Wait()
-	if err := errors.Join(werr, aerr); err != nil {
-		return fail(err)
-	}
-
-	rep, err := devstack.CreateUser(ctx, bins.API, env, "rep@example.com", "Demo Rep", "rep")
-	if err != nil {
-		return fail(err)
-	}
-	manager, err := devstack.CreateUser(ctx, bins.API, env, "manager@example.com", "Demo Manager", "manager")
+	rep, manager, err := st.startApp(ctx, bins, env, p.logs, apiURL)
 	if err != nil {
 		return fail(err)
 	}
@@ -229,12 +152,123 @@ func run(ctx context.Context, f flags, out io.Writer) (code int) {
 		uiURL:    st.temporal.UIURL(),
 		temporal: st.temporal.Address(),
 		pg:       pgDescribed,
-		logs:     rel(root, logDir),
-		cli:      rel(root, cli),
+		logs:     rel(p.root, p.logs),
+		cli:      rel(p.root, filepath.Join(p.bin, "temporal")),
 		rep:      rep,
 		manager:  manager,
 	})
 	return st.wait(ctx0)
+}
+
+// preparePaths finds the repository and makes the data folder's bin/ and logs/.
+func preparePaths(f flags) (paths, error) {
+	root, err := devstack.RepoRoot()
+	if err != nil {
+		return paths{}, err
+	}
+	data := f.dataDir
+	if data == "" {
+		data = devstack.DevDir(root)
+	}
+	if data, err = filepath.Abs(data); err != nil {
+		return paths{}, err
+	}
+	p := paths{root: root, data: data, bin: filepath.Join(data, "bin"), logs: filepath.Join(data, "logs")}
+	for _, d := range []string{p.bin, p.logs} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return paths{}, err
+		}
+	}
+	return p, nil
+}
+
+// checkPorts refuses to start when a port the stack listens on is taken, and
+// returns the API's port.
+func checkPorts(f flags) (apiPort int, err error) {
+	apiPort, err = portOf(f.apiAddr)
+	if err != nil {
+		return 0, fmt.Errorf("-api-addr: %w", err)
+	}
+	busy := map[string]int{"-temporal-port": f.temporalPort, "-ui-port": f.uiPort, "-api-addr": apiPort}
+	if f.metricsAddr != "" {
+		p, err := portOf(f.metricsAddr)
+		if err != nil {
+			return 0, fmt.Errorf("-worker-metrics-addr: %w", err)
+		}
+		busy["-worker-metrics-addr"] = p
+	}
+	for flagName, port := range busy {
+		if !devstack.PortFree(port) {
+			return 0, fmt.Errorf("port %d is in use (is the stack already running?); pick another with %s", port, flagName)
+		}
+	}
+	return apiPort, nil
+}
+
+// startInfra builds the app and the Temporal CLI and starts Temporal and
+// PostgreSQL, all at once.
+func (st *stack) startInfra(ctx context.Context, f flags, p paths) (bins devstack.AppBinaries, databaseURL, pgDescribed string, err error) {
+	cli := filepath.Join(p.bin, "temporal")
+	var (
+		wg                    sync.WaitGroup
+		buildErr, tErr, pgErr error
+	)
+	wg.Go(func() {
+		bins, buildErr = devstack.BuildApp(ctx, p.root, p.bin)
+	})
+	wg.Go(func() {
+		if tErr = devstack.EnsureTemporalCLI(ctx, p.root, cli, prefixed{st.out, "stack: "}); tErr != nil {
+			return
+		}
+		rotate(filepath.Join(p.logs, "temporal.log"))
+		st.temporal, tErr = devstack.StartTemporal(ctx, devstack.TemporalOptions{
+			CLI:     cli,
+			Port:    f.temporalPort,
+			UIPort:  f.uiPort,
+			DBFile:  filepath.Join(p.data, "temporal.db"),
+			LogFile: filepath.Join(p.logs, "temporal.log"),
+		})
+	})
+	wg.Go(func() {
+		databaseURL, pgDescribed, pgErr = st.startPostgres(ctx, p.data, f.pgPort)
+	})
+	wg.Wait()
+	return bins, databaseURL, pgDescribed, errors.Join(buildErr, tErr, pgErr)
+}
+
+// appEnv is the environment of the worker and the API.
+func appEnv(f flags, t *devstack.Temporal, databaseURL string) []string {
+	vars := map[string]string{
+		config.TemporalAddress.Name:   t.Address(),
+		config.TemporalNamespace.Name: t.Namespace(),
+		config.DatabaseURL.Name:       databaseURL,
+		config.APIAddr.Name:           f.apiAddr,
+		config.WorkerMetricsAddr.Name: f.metricsAddr,
+	}
+	// The knobs a developer may set in the shell reach the app as they are.
+	for _, v := range []config.Var{config.LogLevel, config.APIRateLimit, config.APIRequestTimeout, config.SMTPAddr, config.SMTPFrom} {
+		if s, ok := os.LookupEnv(v.Name); ok {
+			vars[v.Name] = s
+		}
+	}
+	return devstack.AppEnv(vars)
+}
+
+// startApp starts the worker and the API and creates the demo users.
+func (st *stack) startApp(ctx context.Context, bins devstack.AppBinaries, env []string, logDir, apiURL string) (rep, manager string, err error) {
+	var werr, aerr error
+	var wg sync.WaitGroup
+	wg.Go(func() { st.worker, werr = st.startWorker(ctx, bins.Worker, env, logDir) })
+	wg.Go(func() { st.api, aerr = st.startAPI(ctx, bins.API, env, logDir, apiURL) })
+	wg.Wait()
+	if err := errors.Join(werr, aerr); err != nil {
+		return "", "", err
+	}
+	if rep, err = devstack.CreateUser(ctx, bins.API, env, "rep@example.com", "Demo Rep", "rep"); err != nil {
+		return "", "", err
+	}
+	manager, err = devstack.CreateUser(ctx, bins.API, env, "manager@example.com", "Demo Manager", "manager")
+	return rep, manager, err
 }
 
 // buildCLI builds the Temporal CLI when it is missing or stale (make test).
