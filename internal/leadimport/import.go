@@ -55,9 +55,9 @@ type Config struct {
 // flight finish; running it again resumes, since started rows are then
 // present.
 func Run(ctx context.Context, src Source, cfg Config) (*Stats, error) {
-	st := cfg.Stats
-	if st == nil {
-		st = new(Stats)
+	im := &importer{cfg: cfg, st: cfg.Stats}
+	if im.st == nil {
+		im.st = new(Stats)
 	}
 	n := cfg.Concurrency
 	if n <= 0 {
@@ -65,45 +65,77 @@ func Run(ctx context.Context, src Source, cfg Config) (*Stats, error) {
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-
-	reject := func(r Row, reason string) {
-		if cfg.Rejects != nil {
-			if err := cfg.Rejects.Write(r, reason); err != nil {
-				cancel(err)
-			}
-		}
-		st.Rejected.Add(1)
-	}
-	var offsets offsetTracker
+	im.cancel = cancel
 
 	jobs := make(chan Row, 2*n)
 	var wg sync.WaitGroup
 	for range n {
-		wg.Go(func() {
-			for r := range jobs {
-				created, err := deals.Start(ctx, cfg.Temporal, r.Lead)
-				var inv *deals.InvalidLeadError
-				var arg *serviceerror.InvalidArgument
-				switch {
-				case err == nil && created:
-					st.New.Add(1)
-				case err == nil:
-					st.Present.Add(1)
-				case errors.As(err, &inv):
-					reject(r, inv.Error()) // validated while reading; kept for safety
-				case errors.As(err, &arg):
-					reject(r, "Temporal refused the start: "+arg.Message)
-				default:
-					if ctx.Err() == nil {
-						cancel(fmt.Errorf("line %d (lead %s): %w", r.Line, r.Lead.ID, err))
-					}
-					continue // the row stays undone; a rerun picks it up
-				}
-				st.Offset.Store(offsets.done(r.Offset))
-			}
-		})
+		wg.Go(func() { im.start(ctx, jobs) })
 	}
+	readErr := im.read(ctx, src, jobs)
+	close(jobs)
+	wg.Wait()
+	if cfg.Rejects != nil {
+		if err := cfg.Rejects.Flush(); err != nil {
+			return im.st, err
+		}
+	}
+	if readErr != nil {
+		return im.st, readErr
+	}
+	if err := context.Cause(ctx); err != nil {
+		return im.st, fmt.Errorf("import stopped: %w", err)
+	}
+	return im.st, nil
+}
 
+// importer is one run of Run: its counters, and the cancel that stops it
+// on the first error that is not a row's own.
+type importer struct {
+	cfg     Config
+	st      *Stats
+	cancel  context.CancelCauseFunc
+	offsets offsetTracker
+}
+
+// reject writes a refused row to the rejects file and counts it.
+func (im *importer) reject(r Row, reason string) {
+	if im.cfg.Rejects != nil {
+		if err := im.cfg.Rejects.Write(r, reason); err != nil {
+			im.cancel(err)
+		}
+	}
+	im.st.Rejected.Add(1)
+}
+
+// start starts the deals of the rows sent on jobs.
+func (im *importer) start(ctx context.Context, jobs <-chan Row) {
+	for r := range jobs {
+		created, err := deals.Start(ctx, im.cfg.Temporal, r.Lead)
+		var inv *deals.InvalidLeadError
+		var arg *serviceerror.InvalidArgument
+		switch {
+		case err == nil && created:
+			im.st.New.Add(1)
+		case err == nil:
+			im.st.Present.Add(1)
+		case errors.As(err, &inv):
+			im.reject(r, inv.Error()) // validated while reading; kept for safety
+		case errors.As(err, &arg):
+			im.reject(r, "Temporal refused the start: "+arg.Message)
+		default:
+			if ctx.Err() == nil {
+				im.cancel(fmt.Errorf("line %d (lead %s): %w", r.Line, r.Lead.ID, err))
+			}
+			continue // the row stays undone; a rerun picks it up
+		}
+		im.st.Offset.Store(im.offsets.done(r.Offset))
+	}
+}
+
+// read sends the source's rows to jobs, settling refused and repeated rows
+// itself, until the source ends or the run is stopped.
+func (im *importer) read(ctx context.Context, src Source, jobs chan<- Row) error {
 	// seen maps each lead id of this file to its first line and content, so
 	// a repeated row is not sent twice, and one id with two contents is
 	// refused rather than silently merged.
@@ -112,30 +144,28 @@ func Run(ctx context.Context, src Source, cfg Config) (*Stats, error) {
 		key  string
 	}
 	seen := map[string]first{}
-	var readErr error
 	for ctx.Err() == nil {
 		r, err := src.Next()
 		if errors.Is(err, io.EOF) {
-			break
+			return nil
 		}
 		if err != nil {
-			readErr = err
-			break
+			return err
 		}
-		offsets.read(r.Offset)
+		im.offsets.read(r.Offset)
 		if r.Reject != "" {
-			reject(r, r.Reject)
-			st.Offset.Store(offsets.done(r.Offset))
+			im.reject(r, r.Reject)
+			im.st.Offset.Store(im.offsets.done(r.Offset))
 			continue
 		}
 		if f, ok := seen[r.Lead.ID]; ok {
 			if f.key == r.key {
-				st.Present.Add(1)
-				st.Duplicates.Add(1)
+				im.st.Present.Add(1)
+				im.st.Duplicates.Add(1)
 			} else {
-				reject(r, fmt.Sprintf("id %s is also on line %d, with other content", r.Lead.ID, f.line))
+				im.reject(r, fmt.Sprintf("id %s is also on line %d, with other content", r.Lead.ID, f.line))
 			}
-			st.Offset.Store(offsets.done(r.Offset))
+			im.st.Offset.Store(im.offsets.done(r.Offset))
 			continue
 		}
 		seen[r.Lead.ID] = first{r.Line, r.key}
@@ -144,20 +174,7 @@ func Run(ctx context.Context, src Source, cfg Config) (*Stats, error) {
 		case <-ctx.Done():
 		}
 	}
-	close(jobs)
-	wg.Wait()
-	if cfg.Rejects != nil {
-		if err := cfg.Rejects.Flush(); err != nil {
-			return st, err
-		}
-	}
-	if readErr != nil {
-		return st, readErr
-	}
-	if err := context.Cause(ctx); err != nil {
-		return st, fmt.Errorf("import stopped: %w", err)
-	}
-	return st, nil
+	return nil
 }
 
 // offsetTracker follows the byte offsets of rows read and finished, so that
