@@ -105,13 +105,22 @@ func main() {
 	if out, err := goTest(*pkg, *run, "", false, *timeout); err != nil {
 		fail(fmt.Errorf("the tests fail without any mutation:\n%s", out))
 	}
+	survivors, caught, invalid := judgeAll(all, tmp, *pkg, *run, *jobs, *timeout)
+	fmt.Printf("mutants: %d, caught: %d, survived: %d, not compilable: %d, declared equivalent: %d\n", len(all), caught, len(survivors), invalid, len(equivalent))
+	if len(survivors) > 0 {
+		os.Exit(1)
+	}
+}
+
+// judgeAll judges every mutant, jobs at a time, printing survivors as found.
+func judgeAll(all []mutant, tmp, pkg, run string, jobs int, timeout time.Duration) (survivors []mutant, caught, invalid int) {
 	verdicts := make([]verdict, len(all))
 	next := make(chan int)
 	done := make(chan int)
-	for w := 0; w < max(1, *jobs); w++ {
+	for w := 0; w < max(1, jobs); w++ {
 		go func() {
 			for i := range next {
-				verdicts[i] = judge(tmp, i, all[i], *pkg, *run, *timeout)
+				verdicts[i] = judge(tmp, i, all[i], pkg, run, timeout)
 				done <- i
 			}
 		}()
@@ -122,8 +131,6 @@ func main() {
 		}
 		close(next)
 	}()
-	var survivors []mutant
-	caught, invalid := 0, 0
 	for n := 1; n <= len(all); n++ {
 		i := <-done
 		switch verdicts[i] {
@@ -139,10 +146,7 @@ func main() {
 			fmt.Fprintf(os.Stderr, "mutate: %d/%d run, %d survived\n", n, len(all), len(survivors))
 		}
 	}
-	fmt.Printf("mutants: %d, caught: %d, survived: %d, not compilable: %d, declared equivalent: %d\n", len(all), caught, len(survivors), invalid, len(equivalent))
-	if len(survivors) > 0 {
-		os.Exit(1)
-	}
+	return survivors, caught, invalid
 }
 
 type verdict int
