@@ -1,7 +1,10 @@
-// Package workflows holds the lead-to-order sales process: the plain stage
-// rules (machine.go), the timed follow-ups (followups.go) and the durable
-// Temporal workflow around them (deal.go). It does no I/O: every side effect
-// is an activity called by name.
+// Package workflows holds the lead-to-order sales process. The domain, plain
+// Go without Temporal: the deal and its records (model.go), the rep actions'
+// commands and their input rules (commands.go), one row and one method per
+// action (actions.go), the stage machine that applies them with its gates
+// (machine.go), the timed follow-ups (followups.go) and what a step writes
+// (change.go). The durable Temporal workflow around them is workflow.go. It
+// does no I/O: every side effect is an activity called by name.
 package workflows
 
 import "go.temporal.io/sdk/temporal"

@@ -6,7 +6,7 @@
 // test pins. The source tree is never written: each mutant is handed to the
 // go command through -overlay.
 //
-//	go run ./cmd/mutate -pkg ./workflows -files machine.go,followups.go
+//	go run ./cmd/mutate -pkg ./workflows -files machine.go,actions.go,followups.go
 //
 // A mutant no test can kill because no reachable state tells it apart from
 // the original (an equivalent mutant) is declared where it lives, with a
