@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
 
 	"dealflow/activities"
 	"dealflow/internal/testenv"
@@ -599,5 +600,19 @@ func TestApplyChangeErrors(t *testing.T) {
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && appErr.NonRetryable() {
 		t.Fatalf("unreachable database is not retryable: %v", err)
+	}
+}
+
+// The worker registers the Activities struct whole: ApplyChange must then be
+// found under the name the workflow calls it by.
+func TestRegisteredUnderWorkflowName(t *testing.T) {
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(activities.New(nil, nil, nil))
+	// A Change without a deal id fails before any SQL: no database needed.
+	_, err := env.ExecuteActivity(workflows.ActivityApplyChange, workflows.Change{})
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != activities.ErrTypeInvalidChange {
+		t.Fatalf("%s ran as %v (%T), want ApplyChange's %s", workflows.ActivityApplyChange, err, err, activities.ErrTypeInvalidChange)
 	}
 }

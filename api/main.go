@@ -19,8 +19,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"dealflow/internal/config"
 	"dealflow/internal/httpapi"
 	"dealflow/internal/store"
@@ -87,28 +85,10 @@ func main() {
 	}
 }
 
-// newPool makes a pool that connects on demand, so the API starts while
-// PostgreSQL is down (and answers 503 until it is back).
-func newPool(url string) (*pgxpool.Pool, error) {
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		// pgx's parse errors may quote the URL, password included.
-		return nil, errors.New("DATABASE_URL: not a valid PostgreSQL URL")
-	}
-	if cfg.ConnConfig.ConnectTimeout == 0 {
-		cfg.ConnConfig.ConnectTimeout = 3 * time.Second
-	}
-	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
-		cfg.ConnConfig.RuntimeParams["application_name"] = "dealflow-api"
-	}
-	cfg.MinConns = 0
-	cfg.MaxConnIdleTime = 5 * time.Minute
-	cfg.HealthCheckPeriod = 30 * time.Second
-	return pgxpool.NewWithConfig(context.Background(), cfg)
-}
-
 func serve(ctx context.Context, s settings, log *slog.Logger) error {
-	pool, err := newPool(s.databaseURL)
+	// The pool connects on demand, so the API starts while PostgreSQL is
+	// down (and answers 503 until it is back).
+	pool, err := store.Open(ctx, s.databaseURL, store.Options{Name: "dealflow-api", Lazy: true})
 	if err != nil {
 		return err
 	}
@@ -185,7 +165,7 @@ func serve(ctx context.Context, s settings, log *slog.Logger) error {
 }
 
 // migrate applies the migrations, retrying until they apply or ctx ends.
-func migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, done *atomic.Bool) {
+func migrate(ctx context.Context, pool *store.Pool, log *slog.Logger, done *atomic.Bool) {
 	delay := 500 * time.Millisecond
 	for {
 		err := store.Migrate(ctx, pool)

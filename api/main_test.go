@@ -51,7 +51,7 @@ func TestUsersCommand(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	pool, err := store.Open(ctx, dbURL)
+	pool, err := store.Open(ctx, dbURL, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -117,7 +117,7 @@ func report(stderr io.Writer, err error) int {
 }
 
 func createUser(ctx context.Context, dbURL string, n httpapi.NewUser, stdout io.Writer) error {
-	pool, err := store.Open(ctx, dbURL)
+	pool, err := store.Open(ctx, dbURL, store.Options{})
 	if err != nil {
 		return err
 	}
@@ -155,7 +155,7 @@ func createUser(ctx context.Context, dbURL string, n httpapi.NewUser, stdout io.
 }
 
 func revoke(ctx context.Context, dbURL, token, email string, stdout io.Writer) error {
-	pool, err := store.Open(ctx, dbURL)
+	pool, err := store.Open(ctx, dbURL, store.Options{})
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/workflow"
 
 	"dealflow/activities"
@@ -62,7 +61,7 @@ func main() {
 func run(ctx context.Context, s settings, log *slog.Logger) error {
 	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	pool, err := store.Open(startCtx, s.databaseURL)
+	pool, err := store.Open(startCtx, s.databaseURL, store.Options{})
 	if err != nil {
 		return err
 	}
@@ -100,7 +99,7 @@ func run(ctx context.Context, s settings, log *slog.Logger) error {
 
 	w := temporalx.NewWorker(c, workflows.TaskQueue)
 	w.RegisterWorkflowWithOptions(workflows.DealWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
-	w.RegisterActivityWithOptions(acts.ApplyChange, activity.RegisterOptions{Name: workflows.ActivityApplyChange})
+	w.RegisterActivity(acts) // each method under its name, as the workflow calls it
 	log.Info("worker started", "taskQueue", workflows.TaskQueue, "temporal", s.temporalAddr, "namespace", s.namespace)
 	// Run returns when ctx's signal arrives, after in-flight tasks finish.
 	return w.Run(interruptCh(ctx))

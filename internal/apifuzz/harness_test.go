@@ -67,7 +67,7 @@ func get(t testing.TB) *harness {
 func newHarness() (*harness, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	pool, err := store.Open(ctx, shared.DatabaseURL)
+	pool, err := store.Open(ctx, shared.DatabaseURL, store.Options{})
 	if err != nil {
 		return nil, err
 	}

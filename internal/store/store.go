@@ -1,10 +1,15 @@
-// Package store connects to PostgreSQL and keeps its schema: the connection
-// pool every binary uses, and the goose migrations embedded in the binary.
+// Package store is dealflow's home for SQL: the connection pool every binary
+// uses, the goose migrations embedded in the binary, and the writes of a
+// deal's Change and its outbox (change.go, outbox.go). It returns domain
+// values and typed errors; what an error means to a client (a Temporal
+// retry) is decided by the caller.
+//
 // The worker and the API both migrate at start-up; an advisory lock makes the
 // one that comes second wait for the first.
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"embed"
@@ -22,12 +27,29 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
+// Pool is a pool of connections to PostgreSQL; every function of the store
+// takes one. Callers hold it without importing pgx.
+type Pool = pgxpool.Pool
+
 // pingTimeout bounds one readiness check, so /readyz answers quickly when
 // PostgreSQL is down instead of waiting for a TCP timeout.
 const pingTimeout = 3 * time.Second
 
-// Open creates a connection pool for url and checks that the server answers.
-func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
+// Options tune Open; the zero value suits the worker and the commands.
+type Options struct {
+	// Name is the application_name PostgreSQL shows for the pool's
+	// connections, unless the URL sets one ("dealflow" when empty).
+	Name string
+	// Lazy skips the check that the server answers: the pool connects on
+	// first use, so a server starts (and says it is not ready) while
+	// PostgreSQL is down. Its connection attempts give up after 3 s rather
+	// than 5 s, since a request waits on them.
+	Lazy bool
+}
+
+// Open creates the connection pool for url and, unless o.Lazy, checks that
+// the server answers.
+func Open(ctx context.Context, url string, o Options) (*Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// pgx's parse errors may quote the URL, password included.
@@ -42,13 +64,19 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	cfg.HealthCheckPeriod = 30 * time.Second
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+		if o.Lazy {
+			cfg.ConnConfig.ConnectTimeout = 3 * time.Second
+		}
 	}
 	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
-		cfg.ConnConfig.RuntimeParams["application_name"] = "dealflow"
+		cfg.ConnConfig.RuntimeParams["application_name"] = cmp.Or(o.Name, "dealflow")
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("store: open pool: %w", err)
+	}
+	if o.Lazy {
+		return pool, nil
 	}
 	if err := Ping(ctx, pool); err != nil {
 		pool.Close()
@@ -59,7 +87,7 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 
 // Ping checks, within a few seconds, that PostgreSQL answers a query: the
 // readiness check of the API and the worker.
-func Ping(ctx context.Context, pool *pgxpool.Pool) error {
+func Ping(ctx context.Context, pool *Pool) error {
 	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
 	var one int
@@ -72,7 +100,7 @@ func Ping(ctx context.Context, pool *pgxpool.Pool) error {
 // Migrate applies every pending migration. It is safe to call from several
 // processes at once: they take turns under a PostgreSQL advisory lock, and
 // the later ones find nothing left to do.
-func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+func Migrate(ctx context.Context, pool *Pool) error {
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
 	p, err := newProvider(db)
@@ -87,7 +115,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 
 // SchemaVersion returns the version of the newest migration applied, and
 // the newest one embedded in this binary.
-func SchemaVersion(ctx context.Context, pool *pgxpool.Pool) (current, latest int64, err error) {
+func SchemaVersion(ctx context.Context, pool *Pool) (current, latest int64, err error) {
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
 	p, err := newProvider(db)

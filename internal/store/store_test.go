@@ -18,7 +18,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 func open(t *testing.T, url string) *pgxpool.Pool {
 	t.Helper()
-	pool, err := store.Open(context.Background(), url)
+	pool, err := store.Open(context.Background(), url, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,10 +172,10 @@ func TestOpenAndPing(t *testing.T) {
 	if err := store.Ping(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Open(ctx, "postgres://postgres@127.0.0.1:1/x?sslmode=disable&connect_timeout=2"); err == nil {
+	if _, err := store.Open(ctx, "postgres://postgres@127.0.0.1:1/x?sslmode=disable&connect_timeout=2", store.Options{}); err == nil {
 		t.Fatal("Open of a closed port succeeded")
 	}
-	if _, err := store.Open(ctx, "::not a url"); err == nil {
+	if _, err := store.Open(ctx, "::not a url", store.Options{}); err == nil {
 		t.Fatal("Open of garbage succeeded")
 	}
 }

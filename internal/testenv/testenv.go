@@ -85,7 +85,7 @@ func Pool(tb testing.TB) *pgxpool.Pool {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	pool, err := store.Open(ctx, Database(tb))
+	pool, err := store.Open(ctx, Database(tb), store.Options{})
 	if err != nil {
 		tb.Fatalf("testenv: %v", err)
 	}

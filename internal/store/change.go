@@ -1,4 +1,4 @@
-package activities
+package store
 
 import (
 	"context"
@@ -8,11 +8,101 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/shopspring/decimal"
-	"go.temporal.io/sdk/temporal"
 
 	"dealflow/workflows"
 )
+
+// ApplyChange writes one step of a deal in a single transaction: the leads
+// row, the account and contact a qualification links or creates, the
+// opportunity, quotes, order and invoice it carries, its timeline event and
+// its messages (into the outbox; see ClaimMessage for their delivery).
+//
+// Everything it writes is a snapshot keyed by ids that come from the Change
+// (never generated here), with timestamps from the Change (never from the
+// clock), so writing the same Change twice — as Temporal does after a timeout
+// or a worker crash — leaves the same rows.
+//
+// An error that retrying cannot mend is ErrUnknownAccount or
+// ErrInvalidChange (errors.Is); any other (PostgreSQL down, a deadlock, a
+// unique-key race) may pass on a retry.
+func ApplyChange(ctx context.Context, pool *Pool, ch workflows.Change) (workflows.ChangeResult, error) {
+	if ch.Deal.ID == "" {
+		return workflows.ChangeResult{}, withKind(ErrInvalidChange, errors.New("change without a deal id"))
+	}
+	var res workflows.ChangeResult
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		var err error
+		res, err = write(ctx, tx, ch)
+		return err
+	})
+	if err != nil {
+		err = fmt.Errorf("apply change %d (%s) of deal %s: %w", ch.Event.Seq, ch.Event.Action, ch.Deal.ID, err)
+		if invalidData(err) {
+			err = withKind(ErrInvalidChange, err)
+		}
+		return workflows.ChangeResult{}, err
+	}
+	return res, nil
+}
+
+// invalidData reports an error about the Change's own data: one PostgreSQL
+// would refuse however often it is sent.
+func invalidData(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || len(pgErr.Code) < 2 {
+		return false
+	}
+	return pgErr.Code[:2] == "22" || // data exception: a value PostgreSQL cannot store
+		pgErr.Code == "23502" || // not_null_violation
+		pgErr.Code == "23503" || // foreign_key_violation
+		pgErr.Code == "23514" // check_violation
+}
+
+// write writes the whole Change inside tx.
+func write(ctx context.Context, tx pgx.Tx, ch workflows.Change) (workflows.ChangeResult, error) {
+	var res workflows.ChangeResult
+	if err := upsertLead(ctx, tx, ch); err != nil {
+		return res, err
+	}
+	if ch.Qualify != nil {
+		var err error
+		if res, err = qualify(ctx, tx, ch.Deal.ID, ch.Qualify, ch.Event.At); err != nil {
+			return res, err
+		}
+	}
+	cur := ch.Deal.Currency
+	if ch.Opportunity != nil {
+		if err := upsertOpportunity(ctx, tx, ch.Deal.ID, cur, ch.Opportunity); err != nil {
+			return res, err
+		}
+	}
+	for i := range ch.Quotes {
+		if err := upsertQuote(ctx, tx, ch.Deal.ID, cur, &ch.Quotes[i]); err != nil {
+			return res, err
+		}
+	}
+	if ch.Order != nil {
+		if err := upsertOrder(ctx, tx, ch.Deal.ID, cur, ch.Order); err != nil {
+			return res, err
+		}
+	}
+	if ch.Invoice != nil {
+		if err := upsertInvoice(ctx, tx, ch.Deal.ID, cur, ch.Invoice); err != nil {
+			return res, err
+		}
+	}
+	if err := insertEvent(ctx, tx, ch.Deal.ID, ch.Event); err != nil {
+		return res, err
+	}
+	for _, m := range ch.Messages {
+		if err := insertMessage(ctx, tx, ch.Deal.ID, m); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
 
 // Money crosses to PostgreSQL as decimal strings cast to numeric, so no
 // float ever touches it and no extra codec is needed.
@@ -104,8 +194,7 @@ func resolveAccount(ctx context.Context, tx pgx.Tx, q *workflows.QualifyRecord, 
 	if q.AccountID != "" {
 		err := tx.QueryRow(ctx, `SELECT id FROM accounts WHERE id = $1`, q.AccountID).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return "", temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("account %s is not on file", q.AccountID), ErrTypeUnknownAccount, nil)
+			return "", withKind(ErrUnknownAccount, fmt.Errorf("account %s is not on file", q.AccountID))
 		}
 		if err != nil {
 			return "", fmt.Errorf("find account %s: %w", q.AccountID, err)
@@ -140,8 +229,8 @@ func resolveAccount(ctx context.Context, tx pgx.Tx, q *workflows.QualifyRecord, 
 		}
 	}
 	if name == "" || q.NewAccountID == "" {
-		return "", temporal.NewNonRetryableApplicationError(
-			"qualification names neither an account nor a company, contact or new account id", ErrTypeInvalidChange, nil)
+		return "", withKind(ErrInvalidChange,
+			errors.New("qualification names neither an account nor a company, contact or new account id"))
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
 		q.NewAccountID, name, at); err != nil {
@@ -168,7 +257,7 @@ func resolveContact(ctx context.Context, tx pgx.Tx, q *workflows.QualifyRecord, 
 		return "", nil
 	}
 	if q.NewContactID == "" {
-		return "", temporal.NewNonRetryableApplicationError("qualification without a new contact id", ErrTypeInvalidChange, nil)
+		return "", withKind(ErrInvalidChange, errors.New("qualification without a new contact id"))
 	}
 	// Creates the contact, unless the email (or this deal's contact id) is
 	// taken; a contact without an account is attached to this one.
