@@ -162,18 +162,35 @@ func TestActionOnEndedDeal(t *testing.T) {
 	}
 }
 
+// apiStep is one request of a walk through the API.
+type apiStep struct {
+	method, path string
+	body         any
+}
+
+// toInvoiceSteps take a new lead to an unpaid invoice of 1000.
+func toInvoiceSteps(base string) []apiStep {
+	return []apiStep{
+		{"POST", base + "/qualify", nil},
+		{"PATCH", base, map[string]any{"customerNeed": "need", "proposedSolution": "solution"}},
+		{"POST", base + "/stakeholders", map[string]any{"name": "Ada", "role": "Champion"}},
+		{"POST", base + "/lines", map[string]any{"product": "Widget", "quantity": "4", "unitPrice": "250"}},
+		{"POST", base + "/quotes", nil},
+		{"POST", base + "/quotes/1/activate", nil},
+		{"POST", base + "/close", map[string]any{"outcome": "won"}},
+		{"POST", base + "/order/fulfill", nil},
+	}
+}
+
 // toInvoice takes a new lead to an unpaid invoice of 1000.
 func (c *chain) toInvoice(base string) {
 	c.t.Helper()
-	c.act(http.StatusOK, "POST", base+"/qualify", nil)
-	c.drain() // PATCH reads the deal first, which waits for a held write
-	c.act(http.StatusOK, "PATCH", base, map[string]any{"customerNeed": "need", "proposedSolution": "solution"})
-	c.act(http.StatusOK, "POST", base+"/stakeholders", map[string]any{"name": "Ada", "role": "Champion"})
-	c.act(http.StatusOK, "POST", base+"/lines", map[string]any{"product": "Widget", "quantity": "4", "unitPrice": "250"})
-	c.act(http.StatusOK, "POST", base+"/quotes", nil)
-	c.act(http.StatusOK, "POST", base+"/quotes/1/activate", nil)
-	c.act(http.StatusOK, "POST", base+"/close", map[string]any{"outcome": "won"})
-	c.act(http.StatusOK, "POST", base+"/order/fulfill", nil)
+	for _, s := range toInvoiceSteps(base) {
+		if s.method == "PATCH" {
+			c.drain() // PATCH reads the deal first, which waits for a held write
+		}
+		c.act(http.StatusOK, s.method, s.path, s.body)
+	}
 }
 
 // writeGate holds the write of each accepted rep action (ApplyChange, a
@@ -181,9 +198,12 @@ func (c *chain) toInvoice(base string) {
 // the test releases it. While one is held its workflow task is still
 // running, so an Update that reaches Temporal meanwhile is handed to the
 // workflow in the next task: the test, not timing, orders what the workflow
-// sees. Follow-ups, refusals and the lead's creation are never held.
+// sees. holds says which writes are held: startGatedWorker's gate holds
+// those of accepted rep actions, never follow-ups, refusals or the lead's
+// creation.
 type writeGate struct {
 	apply   func(context.Context, workflows.Change) (workflows.ChangeResult, error)
+	holds   func(workflows.Change) bool
 	on      atomic.Bool
 	started chan workflows.Change // a held write, announced
 	release chan struct{}
@@ -191,7 +211,7 @@ type writeGate struct {
 }
 
 func (g *writeGate) ApplyChange(ctx context.Context, ch workflows.Change) (workflows.ChangeResult, error) {
-	if g.on.Load() && ch.Event.Accepted && slices.Contains(workflows.Actions, workflows.Action(ch.Event.Action)) {
+	if g.on.Load() && g.holds(ch) {
 		select {
 		case g.started <- ch:
 		case <-g.stop:
@@ -207,11 +227,25 @@ func (g *writeGate) ApplyChange(ctx context.Context, ch workflows.Change) (workf
 }
 
 // startGatedWorker starts the env's worker as startWorker does, with the
-// real ApplyChange behind a writeGate (off until the test turns it on).
+// real ApplyChange behind a writeGate (off until the test turns it on) that
+// holds the writes of accepted rep actions.
 func (e *env) startGatedWorker() *writeGate {
 	e.t.Helper()
+	return e.startWorkerGated(acceptedAction)
+}
+
+// acceptedAction is true of the write of an accepted rep action.
+func acceptedAction(ch workflows.Change) bool {
+	return ch.Event.Accepted && slices.Contains(workflows.Actions, workflows.Action(ch.Event.Action))
+}
+
+// startWorkerGated starts the env's worker with the real ApplyChange behind
+// a writeGate, off until the test turns it on, that holds the writes holds
+// is true of.
+func (e *env) startWorkerGated(holds func(workflows.Change) bool) *writeGate {
+	e.t.Helper()
 	acts := activities.New(e.pool, activities.RecordingMailer{}, nil)
-	g := &writeGate{apply: acts.ApplyChange, started: make(chan workflows.Change),
+	g := &writeGate{apply: acts.ApplyChange, holds: holds, started: make(chan workflows.Change),
 		release: make(chan struct{}), stop: make(chan struct{})}
 	w := temporalx.NewWorker(e.tc, workflows.TaskQueue)
 	w.RegisterWorkflowWithOptions(workflows.DealWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
