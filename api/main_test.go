@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"dealflow/internal/httpapi"
 	"dealflow/internal/store"
 	"dealflow/internal/testenv"
 )
@@ -85,7 +84,7 @@ func TestUsersCommand(t *testing.T) {
 	if code, out, _ := runUsers(t, "revoke", "--email", "REP@example.com"); code != 0 || !strings.Contains(out, "1 token") {
 		t.Fatalf("revoke by email: %d %s", code, out)
 	}
-	if n, err := httpapi.RevokeUserTokens(ctx, pool, "rep@example.com"); err != nil || n != 0 {
+	if n, err := store.RevokeUserTokens(ctx, pool, "rep@example.com"); err != nil || n != 0 {
 		t.Fatalf("tokens left: %d %v", n, err)
 	}
 

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"dealflow/internal/config"
-	"dealflow/internal/httpapi"
 	"dealflow/internal/store"
 )
 
@@ -84,7 +83,7 @@ Environment:
 			fmt.Fprintln(stderr, "api users create: --token applies to revoke")
 			return 2
 		}
-		n := httpapi.NewUser{Email: strings.TrimSpace(*email), Name: strings.TrimSpace(*name), Role: *role}
+		n := store.NewUser{Email: strings.TrimSpace(*email), Name: strings.TrimSpace(*name), Role: *role}
 		if errs := n.Validate(); len(errs) > 0 {
 			for _, e := range errs {
 				fmt.Fprintf(stderr, "api users create: --%s %s\n", e.Field, e.Reason)
@@ -116,7 +115,7 @@ func report(stderr io.Writer, err error) int {
 	return 0
 }
 
-func createUser(ctx context.Context, dbURL string, n httpapi.NewUser, stdout io.Writer) error {
+func createUser(ctx context.Context, dbURL string, n store.NewUser, stdout io.Writer) error {
 	pool, err := store.Open(ctx, dbURL, store.Options{})
 	if err != nil {
 		return err
@@ -125,10 +124,10 @@ func createUser(ctx context.Context, dbURL string, n httpapi.NewUser, stdout io.
 	if err := store.Migrate(ctx, pool); err != nil {
 		return err
 	}
-	u, err := httpapi.CreateUser(ctx, pool, n)
+	u, err := store.CreateUser(ctx, pool, n)
 	switch {
-	case errors.Is(err, httpapi.ErrUserExists):
-		existing, ok, ferr := httpapi.UserByEmail(ctx, pool, n.Email)
+	case errors.Is(err, store.ErrUserExists):
+		existing, ok, ferr := store.UserByEmail(ctx, pool, n.Email)
 		if ferr != nil {
 			return ferr
 		}
@@ -145,7 +144,7 @@ func createUser(ctx context.Context, dbURL string, n httpapi.NewUser, stdout io.
 	default:
 		fmt.Fprintf(stdout, "created user %s: %s (%s)\n", u.ID, u.Email, u.Role)
 	}
-	tok, err := httpapi.IssueToken(ctx, pool, u.ID, "cli")
+	tok, err := store.IssueToken(ctx, pool, u.ID, "cli")
 	if err != nil {
 		return err
 	}
@@ -164,7 +163,7 @@ func revoke(ctx context.Context, dbURL, token, email string, stdout io.Writer) e
 		return err
 	}
 	if token != "" {
-		ok, err := httpapi.RevokeToken(ctx, pool, token)
+		ok, err := store.RevokeToken(ctx, pool, token)
 		if err != nil {
 			return err
 		}
@@ -174,7 +173,7 @@ func revoke(ctx context.Context, dbURL, token, email string, stdout io.Writer) e
 		fmt.Fprintln(stdout, "token revoked")
 		return nil
 	}
-	n, err := httpapi.RevokeUserTokens(ctx, pool, email)
+	n, err := store.RevokeUserTokens(ctx, pool, email)
 	if err != nil {
 		return err
 	}

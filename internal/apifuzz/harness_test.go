@@ -100,7 +100,7 @@ func newHarness() (*harness, error) {
 	if h.mgr, err = h.user(ctx, "fuzz-mgr-"+h.tag+"@example.com", httpapi.RoleManager); err != nil {
 		return nil, err
 	}
-	if _, err := httpapi.CreateUser(ctx, pool, httpapi.NewUser{Email: teammate, Role: httpapi.RoleRep}); err != nil && !errors.Is(err, httpapi.ErrUserExists) {
+	if _, err := store.CreateUser(ctx, pool, store.NewUser{Email: teammate, Role: httpapi.RoleRep}); err != nil && !errors.Is(err, store.ErrUserExists) {
 		return nil, err
 	}
 	return h, nil
@@ -112,11 +112,11 @@ func (h *harness) close() {
 }
 
 func (h *harness) user(ctx context.Context, email, role string) (user, error) {
-	u, err := httpapi.CreateUser(ctx, h.pool, httpapi.NewUser{Email: email, Name: email, Role: role})
+	u, err := store.CreateUser(ctx, h.pool, store.NewUser{Email: email, Name: email, Role: role})
 	if err != nil {
 		return user{}, err
 	}
-	tok, err := httpapi.IssueToken(ctx, h.pool, u.ID, "apifuzz")
+	tok, err := store.IssueToken(ctx, h.pool, u.ID, "apifuzz")
 	if err != nil {
 		return user{}, err
 	}

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"dealflow/internal/deals"
+	"dealflow/internal/store"
 	"dealflow/workflows"
 )
 
@@ -155,7 +156,7 @@ func (s *Server) createLead(c *gin.Context) error {
 	switch {
 	case id != "":
 	case key != "":
-		id = derivedID(u, key)
+		id = deals.DerivedID(u.ID, key) // the same user and key, the same lead
 	default:
 		id = randomID("ld-")
 	}
@@ -244,8 +245,8 @@ func (s *Server) createLead(c *gin.Context) error {
 
 // leadRecorded returns errNotReady until the lead's row is in the read model.
 func (s *Server) leadRecorded(ctx context.Context, id string) error {
-	var ok bool
-	if err := s.cfg.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM leads WHERE id = $1)`, id).Scan(&ok); err != nil {
+	ok, err := store.LeadRecorded(ctx, s.cfg.Pool, id)
+	if err != nil {
 		return pgErr(ctx, err)
 	}
 	if !ok {
@@ -286,7 +287,7 @@ func readyBudget(ctx context.Context) time.Duration {
 // manager follow-ups escalate to when none is given.
 func (s *Server) resolveUsers(ctx context.Context, u User, in *workflows.NewLead) error {
 	var errs []workflows.FieldError
-	owner, ok, err := UserByEmail(ctx, s.cfg.Pool, in.Owner)
+	owner, ok, err := store.UserByEmail(ctx, s.cfg.Pool, in.Owner)
 	if err != nil {
 		return pgErr(ctx, err)
 	}
@@ -297,7 +298,7 @@ func (s *Server) resolveUsers(ctx context.Context, u User, in *workflows.NewLead
 	}
 	switch {
 	case in.Manager != "":
-		m, ok, err := UserByEmail(ctx, s.cfg.Pool, in.Manager)
+		m, ok, err := store.UserByEmail(ctx, s.cfg.Pool, in.Manager)
 		if err != nil {
 			return pgErr(ctx, err)
 		}
@@ -309,7 +310,7 @@ func (s *Server) resolveUsers(ctx context.Context, u User, in *workflows.NewLead
 	case u.Manager():
 		in.Manager = u.Email
 	default:
-		m, err := firstManager(ctx, s.cfg.Pool)
+		m, err := store.FirstManager(ctx, s.cfg.Pool)
 		if err != nil {
 			return pgErr(ctx, err)
 		}
@@ -336,12 +337,6 @@ func idempotencyKey(c *gin.Context) (string, error) {
 		}
 	}
 	return k, nil
-}
-
-// derivedID is the lead id of a creation with an Idempotency-Key: the same
-// user and key always give the same id.
-func derivedID(u User, key string) string {
-	return deals.DerivedID(u.ID, key)
 }
 
 // updateID is the Update ID of an action with an Idempotency-Key, so that a

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"dealflow/internal/store"
 	"dealflow/workflows"
 )
 
@@ -97,7 +98,7 @@ func FuzzDecodeCommand(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		targets := []any{new(createLeadRequest), new(NewUser)}
+		targets := []any{new(createLeadRequest), new(store.NewUser)}
 		for _, a := range workflows.Actions {
 			cmd, _ := workflows.NewCommand(a)
 			targets = append(targets, cmd)

@@ -15,6 +15,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"dealflow/internal/httpapi"
+	"dealflow/internal/store"
 	"dealflow/internal/testenv"
 )
 
@@ -23,7 +24,7 @@ func TestErrorClasses(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	e.create(e.repA, "deal-1")
 	revoked := e.user("gone@example.com", httpapi.RoleRep)
-	if ok, err := httpapi.RevokeToken(context.Background(), e.pool, revoked); err != nil || !ok {
+	if ok, err := store.RevokeToken(context.Background(), e.pool, revoked); err != nil || !ok {
 		t.Fatalf("revoke: %v %v", ok, err)
 	}
 	big := `{"topic":"` + strings.Repeat("x", httpapi.MaxBodyBytes) + `"}`

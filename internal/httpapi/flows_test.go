@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"dealflow/internal/httpapi"
+	"dealflow/internal/store"
 	"dealflow/workflows"
 )
 
@@ -392,14 +393,14 @@ func TestCreateUser(t *testing.T) {
 		t.Fatalf("new token: %d %s", got.code, got.raw)
 	}
 	var stored int
-	if err := e.pool.QueryRow(t.Context(), `SELECT count(*) FROM api_tokens WHERE token_hash = $1`, httpapi.HashToken(tok)).Scan(&stored); err != nil || stored != 1 {
+	if err := e.pool.QueryRow(t.Context(), `SELECT count(*) FROM api_tokens WHERE token_hash = $1`, store.HashToken(tok)).Scan(&stored); err != nil || stored != 1 {
 		t.Fatalf("hash stored %d times (%v)", stored, err)
 	}
 	var plain int
 	if err := e.pool.QueryRow(t.Context(), `SELECT count(*) FROM api_tokens WHERE encode(token_hash, 'escape') LIKE '%dft_%'`).Scan(&plain); err != nil || plain != 0 {
 		t.Fatalf("a token is stored in the clear (%v)", err)
 	}
-	if n, err := httpapi.RevokeUserTokens(t.Context(), e.pool, "NEW@example.com"); err != nil || n != 1 {
+	if n, err := store.RevokeUserTokens(t.Context(), e.pool, "NEW@example.com"); err != nil || n != 1 {
 		t.Fatalf("revoke by email: %d %v", n, err)
 	}
 	wantProblem(t, e.do("GET", "/v1/leads", tok, nil), 401, "unauthorized")

@@ -20,6 +20,7 @@ import (
 
 	"dealflow/internal/devstack"
 	"dealflow/internal/httpapi"
+	"dealflow/internal/store"
 	"dealflow/internal/testenv"
 )
 
@@ -116,11 +117,11 @@ func (e *env) setTimeout(d time.Duration) {
 func (e *env) user(email, role string) string {
 	e.t.Helper()
 	ctx := context.Background()
-	u, err := httpapi.CreateUser(ctx, e.pool, httpapi.NewUser{Email: email, Name: email, Role: role})
+	u, err := store.CreateUser(ctx, e.pool, store.NewUser{Email: email, Name: email, Role: role})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	tok, err := httpapi.IssueToken(ctx, e.pool, u.ID, "test")
+	tok, err := store.IssueToken(ctx, e.pool, u.ID, "test")
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -16,6 +16,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
+
+	"dealflow/internal/store"
 )
 
 // httpMetrics are the API's request count and latency by route and status,
@@ -136,7 +138,7 @@ func (s *Server) authenticate(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	u, found, err := userByToken(ctx, s.cfg.Pool, token)
+	u, found, err := store.UserByToken(ctx, s.cfg.Pool, token)
 	if err != nil {
 		fail(c, pgErr(ctx, err))
 		return
@@ -146,7 +148,7 @@ func (s *Server) authenticate(c *gin.Context) {
 		return
 	}
 	c.Set(ctxUser, u)
-	c.Set(ctxTokenKey, hex.EncodeToString(HashToken(token)))
+	c.Set(ctxTokenKey, hex.EncodeToString(store.HashToken(token)))
 }
 
 // userOf is the authenticated user.

@@ -12,12 +12,12 @@ import (
 	"syscall"
 
 	"github.com/gin-gonic/gin"
-	"github.com/jackc/pgx/v5/pgconn"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"dealflow/internal/store"
 	"dealflow/workflows"
 )
 
@@ -156,6 +156,10 @@ func classify(ctx context.Context, dep string, err error) *Problem {
 	if errors.As(err, &mbe) {
 		return tooLarge()
 	}
+	var inv *store.InvalidError
+	if errors.As(err, &inv) {
+		return invalid(inv.Fields...)
+	}
 	if unreachable(err) {
 		return unavailable(dep, err)
 	}
@@ -165,8 +169,9 @@ func classify(ctx context.Context, dep string, err error) *Problem {
 	return internal(fmt.Errorf("%s: %w", dep, err))
 }
 
-// unreachable reports a connection failure (refused, reset, DNS, TLS) or a
-// gRPC Unavailable: the dependency is down rather than slow.
+// unreachable reports a connection failure (refused, reset, DNS, TLS), a
+// gRPC Unavailable or PostgreSQL refusing connections: the dependency is down
+// rather than slow.
 func unreachable(err error) bool {
 	var unavail *serviceerror.Unavailable
 	if errors.As(err, &unavail) {
@@ -175,8 +180,7 @@ func unreachable(err error) bool {
 	if s, ok := status.FromError(err); ok && s.Code() == codes.Unavailable {
 		return true
 	}
-	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) {
+	if store.Unreachable(err) {
 		return true
 	}
 	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
@@ -189,19 +193,7 @@ func unreachable(err error) bool {
 		return true
 	}
 	var opErr *net.OpError
-	if errors.As(err, &opErr) && opErr.Op == "dial" {
-		return true
-	}
-	// The server shutting down or refusing connections (57P01 admin
-	// shutdown, 57P03 cannot connect now, 53300 too many connections).
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch pgErr.Code {
-		case "57P01", "57P02", "57P03", "53300":
-			return true
-		}
-	}
-	return false
+	return errors.As(err, &opErr) && opErr.Op == "dial"
 }
 
 // timeout reports that the request's deadline passed (or its client left).

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.temporal.io/api/serviceerror"
@@ -27,6 +26,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"dealflow/internal/store"
 	"dealflow/workflows"
 )
 
@@ -42,7 +42,7 @@ type Temporal interface {
 // Config holds the server's dependencies and limits.
 type Config struct {
 	Temporal Temporal
-	Pool     *pgxpool.Pool
+	Pool     *store.Pool
 	Logger   *slog.Logger
 	// Registry receives the HTTP metrics and is served at /metrics.
 	Registry *prometheus.Registry

@@ -3,16 +3,14 @@ package httpapi
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base32"
-	"encoding/base64"
 	"errors"
-	"fmt"
+	"net/http"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/gin-gonic/gin"
 
+	"dealflow/internal/store"
 	"dealflow/workflows"
 )
 
@@ -22,31 +20,13 @@ const (
 	RoleManager = workflows.RoleManager
 )
 
-// User is an API user: reps act on their own deals, managers on all.
-type User struct {
-	ID    string `json:"id"`
-	Email string `json:"email"`
-	Name  string `json:"name"`
-	Role  string `json:"role"`
-}
+// User is an API user as the store keeps them; the authenticated one acts.
+type User = store.User
 
-// Manager reports whether the user sees and acts on every deal.
-func (u User) Manager() bool { return u.Role == RoleManager }
-
-// tokenPrefix marks dealflow tokens, so a leaked one is recognisable.
-const tokenPrefix = "dft_"
-
-// NewToken returns a fresh random bearer token (256 bits).
-func NewToken() string {
-	var b [32]byte
-	_, _ = rand.Read(b[:])
-	return tokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-// HashToken is what api_tokens stores: the token itself is never kept.
-func HashToken(token string) []byte {
-	h := sha256.Sum256([]byte(token))
-	return h[:]
+// UserByEmail is store.UserByEmail, for the callers in actions.go until they
+// call the store themselves.
+func UserByEmail(ctx context.Context, pool *store.Pool, email string) (User, bool, error) {
+	return store.UserByEmail(ctx, pool, email)
 }
 
 // randomID returns prefix + 16 lowercase base32 characters (80 bits).
@@ -56,125 +36,36 @@ func randomID(prefix string) string {
 	return prefix + strings.ToLower(base32.StdEncoding.EncodeToString(b[:]))
 }
 
-// NewUser is the input of CreateUser.
-type NewUser struct {
-	Email string `json:"email"`
-	Name  string `json:"name"`
-	Role  string `json:"role"`
-}
-
-// Validate checks the new user's fields.
-func (n NewUser) Validate() []workflows.FieldError {
-	var errs []workflows.FieldError
-	// The email is the identity deals name as owner and team member, so it
-	// follows the same rule as theirs.
-	if fe := (workflows.Assign{Owner: n.Email}).Validate(); len(fe) > 0 {
-		for _, e := range fe {
-			errs = append(errs, workflows.FieldError{Field: "email", Reason: e.Reason})
-		}
+// createUser: POST /v1/users (managers). The token is shown this once.
+func (s *Server) createUser(c *gin.Context) error {
+	ctx := c.Request.Context()
+	u := userOf(c)
+	if !u.Manager() {
+		return forbidden("creating users is for managers")
 	}
-	if len(n.Name) > 200 {
-		errs = append(errs, workflows.FieldError{Field: "name", Reason: "is longer than 200 characters"})
-	}
-	if strings.ContainsRune(n.Name, 0) { // PostgreSQL cannot store it (a 500 otherwise)
-		errs = append(errs, workflows.FieldError{Field: "name", Reason: "must not contain NUL characters"})
-	}
-	if n.Role != RoleRep && n.Role != RoleManager {
-		errs = append(errs, workflows.FieldError{Field: "role", Reason: "must be rep or manager"})
-	}
-	return errs
-}
-
-// ErrUserExists is returned by CreateUser when the email is taken.
-var ErrUserExists = errors.New("a user with this email exists")
-
-// CreateUser adds a user. Emails are kept in lower case: they are the
-// identity deals record as owner and team member.
-func CreateUser(ctx context.Context, pool *pgxpool.Pool, n NewUser) (User, error) {
-	if errs := n.Validate(); len(errs) > 0 {
-		return User{}, invalid(errs...)
-	}
-	u := User{ID: randomID("usr_"), Email: strings.ToLower(n.Email), Name: n.Name, Role: n.Role}
-	tag, err := pool.Exec(ctx, `INSERT INTO api_users (id, email, name, role) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (lower(email)) DO NOTHING`, u.ID, u.Email, u.Name, u.Role)
+	body, err := readBody(c.Request)
 	if err != nil {
-		return User{}, fmt.Errorf("create user %s: %w", u.Email, err)
+		return err
 	}
-	if tag.RowsAffected() == 0 {
-		return User{}, ErrUserExists
+	var req store.NewUser
+	if err := decodeObject(body, &req, false); err != nil {
+		return err
 	}
-	return u, nil
-}
-
-// UserByEmail finds a user; ok is false when there is none.
-func UserByEmail(ctx context.Context, pool *pgxpool.Pool, email string) (User, bool, error) {
-	var u User
-	err := pool.QueryRow(ctx, `SELECT id, email, name, role FROM api_users WHERE lower(email) = lower($1)`, email).
-		Scan(&u.ID, &u.Email, &u.Name, &u.Role)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return User{}, false, nil
+	nu, err := store.CreateUser(ctx, s.cfg.Pool, req)
+	if errors.Is(err, store.ErrUserExists) {
+		return conflict("user-exists", "User exists", "a user with email "+req.Email+" exists already")
 	}
 	if err != nil {
-		return User{}, false, fmt.Errorf("find user %s: %w", email, err)
+		return pgErr(ctx, err)
 	}
-	return u, true, nil
-}
-
-// IssueToken creates a new token for the user and returns it: the only time
-// it is ever seen, since only its hash is stored.
-func IssueToken(ctx context.Context, pool *pgxpool.Pool, userID, name string) (string, error) {
-	tok := NewToken()
-	if _, err := pool.Exec(ctx, `INSERT INTO api_tokens (token_hash, user_id, name) VALUES ($1, $2, $3)`,
-		HashToken(tok), userID, name); err != nil {
-		return "", fmt.Errorf("issue token for %s: %w", userID, err)
-	}
-	return tok, nil
-}
-
-// RevokeToken revokes one token; ok is false when no live token matches.
-func RevokeToken(ctx context.Context, pool *pgxpool.Pool, token string) (bool, error) {
-	tag, err := pool.Exec(ctx, `UPDATE api_tokens SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL`,
-		HashToken(token))
+	tok, err := store.IssueToken(ctx, s.cfg.Pool, nu.ID, "created by "+u.Email)
 	if err != nil {
-		return false, fmt.Errorf("revoke token: %w", err)
+		return pgErr(ctx, err)
 	}
-	return tag.RowsAffected() > 0, nil
-}
-
-// RevokeUserTokens revokes every live token of the user and returns how many.
-func RevokeUserTokens(ctx context.Context, pool *pgxpool.Pool, email string) (int64, error) {
-	tag, err := pool.Exec(ctx, `UPDATE api_tokens SET revoked_at = now()
-		WHERE revoked_at IS NULL AND user_id IN (SELECT id FROM api_users WHERE lower(email) = lower($1))`, email)
-	if err != nil {
-		return 0, fmt.Errorf("revoke tokens of %s: %w", email, err)
-	}
-	return tag.RowsAffected(), nil
-}
-
-// userByToken authenticates a bearer token; ok is false for an unknown or
-// revoked one.
-func userByToken(ctx context.Context, pool *pgxpool.Pool, token string) (User, bool, error) {
-	var u User
-	err := pool.QueryRow(ctx, `SELECT u.id, u.email, u.name, u.role
-		FROM api_tokens t JOIN api_users u ON u.id = t.user_id
-		WHERE t.token_hash = $1 AND t.revoked_at IS NULL`, HashToken(token)).
-		Scan(&u.ID, &u.Email, &u.Name, &u.Role)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return User{}, false, nil
-	}
-	if err != nil {
-		return User{}, false, err
-	}
-	return u, true, nil
-}
-
-// firstManager is the manager new deals escalate to when their creator is
-// a rep: the longest-standing manager, or "" when there is none.
-func firstManager(ctx context.Context, pool *pgxpool.Pool) (string, error) {
-	var email string
-	err := pool.QueryRow(ctx, `SELECT email FROM api_users WHERE role = 'manager' ORDER BY created_at, id LIMIT 1`).Scan(&email)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", nil
-	}
-	return email, err
+	s.log.Info("user created", "userID", nu.ID, "email", nu.Email, "role", nu.Role, "by", u.Email)
+	c.JSON(http.StatusCreated, struct {
+		User
+		Token string `json:"token"`
+	}{nu, tok})
+	return nil
 }

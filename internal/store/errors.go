@@ -4,6 +4,8 @@ import (
 	"errors"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"dealflow/workflows"
 )
 
 // Errors of ApplyChange that retrying cannot mend: the same Change would fail
@@ -18,6 +20,19 @@ var (
 	// new ids).
 	ErrInvalidChange = errors.New("invalid change")
 )
+
+// ErrUserExists is returned by CreateUser when the email is taken.
+var ErrUserExists = errors.New("a user with this email exists")
+
+// InvalidError is returned for input that fails its Validate method
+// (NewUser, LeadFilter); nothing was read or written.
+type InvalidError struct {
+	// What names the input, e.g. "user".
+	What   string
+	Fields []workflows.FieldError
+}
+
+func (e *InvalidError) Error() string { return "store: invalid " + e.What }
 
 // kindError gives err one of the sentinel errors above as its kind, keeping
 // its text: errors.Is finds the kind, errors.As what err wraps.

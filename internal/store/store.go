@@ -1,8 +1,11 @@
-// Package store is dealflow's home for SQL: the connection pool every binary
-// uses, the goose migrations embedded in the binary, and the writes of a
-// deal's Change and its outbox (change.go, outbox.go). It returns domain
-// values and typed errors; what an error means to a client (a Temporal
-// retry) is decided by the caller.
+// Package store is dealflow's one home for SQL: the connection pool every
+// binary uses, the goose migrations embedded in the binary, and every query
+// the worker and the API run — the writes of a deal's Change and its outbox
+// (change.go, outbox.go), the read models the API lists and reports from
+// (leads.go, timeline.go, pipeline.go), and the API's users and tokens
+// (users.go). It returns domain values and typed errors (errors.go); what an
+// error means to a client (an HTTP status, a Temporal retry) is the caller's
+// to decide.
 //
 // The worker and the API both migrate at start-up; an advisory lock makes the
 // one that comes second wait for the first.
