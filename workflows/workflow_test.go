@@ -617,15 +617,7 @@ func TestContinueAsNewCarriesTheDeal(t *testing.T) {
 	s.do(minute, ActEditLead, EditLead{Company: sptr("Contoso Ltd")}).
 		check(minute, func(t *testing.T, v DealView) { s.env.SetContinueAsNewSuggested(true) })
 	s.run(fastLead("can1"))
-	err := s.env.GetWorkflowError()
-	var can *workflow.ContinueAsNewError
-	if !errors.As(err, &can) {
-		t.Fatalf("want continue-as-new, got %v", err)
-	}
-	var in NewLead
-	if err := decodePayload(can, &in); err != nil {
-		t.Fatal(err)
-	}
+	in := continuedWith(t, s)
 	if in.State == nil || in.State.Lead.Company != "Contoso Ltd" || len(in.State.Timeline) != 2 {
 		t.Fatalf("carried state %+v", in.State)
 	}
@@ -652,14 +644,7 @@ func TestRetriedUpdateIsAnsweredNotReapplied(t *testing.T) {
 	s.steps = append(s.steps, step{after: minute, act: ActRecordPayment, cmd: RecordPayment{Amount: dec("1000")}, updateID: "pay-1"})
 	s.check(minute, func(t *testing.T, v DealView) { s.env.SetContinueAsNewSuggested(true) })
 	s.run(fastLead("dup1"))
-	var can *workflow.ContinueAsNewError
-	if !errors.As(s.env.GetWorkflowError(), &can) {
-		t.Fatalf("want continue-as-new, got %v", s.env.GetWorkflowError())
-	}
-	var in NewLead
-	if err := decodePayload(can, &in); err != nil {
-		t.Fatal(err)
-	}
+	in := continuedWith(t, s)
 	s2 := newScenario(t)
 	s2.env.SetStartTime(s.env.Now())
 	s2.steps = append(s2.steps,
@@ -676,8 +661,19 @@ func TestRetriedUpdateIsAnsweredNotReapplied(t *testing.T) {
 	}
 }
 
-func decodePayload(can *workflow.ContinueAsNewError, v any) error {
-	return converter.GetDefaultDataConverter().FromPayloads(can.Input, v)
+// continuedWith wants the scenario's run to have continued as new and
+// returns the input it carried to the next run.
+func continuedWith(t *testing.T, s *scenario) NewLead {
+	t.Helper()
+	var can *workflow.ContinueAsNewError
+	if !errors.As(s.env.GetWorkflowError(), &can) {
+		t.Fatalf("want continue-as-new, got %v", s.env.GetWorkflowError())
+	}
+	var in NewLead
+	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &in); err != nil {
+		t.Fatal(err)
+	}
+	return in
 }
 
 // TestSignalWhileMovingIsCarried: an action sent as a Signal while the run is
@@ -692,14 +688,7 @@ func TestSignalWhileMovingIsCarried(t *testing.T) {
 		check(minute, func(t *testing.T, v DealView) { s.env.SetContinueAsNewSuggested(true) }).
 		signal(500*time.Millisecond, ActAddCompetitor, AddCompetitor{Name: "Fabrikam"})
 	s.run(fastLead("mov1"))
-	var can *workflow.ContinueAsNewError
-	if !errors.As(s.env.GetWorkflowError(), &can) {
-		t.Fatalf("want continue-as-new, got %v", s.env.GetWorkflowError())
-	}
-	var in NewLead
-	if err := decodePayload(can, &in); err != nil {
-		t.Fatal(err)
-	}
+	in := continuedWith(t, s)
 	o := in.State.Opportunity
 	last := in.State.Timeline[len(in.State.Timeline)-1]
 	if len(o.Competitors) != 1 || last.Action != string(ActAddCompetitor) || !last.Accepted {
