@@ -303,7 +303,7 @@ func writeOverlay(tmp string, i int, m mutant) (string, error) {
 func goTest(pkg, run, overlay string, short bool, timeout time.Duration) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	args := []string{"test", "-count=1", "-failfast", "-timeout", timeout.String()}
+	args := []string{"test", "-count=1", "-failfast", "-vet=off", "-timeout", timeout.String()}
 	if short {
 		args = append(args, "-short")
 	}
