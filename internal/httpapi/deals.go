@@ -13,7 +13,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"dealflow/internal/deals"
 	"dealflow/internal/store"
@@ -67,14 +66,7 @@ func (s *Server) dealView(ctx context.Context, u User, id string) (*workflows.De
 func (s *Server) queryState(ctx context.Context, id string) (*workflows.DealView, error) {
 	val, err := s.cfg.Temporal.QueryWorkflow(ctx, workflows.WorkflowID(id), "", workflows.QueryState)
 	if err != nil {
-		var nf *serviceerror.NotFound
-		if errors.As(err, &nf) {
-			return nil, noDeal(id)
-		}
-		if strings.Contains(err.Error(), "unknown queryType") {
-			return nil, errNotReady
-		}
-		return nil, s.temporalErr(ctx, err)
+		return nil, s.queryErr(ctx, id, err)
 	}
 	var view workflows.DealView
 	if err := val.Get(&view); err != nil {
@@ -401,79 +393,4 @@ func (s *Server) run(c *gin.Context, u User, id string, cmd workflows.Command) e
 	s.log.Info("action accepted", "leadID", id, "action", cmd.Action(), "by", u.Email, "stage", res.Stage)
 	c.JSON(http.StatusOK, actionResult{LeadID: id, Result: res})
 	return nil
-}
-
-// updateErr maps the error of an Update call or outcome.
-func (s *Server) updateErr(ctx context.Context, u User, id string, err error) error {
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) {
-		if appErr.Type() == workflows.RejectionErrorType {
-			var rej *workflows.Rejection
-			if derr := appErr.Details(&rej); derr != nil || rej == nil {
-				return internal(fmt.Errorf("lead %s: undecodable rejection %q: %v", id, appErr.Error(), derr))
-			}
-			switch rej.Code {
-			case workflows.RejectNoAccess:
-				return noDeal(id) // as for a deal that does not exist
-			case workflows.RejectEnded:
-				return dealEnded(id)
-			case workflows.RejectMoving:
-				return errNotReady // the new run takes it
-			}
-			return rejection(rej)
-		}
-		if strings.Contains(appErr.Error(), "unknown update") {
-			return errNotReady
-		}
-		return internal(fmt.Errorf("lead %s: %w", id, err))
-	}
-	var nf *serviceerror.NotFound
-	if errors.As(err, &nf) {
-		if strings.Contains(nf.Error(), "completed") {
-			// An ended deal runs no validator: say it ended only to those
-			// who may see it.
-			if _, err := s.dealView(ctx, u, id); err != nil {
-				return err
-			}
-			return dealEnded(id)
-		}
-		return noDeal(id)
-	}
-	// The workflow task that had taken the action failed (Temporal refused
-	// its completion): the action was not taken. Send it again, with the
-	// same Update ID.
-	var wnr *serviceerror.WorkflowNotReady
-	if errors.As(err, &wnr) {
-		return errNotReady
-	}
-	return s.temporalErr(ctx, err)
-}
-
-func dealEnded(id string) *Problem {
-	return conflict("deal-ended", "Deal ended",
-		"lead "+id+" has ended (paid, or closed past its retention window); it takes no more actions")
-}
-
-// rejection turns a refused action into its problem.
-func rejection(r *workflows.Rejection) *Problem {
-	var p *Problem
-	switch r.Code {
-	case workflows.RejectInvalid:
-		fields := r.Fields
-		if len(fields) == 0 {
-			fields = []workflows.FieldError{{Field: "", Reason: r.Message}}
-		}
-		p = invalid(fields...)
-		p.Detail = r.Message
-	case workflows.RejectNotFound:
-		p = notFound(r.Message)
-	case workflows.RejectGate:
-		p = conflict("gate-not-met", "Stage requirements not met", r.Message)
-		p.Missing = r.Missing
-	default: // wrong_stage, and any code added later
-		p = conflict("wrong-stage", "Not allowed in this stage", r.Message)
-		p.Missing = r.Missing
-	}
-	p.Stage, p.DealStatus = r.Stage, r.Status
-	return p
 }

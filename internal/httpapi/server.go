@@ -12,19 +12,15 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"dealflow/internal/store"
 	"dealflow/workflows"
@@ -298,36 +294,7 @@ func (t *temporalHealth) up(ctx context.Context) error {
 	return nil
 }
 
-// temporalErr classifies an error of a Temporal call: a deadline is a 503
-// when Temporal turns out to be down, else a 504; no worker polling is a 503.
-func (s *Server) temporalErr(ctx context.Context, err error) error {
-	if noWorker(err) {
-		return unavailable("the worker that runs the deals", err)
-	}
-	p := classify(ctx, depTemporal, err)
-	if p.Status == http.StatusGatewayTimeout {
-		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ProbeTimeout)
-		defer cancel()
-		if perr := s.health.probe(pctx); perr != nil {
-			return unavailable(depTemporal, err)
-		}
-	}
-	return p
-}
-
 // pgErr classifies an error of a PostgreSQL call.
 func pgErr(ctx context.Context, err error) error {
 	return classify(ctx, depPostgres, err)
-}
-
-// noWorker reports Temporal's answer to a query that no worker has polled
-// for lately: the worker is down, or Temporal has just restarted and the
-// worker has not polled it again yet. Either passes; it is no server error.
-func noWorker(err error) bool {
-	var fp *serviceerror.FailedPrecondition
-	if errors.As(err, &fp) {
-		return strings.Contains(fp.Message, "no poller seen")
-	}
-	st, ok := status.FromError(err)
-	return ok && st.Code() == codes.FailedPrecondition && strings.Contains(st.Message(), "no poller seen")
 }
