@@ -303,7 +303,7 @@ func TestLeadToPaid(t *testing.T) {
 	ch = x.change("close won")
 	ch.Quotes, ch.Opportunity, ch.Order = []workflows.Quote{q2}, &won, &order
 	apply(t, a, ch)
-	order.Status, order.FulfilledAt = workflows.OrderFulfilled, timep(atHours(15))
+	order.Status, order.FulfilledAt = workflows.OrderInvoiced, timep(atHours(15)) // as the workflow fulfils an order
 	invoice := workflows.Invoice{ID: "INV-L1", OrderID: "ORD-L1", Lines: lines2, Total: order.Total, PaidAmount: dec("0"),
 		PaymentTerms: "Net 30", DueDate: atHours(15 + 24*30), Status: workflows.InvoiceActive, CreatedAt: atHours(15)}
 	x.enter(workflows.StageInvoice)
@@ -331,7 +331,7 @@ func TestLeadToPaid(t *testing.T) {
 		`SELECT stage || '/' || status || '/' || value::text || '/' || (closed_at AT TIME ZONE 'UTC')::text FROM leads WHERE id = 'L1'`:                        "Paid/won/176.70395/2026-02-03 02:00:00",
 		`SELECT status || '/' || paid_amount::text || '/' || total::text FROM invoices WHERE lead_id = 'L1'`:                                                   "Paid/176.70395/176.70395",
 		`SELECT string_agg(seq || ':' || amount::text, ',' ORDER BY seq) FROM invoice_payments WHERE invoice_id = 'INV-L1'`:                                    "1:100.5,2:76.20395",
-		`SELECT status || '/' || quote_id FROM orders WHERE lead_id = 'L1'`:                                                                                    "Fulfilled/Q-L1-2",
+		`SELECT status || '/' || quote_id FROM orders WHERE lead_id = 'L1'`:                                                                                    "Invoiced/Q-L1-2",
 		`SELECT status || '/' || actual_revenue::text FROM opportunities WHERE lead_id = 'L1'`:                                                                 "Won/176.70395",
 		`SELECT string_agg(revision || ':' || status, ',' ORDER BY revision) FROM quotes WHERE lead_id = 'L1'`:                                                 "1:Closed,2:Won",
 		`SELECT count(*)::text FROM invoice_lines WHERE invoice_id = 'INV-L1'`:                                                                                 "3",

@@ -425,8 +425,8 @@ func (d *demo) develop(ctx context.Context, id string, numbered bool) error {
 	qty, price := decimal.RequireFromString(p.qty), decimal.RequireFromString(p.price)
 	install := qty.Mul(price).Mul(decimal.New(6, -2)).Round(2)
 	lines := []workflows.LineInput{
-		{Product: p.product, Quantity: qty, UnitPrice: price, Discount: ptr(qty.Mul(price).Mul(decimal.New(5, -2)).Round(2))},
-		{Product: "Installation and service plan", Quantity: decimal.New(1, 0), UnitPrice: install, Tax: ptr(install.Mul(decimal.New(8, -2)).Round(2))},
+		{Product: p.product, Quantity: qty, UnitPrice: price, Discount: new(qty.Mul(price).Mul(decimal.New(5, -2)).Round(2))},
+		{Product: "Installation and service plan", Quantity: decimal.New(1, 0), UnitPrice: install, Tax: new(install.Mul(decimal.New(8, -2)).Round(2))},
 	}
 	var ids []string
 	var total decimal.Decimal
@@ -595,5 +595,3 @@ func (d *demo) waitCompleted(ctx context.Context, id string) error {
 		}
 	}
 }
-
-func ptr[T any](v T) *T { return &v }

@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
@@ -32,11 +31,7 @@ type InvalidLeadError struct {
 }
 
 func (e *InvalidLeadError) Error() string {
-	parts := make([]string, len(e.Fields))
-	for i, f := range e.Fields {
-		parts[i] = f.Field + " " + f.Reason
-	}
-	return fmt.Sprintf("invalid lead %q: %s", e.ID, strings.Join(parts, "; "))
+	return fmt.Sprintf("invalid lead %q: %s", e.ID, workflows.Describe(e.Fields))
 }
 
 // StartOptions are the options every deal's workflow starts with. A deal's

@@ -82,9 +82,6 @@ func StartProcess(spec ProcessSpec) (*Process, error) {
 // Name returns the spec's label.
 func (p *Process) Name() string { return p.spec.Name }
 
-// Spec returns how the process was started, for starting it again.
-func (p *Process) Spec() ProcessSpec { return p.spec }
-
 // PID returns the process id (also its process group id).
 func (p *Process) PID() int { return p.cmd.Process.Pid }
 

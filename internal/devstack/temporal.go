@@ -22,8 +22,9 @@ import (
 )
 
 // SearchAttribute is a custom search attribute and its Temporal type name
-// (Keyword, Text, Int, Double, Bool, Datetime, KeywordList).
-type SearchAttribute struct{ Name, Type string }
+// (Keyword, Text, Int, Double, Bool, Datetime, KeywordList), as
+// workflows.SearchAttributes lists them.
+type SearchAttribute = struct{ Name, Type string }
 
 // TemporalOptions configure a Temporal dev server (`temporal server start-dev`).
 // A zero port is replaced by a free one.
@@ -69,15 +70,6 @@ type Temporal struct {
 	proc  *Process
 }
 
-// AppSearchAttributes converts workflows.SearchAttributes.
-func AppSearchAttributes() []SearchAttribute {
-	out := make([]SearchAttribute, len(workflows.SearchAttributes))
-	for i, sa := range workflows.SearchAttributes {
-		out[i] = SearchAttribute{sa.Name, sa.Type}
-	}
-	return out
-}
-
 // StartTemporal starts a dev server and returns once its frontend answers,
 // the namespace exists and every search attribute is registered. When the
 // server does not come up, the error carries the tail of its log. Ports that
@@ -93,7 +85,7 @@ func StartTemporal(ctx context.Context, opts TemporalOptions) (*Temporal, error)
 		opts.Namespace = "default"
 	}
 	if opts.SearchAttributes == nil {
-		opts.SearchAttributes = AppSearchAttributes()
+		opts.SearchAttributes = workflows.SearchAttributes
 	}
 	if opts.LogLevel == "" {
 		opts.LogLevel = "warn"
@@ -301,9 +293,6 @@ func (t *Temporal) UIURL() string {
 	}
 	return fmt.Sprintf("http://%s/namespaces/%s/workflows", net.JoinHostPort(host, strconv.Itoa(t.opts.UIPort)), t.opts.Namespace)
 }
-
-// Options returns the options with the ports actually used.
-func (t *Temporal) Options() TemporalOptions { return t.opts }
 
 // Process returns the server process (for crash tests: Kill, Done).
 func (t *Temporal) Process() *Process { return t.proc }

@@ -90,7 +90,7 @@ func decodeObject(body []byte, dst any, emptyOK bool, reserved ...string) error 
 			continue
 		}
 		pv := reflect.New(f.typ)
-		if err := decodeStrict(raw[k], pv.Interface()); err != nil {
+		if err := workflows.DecodeStrict(raw[k], pv.Interface()); err != nil {
 			errs = append(errs, workflows.FieldError{Field: k, Reason: typeReason(f.typ, err)})
 			continue
 		}
@@ -100,12 +100,6 @@ func decodeObject(body []byte, dst any, emptyOK bool, reserved ...string) error 
 		return invalid(errs...)
 	}
 	return nil
-}
-
-func decodeStrict(raw []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	return dec.Decode(v)
 }
 
 func syntaxError(b []byte) string {

@@ -29,15 +29,13 @@ type policyInput struct {
 // policyView is p as the API shows it: as it takes it, not in the
 // nanoseconds the workflow keeps.
 func policyView(p workflows.Policy) policyInput {
-	d := func(v time.Duration) *string { s := v.String(); return &s }
-	n := func(v int) *int { return &v }
 	return policyInput{
-		LeadReminderAfter: d(p.LeadReminderAfter), LeadReminders: n(p.LeadReminders),
-		StageNudgeAfter: d(p.StageNudgeAfter), StageNudges: n(p.StageNudges),
-		QuoteValidity: d(p.QuoteValidity), QuoteReminderBefore: d(p.QuoteReminderBefore),
-		InvoiceReminderBefore: d(p.InvoiceReminderBefore), OverdueEvery: d(p.OverdueEvery),
-		OverdueNotices: n(p.OverdueNotices), ReengageAfter: d(p.ReengageAfter),
-		ThankYouAfter: d(p.ThankYouAfter), Retention: d(p.Retention), Day: d(p.Day),
+		LeadReminderAfter: new(p.LeadReminderAfter.String()), LeadReminders: new(p.LeadReminders),
+		StageNudgeAfter: new(p.StageNudgeAfter.String()), StageNudges: new(p.StageNudges),
+		QuoteValidity: new(p.QuoteValidity.String()), QuoteReminderBefore: new(p.QuoteReminderBefore.String()),
+		InvoiceReminderBefore: new(p.InvoiceReminderBefore.String()), OverdueEvery: new(p.OverdueEvery.String()),
+		OverdueNotices: new(p.OverdueNotices), ReengageAfter: new(p.ReengageAfter.String()),
+		ThankYouAfter: new(p.ThankYouAfter.String()), Retention: new(p.Retention.String()), Day: new(p.Day.String()),
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/gin-gonic/gin"
@@ -66,7 +65,7 @@ func malformed(detail string) *Problem {
 }
 
 func invalid(errs ...workflows.FieldError) *Problem {
-	p := newProblem(http.StatusUnprocessableEntity, "invalid-fields", "Invalid fields", describeFields(errs))
+	p := newProblem(http.StatusUnprocessableEntity, "invalid-fields", "Invalid fields", workflows.Describe(errs))
 	p.Errors = errs
 	return p
 }
@@ -110,14 +109,6 @@ func internal(cause error) *Problem {
 	p := newProblem(http.StatusInternalServerError, "internal", "Internal error", "the server could not handle the request; it has been logged")
 	p.cause = cause
 	return p
-}
-
-func describeFields(errs []workflows.FieldError) string {
-	parts := make([]string, len(errs))
-	for i, e := range errs {
-		parts[i] = e.Field + " " + e.Reason
-	}
-	return strings.Join(parts, "; ")
 }
 
 // writeProblem answers with p as application/problem+json.

@@ -15,7 +15,6 @@ import (
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	sdklog "go.temporal.io/sdk/log"
@@ -171,7 +170,7 @@ func (e *env) startWorker() {
 	acts := activities.New(e.pool, activities.RecordingMailer{}, nil)
 	w := temporalx.NewWorker(e.tc, workflows.TaskQueue)
 	w.RegisterWorkflowWithOptions(workflows.DealWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
-	w.RegisterActivityWithOptions(acts.ApplyChange, activity.RegisterOptions{Name: workflows.ActivityApplyChange})
+	w.RegisterActivity(acts)
 	if err := w.Start(); err != nil {
 		e.t.Fatalf("start worker: %v", err)
 	}

@@ -32,7 +32,9 @@ type InvalidError struct {
 	Fields []workflows.FieldError
 }
 
-func (e *InvalidError) Error() string { return "store: invalid " + e.What }
+func (e *InvalidError) Error() string {
+	return "store: invalid " + e.What + ": " + workflows.Describe(e.Fields)
+}
 
 // kindError gives err one of the sentinel errors above as its kind, keeping
 // its text: errors.Is finds the kind, errors.As what err wraps.
