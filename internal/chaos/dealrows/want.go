@@ -15,7 +15,7 @@ func NewAccountID(leadID string) string { return "ACC-" + leadID }
 func NewContactID(leadID string) string { return "CON-" + leadID }
 
 // Want returns the rows PostgreSQL should hold for deal d: what ApplyChange
-// (activities/write.go) writes from the Changes that built d, every one a
+// (internal/store/change.go) writes from the Changes that built d, every one a
 // snapshot, so the last write of each record is the state's.
 func Want(d *workflows.Deal) Rows {
 	r := Rows{Leads: []Lead{wantLead(d)}}
