@@ -25,8 +25,8 @@ import (
 // Both are non-retryable whatever the caller's retry policy says.
 const (
 	// ErrTypeUnknownAccount: the qualification names an account that is not
-	// on file (store.ErrUnknownAccount).
-	ErrTypeUnknownAccount = "UnknownAccount"
+	// on file (store.ErrUnknownAccount); the workflow names it.
+	ErrTypeUnknownAccount = workflows.ErrorTypeUnknownAccount
 	// ErrTypeInvalidChange: PostgreSQL rejected the Change's data, or the
 	// Change lacks its deal id (store.ErrInvalidChange).
 	ErrTypeInvalidChange = "InvalidChange"

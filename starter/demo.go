@@ -13,6 +13,7 @@ import (
 
 	"github.com/shopspring/decimal"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -517,8 +518,10 @@ func (d *demo) act(ctx context.Context, id string, cmd workflows.Command) (workf
 				return res, fmt.Errorf("%s on lead %s refused: %s", cmd.Action(), id, rej.Message)
 			}
 		}
-		// A deal still setting itself up does not know its updates yet.
-		if !strings.Contains(err.Error(), "unknown update") {
+		// A deal still setting itself up does not know its updates yet: the
+		// SDK fails the Update, and the deal's state query is not registered
+		// either (told by type, not by the SDK's wording).
+		if !errors.As(err, &appErr) || !d.settingUp(ctx, id) {
 			return res, fmt.Errorf("%s on lead %s: %w", cmd.Action(), id, err)
 		}
 		select {
@@ -529,12 +532,21 @@ func (d *demo) act(ctx context.Context, id string, cmd workflows.Command) (workf
 	}
 }
 
+// settingUp reports whether the deal's workflow has not registered its
+// handlers yet: its state query fails (the SDK's "unknown queryType").
+func (d *demo) settingUp(ctx context.Context, id string) bool {
+	_, err := d.c.QueryWorkflow(ctx, workflows.WorkflowID(id), "", workflows.QueryState)
+	var qf *serviceerror.QueryFailed
+	return errors.As(err, &qf)
+}
+
 // state asks the deal's workflow for its view, waiting while a deal just
 // started has not set up its query handler yet.
 func (d *demo) state(ctx context.Context, id string) (*workflows.DealView, error) {
 	for {
 		val, err := d.c.QueryWorkflow(ctx, workflows.WorkflowID(id), "", workflows.QueryState)
-		if err != nil && !strings.Contains(err.Error(), "unknown queryType") {
+		var qf *serviceerror.QueryFailed // the query is not registered yet
+		if err != nil && !errors.As(err, &qf) {
 			return nil, fmt.Errorf("query lead %s: %w", id, err)
 		}
 		if err == nil {

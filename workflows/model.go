@@ -19,6 +19,9 @@ const (
 	StagePaid    Stage = "Paid"
 )
 
+// Stages lists the stages in the order a deal goes through them.
+var Stages = []Stage{StageQualify, StageDevelop, StagePropose, StageClose, StageOrder, StageInvoice, StagePaid}
+
 // Status is the deal's outcome so far; only StatusOpen deals move forward.
 type Status string
 
@@ -29,6 +32,9 @@ const (
 	StatusDisqualified Status = "disqualified"
 	StatusCanceled     Status = "canceled"
 )
+
+// Statuses lists every status.
+var Statuses = []Status{StatusOpen, StatusWon, StatusLost, StatusDisqualified, StatusCanceled}
 
 // Deal is the whole state of one deal. The workflow owns it; it is what the
 // state query returns and what continue-as-new carries to the next run.
@@ -212,10 +218,9 @@ const (
 	QuoteWon    = "Won"
 	QuoteClosed = "Closed"
 
-	QuoteReasonRevised  = "Revised"
-	QuoteReasonExpired  = "Expired"
-	QuoteReasonLost     = "Lost"
-	QuoteReasonCanceled = "Canceled"
+	QuoteReasonRevised = "Revised"
+	QuoteReasonExpired = "Expired"
+	QuoteReasonLost    = "Lost"
 )
 
 // Quote is one revision of the offer made to the customer.
@@ -237,10 +242,9 @@ type Quote struct {
 
 // Order statuses.
 const (
-	OrderActive    = "Active"
-	OrderFulfilled = "Fulfilled"
-	OrderInvoiced  = "Invoiced"
-	OrderCanceled  = "Canceled"
+	OrderActive   = "Active"
+	OrderInvoiced = "Invoiced"
+	OrderCanceled = "Canceled"
 )
 
 // Order is created from the won quote.

@@ -30,6 +30,11 @@ const (
 	ActivityApplyChange = "ApplyChange"
 )
 
+// ErrorTypeUnknownAccount is the ApplicationError type ApplyChange fails with
+// when a qualification names an account that is not on file: retrying cannot
+// help, so the workflow does not retry it.
+const ErrorTypeUnknownAccount = "UnknownAccount"
+
 // Typed search attributes the Web UI filters deals by. They must be registered
 // on the namespace before the worker starts (see SearchAttributes).
 var (

@@ -399,7 +399,7 @@ func (w *dealWorkflow) persist(ctx workflow.Context, ch Change) (ChangeResult, e
 		InitialInterval:        500 * time.Millisecond,
 		BackoffCoefficient:     2,
 		MaximumInterval:        30 * time.Second,
-		NonRetryableErrorTypes: []string{"UnknownAccount"},
+		NonRetryableErrorTypes: []string{ErrorTypeUnknownAccount},
 	}
 	var f workflow.Future
 	if workflow.GetVersion(ctx, "apply-change-local", workflow.DefaultVersion, 1) == 1 {

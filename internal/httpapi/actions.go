@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"dealflow/internal/store"
 	"dealflow/workflows"
 )
 
@@ -81,7 +82,7 @@ func (s *Server) resolveNamedUser(ctx context.Context, cmd workflows.Command) er
 	default:
 		return nil
 	}
-	nu, ok, err := UserByEmail(ctx, s.cfg.Pool, *email)
+	nu, ok, err := store.UserByEmail(ctx, s.cfg.Pool, *email)
 	if err != nil {
 		return pgErr(ctx, err)
 	}

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base32"
 	"errors"
@@ -22,12 +21,6 @@ const (
 
 // User is an API user as the store keeps them; the authenticated one acts.
 type User = store.User
-
-// UserByEmail is store.UserByEmail, for the callers in actions.go until they
-// call the store themselves.
-func UserByEmail(ctx context.Context, pool *store.Pool, email string) (User, bool, error) {
-	return store.UserByEmail(ctx, pool, email)
-}
 
 // randomID returns prefix + 16 lowercase base32 characters (80 bits).
 func randomID(prefix string) string {

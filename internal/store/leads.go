@@ -20,14 +20,6 @@ import (
 // The lists and reports read the read model the worker writes; Temporal
 // visibility lags and is not built for list traffic.
 
-// stages and statuses are every deal stage and status, in process order.
-var (
-	stages = []workflows.Stage{workflows.StageQualify, workflows.StageDevelop, workflows.StagePropose,
-		workflows.StageClose, workflows.StageOrder, workflows.StageInvoice, workflows.StagePaid}
-	statuses = []workflows.Status{workflows.StatusOpen, workflows.StatusWon, workflows.StatusLost,
-		workflows.StatusDisqualified, workflows.StatusCanceled}
-)
-
 // visibleSQL restricts leads l to those a rep owns or works on (the
 // opportunity's sales team); arg is the placeholder of the rep's email.
 func visibleSQL(arg string) string {
@@ -132,11 +124,11 @@ func (f LeadFilter) sort() string {
 // Validate checks the filter; the page size is the caller's to bound.
 func (f LeadFilter) Validate() []workflows.FieldError {
 	var errs []workflows.FieldError
-	if f.Stage != "" && !slices.Contains(stages, workflows.Stage(f.Stage)) {
-		errs = append(errs, workflows.FieldError{Field: "stage", Reason: "must be one of: " + joinNames(stages)})
+	if f.Stage != "" && !slices.Contains(workflows.Stages, workflows.Stage(f.Stage)) {
+		errs = append(errs, workflows.FieldError{Field: "stage", Reason: "must be one of: " + joinNames(workflows.Stages)})
 	}
-	if f.Status != "" && !slices.Contains(statuses, workflows.Status(f.Status)) {
-		errs = append(errs, workflows.FieldError{Field: "status", Reason: "must be one of: " + joinNames(statuses)})
+	if f.Status != "" && !slices.Contains(workflows.Statuses, workflows.Status(f.Status)) {
+		errs = append(errs, workflows.FieldError{Field: "status", Reason: "must be one of: " + joinNames(workflows.Statuses)})
 	}
 	if len(strings.TrimSpace(f.Query)) > 200 {
 		errs = append(errs, workflows.FieldError{Field: "q", Reason: "is longer than 200 characters"})

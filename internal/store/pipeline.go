@@ -74,7 +74,7 @@ func newAcc() *pipelineAcc {
 func (a *pipelineAcc) result() PipelineFigures {
 	p := PipelineFigures{Stages: []StageFigures{}, Statuses: map[string]int{}, Won: a.won, Lost: a.lost,
 		AvgDaysInStage: map[string]float64{}}
-	for _, stage := range stages {
+	for _, stage := range workflows.Stages {
 		st := string(stage)
 		f := StageFigures{Stage: stage, Count: a.stageCount[st], Value: []Money{}}
 		curs := make([]string, 0, len(a.stageValue[st]))
@@ -90,7 +90,7 @@ func (a *pipelineAcc) result() PipelineFigures {
 			p.AvgDaysInStage[st] = days(a.stageSecs[st] / float64(n))
 		}
 	}
-	for _, st := range statuses {
+	for _, st := range workflows.Statuses {
 		p.Statuses[string(st)] = a.statuses[string(st)]
 	}
 	if a.won+a.lost > 0 {
