@@ -98,13 +98,13 @@ var Specs = []ActionSpec{
 		Route{Method: "POST", Path: "/assign", ManagerOnly: true}, (*Deal).assign),
 	spec(ActEditOpportunity, opportunityStages, open, Route{}, (*Deal).editOpportunity),
 	spec(ActAddStakeholder, opportunityStages, open, post("/stakeholders"), (*Deal).addStakeholder),
-	spec(ActRemoveStakeholder, opportunityStages, open, deleteItem("/stakeholders"), (*Deal).removeItem),
+	spec(ActRemoveStakeholder, opportunityStages, open, deleteItem("/stakeholders"), (*Deal).removeStakeholder),
 	spec(ActAddCompetitor, opportunityStages, open, post("/competitors"), (*Deal).addCompetitor),
-	spec(ActRemoveCompetitor, opportunityStages, open, deleteItem("/competitors"), (*Deal).removeItem),
+	spec(ActRemoveCompetitor, opportunityStages, open, deleteItem("/competitors"), (*Deal).removeCompetitor),
 	spec(ActAddTeamMember, opportunityStages, open, post("/team"), (*Deal).addTeamMember),
-	spec(ActRemoveTeamMember, opportunityStages, open, deleteItem("/team"), (*Deal).removeItem),
+	spec(ActRemoveTeamMember, opportunityStages, open, deleteItem("/team"), (*Deal).removeTeamMember),
 	spec(ActAddLine, opportunityStages, open, post("/lines"), (*Deal).addLine),
-	spec(ActRemoveLine, opportunityStages, open, deleteItem("/lines"), (*Deal).removeItem),
+	spec(ActRemoveLine, opportunityStages, open, deleteItem("/lines"), (*Deal).removeLine),
 	spec(ActPropose, []Stage{StageDevelop, StagePropose}, open, post("/quotes"), (*Deal).propose),
 	spec(ActEditQuote, []Stage{StagePropose}, open, Route{Method: "PATCH", Path: "/quotes/:revision"}, (*Deal).editQuote),
 	spec(ActActivateQuote, []Stage{StagePropose}, open, post("/quotes/:revision/activate"), (*Deal).activateQuote),
@@ -312,37 +312,30 @@ func (d *Deal) addLine(c *AddLine, now time.Time) (effect, error) {
 	}, nil
 }
 
-// removeItem removes a stakeholder, competitor, team member or line.
-func (d *Deal) removeItem(c *RemoveItem, now time.Time) (effect, error) {
-	o := d.Opportunity
-	var has func(id string) bool
-	var remove func()
-	switch c.Kind {
-	case ActRemoveStakeholder:
-		has = func(id string) bool {
-			return slices.ContainsFunc(o.Stakeholders, func(s Stakeholder) bool { return s.ID == id })
-		}
-		remove = func() { o.Stakeholders = removeByID(o.Stakeholders, c.ID, func(s Stakeholder) string { return s.ID }) }
-	case ActRemoveCompetitor:
-		has = func(id string) bool {
-			return slices.ContainsFunc(o.Competitors, func(s Competitor) bool { return s.ID == id })
-		}
-		remove = func() { o.Competitors = removeByID(o.Competitors, c.ID, func(s Competitor) string { return s.ID }) }
-	case ActRemoveTeamMember:
-		has = func(id string) bool {
-			return slices.ContainsFunc(o.Team, func(s TeamMember) bool { return s.ID == id })
-		}
-		remove = func() { o.Team = removeByID(o.Team, c.ID, func(s TeamMember) string { return s.ID }) }
-	case ActRemoveLine:
-		has = func(id string) bool { return slices.ContainsFunc(o.Lines, func(s Line) bool { return s.ID == id }) }
-		remove = func() { o.Lines = removeByID(o.Lines, c.ID, func(s Line) string { return s.ID }) }
-	}
-	if has == nil || !has(c.ID) {
+func (d *Deal) removeStakeholder(c *RemoveItem, now time.Time) (effect, error) {
+	return removeFrom(d, &d.Opportunity.Stakeholders, c, func(x Stakeholder) string { return x.ID })
+}
+
+func (d *Deal) removeCompetitor(c *RemoveItem, now time.Time) (effect, error) {
+	return removeFrom(d, &d.Opportunity.Competitors, c, func(x Competitor) string { return x.ID })
+}
+
+func (d *Deal) removeTeamMember(c *RemoveItem, now time.Time) (effect, error) {
+	return removeFrom(d, &d.Opportunity.Team, c, func(x TeamMember) string { return x.ID })
+}
+
+func (d *Deal) removeLine(c *RemoveItem, now time.Time) (effect, error) {
+	return removeFrom(d, &d.Opportunity.Lines, c, func(x Line) string { return x.ID })
+}
+
+// removeFrom removes the item c names from the opportunity's items.
+func removeFrom[T any](d *Deal, items *[]T, c *RemoveItem, id func(T) string) (effect, error) {
+	if !slices.ContainsFunc(*items, func(x T) bool { return id(x) == c.ID }) {
 		return nil, d.reject(RejectNotFound, c.Kind, nil, nil, "no item %s on this opportunity", c.ID)
 	}
 	return func() (Change, Result) {
-		remove()
-		return Change{Opportunity: o}, Result{ID: c.ID, Message: fmt.Sprintf("%s %s", c.Kind, c.ID)}
+		*items = slices.DeleteFunc(*items, func(x T) bool { return id(x) == c.ID })
+		return Change{Opportunity: d.Opportunity}, Result{ID: c.ID, Message: fmt.Sprintf("%s %s", c.Kind, c.ID)}
 	}, nil
 }
 

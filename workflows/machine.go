@@ -3,7 +3,6 @@ package workflows
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -344,11 +343,6 @@ func setVal[T any](dst *T, v *T) {
 	if v != nil {
 		*dst = *v
 	}
-}
-
-// removeByID returns items without the one whose key is id.
-func removeByID[T any](items []T, id string, key func(T) string) []T {
-	return slices.DeleteFunc(items, func(x T) bool { return key(x) == id })
 }
 
 // Describe joins field errors as "field reason; field reason".
