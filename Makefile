@@ -19,10 +19,10 @@ test: temporal-cli
 	$(GO) vet ./...
 	cd tools && GOWORK=off $(GO) vet ./...
 	$(GO) test ./... -count=1 -timeout 40m
-	$(GO) test ./internal/apifuzz -run '^$$' -fuzz '^FuzzAction$$' -fuzztime 3000x -parallel 1 -fuzzminimizetime 0
-	$(GO) test ./internal/apifuzz -run '^$$' -fuzz '^FuzzCreateLead$$' -fuzztime 2000x -parallel 1 -fuzzminimizetime 0
-	$(GO) test ./internal/apifuzz -run '^$$' -fuzz '^FuzzImportCSV$$' -fuzztime 6000x -parallel 1 -fuzzminimizetime 0
-	$(GO) test ./internal/apifuzz -run '^$$' -fuzz '^FuzzCreateUser$$' -fuzztime 3000x -parallel 1 -fuzzminimizetime 0
+	$(GO) test ./internal/tests/apifuzz -run '^$$' -fuzz '^FuzzAction$$' -fuzztime 3000x -parallel 1 -fuzzminimizetime 0
+	$(GO) test ./internal/tests/apifuzz -run '^$$' -fuzz '^FuzzCreateLead$$' -fuzztime 2000x -parallel 1 -fuzzminimizetime 0
+	$(GO) test ./internal/tests/apifuzz -run '^$$' -fuzz '^FuzzImportCSV$$' -fuzztime 6000x -parallel 1 -fuzzminimizetime 0
+	$(GO) test ./internal/tests/apifuzz -run '^$$' -fuzz '^FuzzCreateUser$$' -fuzztime 3000x -parallel 1 -fuzzminimizetime 0
 
 # Builds .dev/bin/temporal from tools/ when missing or stale, before the
 # tests run, so a cold build (~13 min on 2 cores) shows its progress here

@@ -18,7 +18,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"dealflow/activities"
-	"dealflow/internal/testenv"
+	"dealflow/internal/tests/testenv"
 	"dealflow/workflows"
 )
 

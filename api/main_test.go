@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"dealflow/internal/store"
-	"dealflow/internal/testenv"
+	"dealflow/internal/tests/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

@@ -16,7 +16,7 @@
 //
 // It prints a table (deals/s and their ratio, latency percentiles per
 // action, CPU seconds and peak RSS per process) and writes it as JSON with
-// -json. With -self it starts its own stack (internal/e2e: Temporal dev
+// -json. With -self it starts its own stack (internal/tests/e2e: Temporal dev
 // server, PostgreSQL, worker and API built from this tree) and stops it at
 // the end; otherwise it runs against -api and -temporal.
 //
@@ -42,8 +42,8 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"dealflow/internal/config"
-	"dealflow/internal/devstack"
-	"dealflow/internal/e2e"
+	"dealflow/internal/dev/devstack"
+	"dealflow/internal/tests/e2e"
 )
 
 func main() {

@@ -1,7 +1,7 @@
 package main
 
 // End-to-end tests of the starter commands against the real stack (Temporal
-// dev server, worker, PostgreSQL) that internal/e2e starts for this package.
+// dev server, worker, PostgreSQL) that internal/tests/e2e starts for this package.
 // The commands run in-process through run, exactly as main calls it.
 
 import (
@@ -25,7 +25,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
-	"dealflow/internal/e2e"
+	"dealflow/internal/tests/e2e"
 	"dealflow/workflows"
 )
 

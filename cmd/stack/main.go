@@ -25,8 +25,8 @@ import (
 	"time"
 
 	"dealflow/internal/config"
-	"dealflow/internal/devstack"
-	"dealflow/internal/pgcluster"
+	"dealflow/internal/dev/devstack"
+	"dealflow/internal/dev/pgcluster"
 )
 
 type flags struct {

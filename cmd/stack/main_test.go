@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"dealflow/internal/devstack"
+	"dealflow/internal/dev/devstack"
 )
 
 // syncBuffer is a bytes.Buffer safe for one writer and one reader.

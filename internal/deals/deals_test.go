@@ -14,7 +14,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"dealflow/internal/deals"
-	"dealflow/internal/devstack"
+	"dealflow/internal/dev/devstack"
 	"dealflow/workflows"
 )
 

@@ -16,7 +16,7 @@ import (
 
 	"dealflow/internal/httpapi"
 	"dealflow/internal/store"
-	"dealflow/internal/testenv"
+	"dealflow/internal/tests/testenv"
 )
 
 // Every error class the API answers, each a problem+json with its fields.

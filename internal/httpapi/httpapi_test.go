@@ -18,10 +18,10 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
-	"dealflow/internal/devstack"
+	"dealflow/internal/dev/devstack"
 	"dealflow/internal/httpapi"
 	"dealflow/internal/store"
-	"dealflow/internal/testenv"
+	"dealflow/internal/tests/testenv"
 )
 
 // env is one API server on a fresh database, with three users, in front of

@@ -22,10 +22,10 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"dealflow/activities"
-	"dealflow/internal/devstack"
+	"dealflow/internal/dev/devstack"
 	"dealflow/internal/httpapi"
 	"dealflow/internal/temporalx"
-	"dealflow/internal/testenv"
+	"dealflow/internal/tests/testenv"
 	"dealflow/workflows"
 )
 

@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"dealflow/internal/store"
-	"dealflow/internal/testenv"
+	"dealflow/internal/tests/testenv"
 	"dealflow/workflows"
 )
 

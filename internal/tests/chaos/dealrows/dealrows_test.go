@@ -11,7 +11,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"dealflow/activities"
-	"dealflow/internal/testenv"
+	"dealflow/internal/tests/testenv"
 	"dealflow/workflows"
 )
 

@@ -16,7 +16,7 @@
 // import). Seeds are in testdata/fuzz. `go test` runs the seeds; `make test`
 // also fuzzes each target briefly; a longer run:
 //
-//	go test ./internal/apifuzz -run '^$' -fuzz '^FuzzAction$' -fuzztime 2m -parallel 1 -fuzzminimizetime 0
+//	go test ./internal/tests/apifuzz -run '^$' -fuzz '^FuzzAction$' -fuzztime 2m -parallel 1 -fuzzminimizetime 0
 //
 // Each input is a round trip to real servers, so minimizing the inputs that
 // widen coverage (up to 60 s each by default) would take most of a run:

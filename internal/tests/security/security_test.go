@@ -20,7 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"dealflow/internal/config"
-	"dealflow/internal/devstack"
+	"dealflow/internal/dev/devstack"
 	"dealflow/internal/httpapi"
 )
 

@@ -29,7 +29,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"dealflow/internal/pgcluster"
+	"dealflow/internal/dev/pgcluster"
 	"dealflow/internal/store"
 )
 

@@ -3,7 +3,7 @@
 // app binaries, starts them as child processes in their own process groups
 // with logs in files, waits until they answer, and stops them so that nothing
 // is left behind. cmd/stack (`make up`) and the end-to-end test harness
-// (internal/e2e) are both built on it.
+// (internal/tests/e2e) are both built on it.
 package devstack
 
 import (

@@ -20,8 +20,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"dealflow/internal/config"
-	"dealflow/internal/e2e"
-	"dealflow/internal/pgcluster"
+	"dealflow/internal/dev/pgcluster"
+	"dealflow/internal/tests/e2e"
 )
 
 var (

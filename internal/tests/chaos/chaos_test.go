@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"dealflow/internal/config"
-	"dealflow/internal/e2e"
+	"dealflow/internal/tests/e2e"
 )
 
 var (

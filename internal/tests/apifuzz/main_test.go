@@ -8,7 +8,7 @@ import (
 	"os"
 	"testing"
 
-	"dealflow/internal/e2e"
+	"dealflow/internal/tests/e2e"
 )
 
 // stackEnv carries the stack's addresses from the test process to the fuzz

@@ -36,8 +36,8 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"dealflow/internal/config"
-	"dealflow/internal/devstack"
-	"dealflow/internal/pgcluster"
+	"dealflow/internal/dev/devstack"
+	"dealflow/internal/dev/pgcluster"
 )
 
 // Options configure Start. The zero value is what most tests want.
@@ -47,7 +47,7 @@ type Options struct {
 	Env, WorkerEnv, APIEnv map[string]string
 	// DatabaseURL uses an existing, empty database. Without it, a fresh
 	// database is made on the server of the DATABASE_URL environment variable
-	// when set (as internal/testenv does), else in a throwaway cluster.
+	// when set (as internal/tests/testenv does), else in a throwaway cluster.
 	DatabaseURL string
 	// TemporalDBFile keeps the Temporal server's state in a file in the
 	// stack's folder, so a restart (Temporal.Kill, Temporal.Start) keeps
@@ -147,7 +147,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 			return
 		}
 		if admin := os.Getenv(config.DatabaseURL.Name); admin != "" {
-			// Like internal/testenv: a fresh database on that server.
+			// Like internal/tests/testenv: a fresh database on that server.
 			s.DatabaseURL, errs[2] = s.freshDatabase(ctx, admin)
 			return
 		}

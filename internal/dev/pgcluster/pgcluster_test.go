@@ -11,7 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"dealflow/internal/pgcluster"
+	"dealflow/internal/dev/pgcluster"
 )
 
 // start starts a cluster in a fresh folder and makes sure it is stopped after

@@ -13,7 +13,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
-	"dealflow/internal/chaos/dealrows"
+	"dealflow/internal/tests/chaos/dealrows"
 	"dealflow/workflows"
 )
 

@@ -8,5 +8,5 @@
 // The size is a flag; `make test` runs the default (40 deals) on a pinned
 // crash schedule (-chaos.seed, default 19; 0 draws a new one):
 //
-//	go test ./internal/chaos -run TestCrashRestart -v -chaos.deals=200
+//	go test ./internal/tests/chaos -run TestCrashRestart -v -chaos.deals=200
 package chaos

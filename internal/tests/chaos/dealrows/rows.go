@@ -1,6 +1,6 @@
 // Package dealrows reads every row one deal owns in PostgreSQL and compares
 // it, column by column, with the deal's workflow state. The crash test
-// (internal/chaos) uses it after killing the processes that write those rows.
+// (internal/tests/chaos) uses it after killing the processes that write those rows.
 //
 // Each row type below has a field for every column of its table, and Load
 // reads `SELECT *` into it: pgx refuses a column without a field (and a field
