@@ -233,6 +233,7 @@ func (d *Deal) Fire(r Reminder, now time.Time) (ch Change, ok bool) {
 	case KindQuoteExpired:
 		q := d.CurrentQuote()
 		q.Status, q.StatusReason, q.ClosedAt = QuoteClosed, QuoteReasonExpired, &now
+		// mutate:equivalent "→ if true" an active quote is always in Close (TestInvariantsOnRandomPaths)
 		if d.Stage == StageClose {
 			d.enter(StagePropose, now)
 		}
@@ -274,6 +275,7 @@ func (d *Deal) Fire(r Reminder, now time.Time) (ch Change, ok bool) {
 }
 
 func (d *Deal) orderRef() string {
+	// mutate:equivalent "→ if false" a won deal always has its order (TestInvariantsOnRandomPaths); kept for a thank-you a later change may send earlier
 	if d.Order == nil {
 		return "being prepared"
 	}

@@ -91,6 +91,7 @@ const maxApplied = 64
 
 // appliedResult returns the result of an Update already applied.
 func (d *Deal) appliedResult(updateID string) (Result, bool) {
+	// mutate:equivalent "→ if false" a signal's empty ID is never remembered (TestAppliedUpdatesAreBounded), so the loop would find nothing either
 	if updateID == "" {
 		return Result{}, false
 	}
@@ -108,6 +109,7 @@ func (d *Deal) remember(updateID string, r Result) {
 		return
 	}
 	d.Applied = append(d.Applied, AppliedUpdate{updateID, r})
+	// mutate:equivalent "→ n >= maxApplied" trimming exactly maxApplied results to their last maxApplied changes nothing
 	if n := len(d.Applied); n > maxApplied {
 		d.Applied = append([]AppliedUpdate(nil), d.Applied[n-maxApplied:]...)
 	}
