@@ -191,8 +191,46 @@ func ListLeads(ctx context.Context, pool *Pool, u User, f LeadFilter) (LeadList,
 	if errs := f.Validate(); len(errs) > 0 {
 		return LeadList{}, &InvalidError{What: "lead filter", Fields: errs}
 	}
+	sql, args, limit := f.query(u)
+	rows, err := pool.Query(ctx, sql, args...)
+	if err != nil {
+		return LeadList{}, err
+	}
+	defer rows.Close()
+	out := LeadList{Items: []LeadSummary{}}
+	var lastSort string
+	for rows.Next() {
+		var (
+			l          LeadSummary
+			value, pos string
+		)
+		if err := rows.Scan(&l.ID, &l.Topic, &l.Customer, &l.Company, &l.Contact, &l.Email,
+			&l.Source, &l.Rating, &l.Owner, &l.Stage, &l.Status, &l.Currency, &value,
+			&l.CreatedAt, &l.StageEnteredAt, &l.ClosedAt, &l.UpdatedAt, &pos); err != nil {
+			return LeadList{}, err
+		}
+		if l.Value, err = decimal.NewFromString(value); err != nil {
+			return LeadList{}, fmt.Errorf("lead %s: value %q: %w", l.ID, value, err)
+		}
+		if len(out.Items) == limit {
+			// One row past the page: there is a next page, from after the last.
+			last := out.Items[len(out.Items)-1]
+			out.NextCursor = cursor{Sort: f.sort(), Value: lastSort, ID: last.ID}.encode()
+			break
+		}
+		out.Items = append(out.Items, l)
+		lastSort = pos
+	}
+	if err := rows.Err(); err != nil {
+		return LeadList{}, err
+	}
+	return out, nil
+}
+
+// query is the SQL of the page f selects among the leads u may see: one row
+// more than the page, to tell whether another follows.
+func (f LeadFilter) query(u User) (sql string, args []any, limit int) {
 	var where []string
-	var args []any
 	arg := func(v any) string {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
@@ -223,23 +261,19 @@ func ListLeads(ctx context.Context, pool *Pool, u User, f LeadFilter) (LeadList,
 	sortName := f.sort()
 	desc := strings.HasPrefix(sortName, "-")
 	key := sortKeys[strings.TrimPrefix(sortName, "-")]
+	dir, op := "ASC", ">"
+	if desc {
+		dir, op = "DESC", "<"
+	}
 	if f.Cursor != "" {
 		cur, _ := decodeCursor(f.Cursor)
-		op := ">"
-		if desc {
-			op = "<"
-		}
 		where = append(where, fmt.Sprintf("(%s, l.id) %s (%s::%s, %s)", key.col, op, arg(cur.Value), key.typ, arg(cur.ID)))
 	}
-	limit := f.Limit
+	limit = f.Limit
 	if limit <= 0 {
 		limit = 50
 	}
-	dir := "ASC"
-	if desc {
-		dir = "DESC"
-	}
-	sql := `SELECT l.id, l.topic, l.customer, l.company, btrim(l.first_name || ' ' || l.last_name), l.email,
+	sql = `SELECT l.id, l.topic, l.customer, l.company, btrim(l.first_name || ' ' || l.last_name), l.email,
 		l.source, l.rating, l.owner, l.stage, l.status, l.currency, l.value::text,
 		l.created_at, l.stage_entered_at, l.closed_at, l.updated_at, ` + key.col + `::text
 		FROM leads l`
@@ -247,39 +281,7 @@ func ListLeads(ctx context.Context, pool *Pool, u User, f LeadFilter) (LeadList,
 		sql += " WHERE " + strings.Join(where, " AND ")
 	}
 	sql += fmt.Sprintf(" ORDER BY %s %s, l.id %s LIMIT %s", key.col, dir, dir, arg(limit+1))
-
-	rows, err := pool.Query(ctx, sql, args...)
-	if err != nil {
-		return LeadList{}, err
-	}
-	defer rows.Close()
-	out := LeadList{Items: []LeadSummary{}}
-	var lastSort string
-	for rows.Next() {
-		var (
-			l          LeadSummary
-			value, pos string
-		)
-		if err := rows.Scan(&l.ID, &l.Topic, &l.Customer, &l.Company, &l.Contact, &l.Email,
-			&l.Source, &l.Rating, &l.Owner, &l.Stage, &l.Status, &l.Currency, &value,
-			&l.CreatedAt, &l.StageEnteredAt, &l.ClosedAt, &l.UpdatedAt, &pos); err != nil {
-			return LeadList{}, err
-		}
-		if l.Value, err = decimal.NewFromString(value); err != nil {
-			return LeadList{}, fmt.Errorf("lead %s: value %q: %w", l.ID, value, err)
-		}
-		if len(out.Items) == limit {
-			last := out.Items[len(out.Items)-1]
-			out.NextCursor = cursor{Sort: sortName, Value: lastSort, ID: last.ID}.encode()
-			break
-		}
-		out.Items = append(out.Items, l)
-		lastSort = pos
-	}
-	if err := rows.Err(); err != nil {
-		return LeadList{}, err
-	}
-	return out, nil
+	return sql, args, limit
 }
 
 func likeEscape(s string) string {

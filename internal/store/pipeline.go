@@ -109,40 +109,61 @@ func days(seconds float64) float64 { return math.Round(seconds/86400*100) / 100 
 // Pipeline reports on the deals u may see (see LeadVisible): their figures
 // together and, for a manager, each owner's.
 func Pipeline(ctx context.Context, pool *Pool, u User) (PipelineReport, error) {
-	scope, args := "true", []any{}
-	if !u.Manager() {
-		scope, args = visibleSQL("$1"), []any{u.Email}
+	q := &pipelineQuery{pool: pool, manager: u.Manager(), scope: "true", total: newAcc(), owners: map[string]*pipelineAcc{}}
+	if !q.manager {
+		q.scope, q.args = visibleSQL("$1"), []any{u.Email}
 	}
-	total := newAcc()
-	owners := map[string]*pipelineAcc{}
-	acc := func(owner string) []*pipelineAcc {
-		if !u.Manager() {
-			return []*pipelineAcc{total}
+	for _, step := range []func(context.Context) error{q.stageValues, q.outcomes, q.stays} {
+		if err := step(ctx); err != nil {
+			return PipelineReport{}, err
 		}
-		a, ok := owners[owner]
-		if !ok {
-			a = newAcc()
-			owners[owner] = a
-		}
-		return []*pipelineAcc{total, a}
 	}
-	each := func(sql string, scan func(rows pgx.Rows) error) error {
-		rows, err := pool.Query(ctx, sql, args...)
-		if err != nil {
+	return q.report(), nil
+}
+
+// pipelineQuery sums one user's pipeline: over every deal they may see, and
+// per owner for a manager.
+type pipelineQuery struct {
+	pool    *Pool
+	manager bool
+	scope   string // the SQL condition on leads l the user may see
+	args    []any
+	total   *pipelineAcc
+	owners  map[string]*pipelineAcc
+}
+
+// acc returns the sums a row of owner's adds to.
+func (q *pipelineQuery) acc(owner string) []*pipelineAcc {
+	if !q.manager {
+		return []*pipelineAcc{q.total}
+	}
+	a, ok := q.owners[owner]
+	if !ok {
+		a = newAcc()
+		q.owners[owner] = a
+	}
+	return []*pipelineAcc{q.total, a}
+}
+
+// each runs sql with the user's scope and scans every row.
+func (q *pipelineQuery) each(ctx context.Context, sql string, scan func(rows pgx.Rows) error) error {
+	rows, err := q.pool.Query(ctx, sql, q.args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			if err := scan(rows); err != nil {
-				return err
-			}
-		}
-		return rows.Err()
 	}
+	return rows.Err()
+}
 
-	// Deals per stage and value per currency, and counts per status.
-	err := each(`SELECT l.owner, l.stage, l.status, l.currency, count(*), sum(l.value)::text
-		FROM leads l WHERE `+scope+` GROUP BY 1, 2, 3, 4`, func(rows pgx.Rows) error {
+// stageValues: deals per stage and value per currency, and counts per status.
+func (q *pipelineQuery) stageValues(ctx context.Context) error {
+	return q.each(ctx, `SELECT l.owner, l.stage, l.status, l.currency, count(*), sum(l.value)::text
+		FROM leads l WHERE `+q.scope+` GROUP BY 1, 2, 3, 4`, func(rows pgx.Rows) error {
 		var owner, stage, status, cur, sum string
 		var n int
 		if err := rows.Scan(&owner, &stage, &status, &cur, &n, &sum); err != nil {
@@ -152,7 +173,7 @@ func Pipeline(ctx context.Context, pool *Pool, u User) (PipelineReport, error) {
 		if err != nil {
 			return fmt.Errorf("value sum %q: %w", sum, err)
 		}
-		for _, a := range acc(owner) {
+		for _, a := range q.acc(owner) {
 			a.statuses[status] += n
 			if status != string(workflows.StatusOpen) && status != string(workflows.StatusWon) {
 				continue
@@ -165,24 +186,23 @@ func Pipeline(ctx context.Context, pool *Pool, u User) (PipelineReport, error) {
 		}
 		return nil
 	})
-	if err != nil {
-		return PipelineReport{}, err
-	}
+}
 
-	// Won and lost opportunities, and the lead-to-win time of the won.
-	err = each(`SELECT l.owner,
+// outcomes: won and lost opportunities, and the lead-to-win time of the won.
+func (q *pipelineQuery) outcomes(ctx context.Context) error {
+	return q.each(ctx, `SELECT l.owner,
 			count(*) FILTER (WHERE o.status = 'Won'),
 			count(*) FILTER (WHERE o.status = 'Lost'),
 			count(o.closed_at) FILTER (WHERE o.status = 'Won'),
 			coalesce(sum(extract(epoch FROM o.closed_at - l.created_at)) FILTER (WHERE o.status = 'Won'), 0)::float8
-		FROM leads l JOIN opportunities o ON o.lead_id = l.id WHERE `+scope+` GROUP BY 1`, func(rows pgx.Rows) error {
+		FROM leads l JOIN opportunities o ON o.lead_id = l.id WHERE `+q.scope+` GROUP BY 1`, func(rows pgx.Rows) error {
 		var owner string
 		var won, lost, winDeals int
 		var winSecs float64
 		if err := rows.Scan(&owner, &won, &lost, &winDeals, &winSecs); err != nil {
 			return err
 		}
-		for _, a := range acc(owner) {
+		for _, a := range q.acc(owner) {
 			a.won += won
 			a.lost += lost
 			a.winDeals += winDeals
@@ -190,16 +210,15 @@ func Pipeline(ctx context.Context, pool *Pool, u User) (PipelineReport, error) {
 		}
 		return nil
 	})
-	if err != nil {
-		return PipelineReport{}, err
-	}
+}
 
-	// Stays in each stage, from the timeline: a stay starts with the first
-	// event in a stage and ends with the first event in the next one.
-	err = each(`WITH ev AS (
+// stays: time in each stage, from the timeline: a stay starts with the first
+// event in a stage and ends with the first event in the next one.
+func (q *pipelineQuery) stays(ctx context.Context) error {
+	return q.each(ctx, `WITH ev AS (
 			SELECT e.lead_id, e.seq, e.at, e.stage, lag(e.stage) OVER (PARTITION BY e.lead_id ORDER BY e.seq) AS prev
 			FROM deal_events e JOIN leads l ON l.id = e.lead_id
-			WHERE e.stage <> '' AND `+scope+`
+			WHERE e.stage <> '' AND `+q.scope+`
 		), stays AS (
 			SELECT lead_id, stage, at, lead(at) OVER (PARTITION BY lead_id ORDER BY seq) AS left_at
 			FROM ev WHERE prev IS NULL OR prev <> stage
@@ -213,27 +232,27 @@ func Pipeline(ctx context.Context, pool *Pool, u User) (PipelineReport, error) {
 		if err := rows.Scan(&owner, &stage, &n, &secs); err != nil {
 			return err
 		}
-		for _, a := range acc(owner) {
+		for _, a := range q.acc(owner) {
 			a.stageStays[stage] += n
 			a.stageSecs[stage] += secs
 		}
 		return nil
 	})
-	if err != nil {
-		return PipelineReport{}, err
-	}
+}
 
-	out := PipelineReport{PipelineFigures: total.result()}
-	if u.Manager() {
-		names := make([]string, 0, len(owners))
-		for o := range owners {
+// report is the sums as the API shows them, owners in name order.
+func (q *pipelineQuery) report() PipelineReport {
+	out := PipelineReport{PipelineFigures: q.total.result()}
+	if q.manager {
+		names := make([]string, 0, len(q.owners))
+		for o := range q.owners {
 			names = append(names, o)
 		}
 		slices.Sort(names)
 		out.Owners = []OwnerPipeline{}
 		for _, o := range names {
-			out.Owners = append(out.Owners, OwnerPipeline{Owner: o, PipelineFigures: owners[o].result()})
+			out.Owners = append(out.Owners, OwnerPipeline{Owner: o, PipelineFigures: q.owners[o].result()})
 		}
 	}
-	return out, nil
+	return out
 }
