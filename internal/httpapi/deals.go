@@ -132,17 +132,49 @@ type createLeadRequest struct {
 func (s *Server) createLead(c *gin.Context) error {
 	ctx := c.Request.Context()
 	u := userOf(c)
-	body, err := readBody(c.Request)
+	in, err := s.newLead(c, u)
 	if err != nil {
 		return err
+	}
+	if err := s.health.up(ctx); err != nil {
+		return err
+	}
+	_, err = s.cfg.Temporal.DescribeWorkflowExecution(ctx, workflows.WorkflowID(in.ID), "")
+	var nf *serviceerror.NotFound
+	switch {
+	case err == nil:
+		return s.existingLead(c, u, in.ID)
+	case !errors.As(err, &nf):
+		return s.temporalErr(ctx, err)
+	}
+	created, err := deals.Start(ctx, s.cfg.Temporal, in)
+	if err != nil {
+		return s.temporalErr(ctx, err)
+	}
+	if !created {
+		// A concurrent request with the same id started it first.
+		return s.existingLead(c, u, in.ID)
+	}
+	s.log.Info("lead workflow started", "leadID", in.ID, "owner", in.Owner, "by", u.Email)
+	c.Header("Location", "/v1/leads/"+in.ID)
+	return s.answerCreated(c, in.ID)
+}
+
+// newLead reads the request into the workflow's input: the lead's id (the
+// client's, one derived from its Idempotency-Key, or a new one), validated,
+// with its owner and manager named as the users table does.
+func (s *Server) newLead(c *gin.Context, u User) (workflows.NewLead, error) {
+	body, err := readBody(c.Request)
+	if err != nil {
+		return workflows.NewLead{}, err
 	}
 	var req createLeadRequest
 	if err := decodeObject(body, &req, false); err != nil {
-		return err
+		return workflows.NewLead{}, err
 	}
 	key, err := idempotencyKey(c)
 	if err != nil {
-		return err
+		return workflows.NewLead{}, err
 	}
 	id := req.ID
 	switch {
@@ -168,48 +200,26 @@ func (s *Server) createLead(c *gin.Context) error {
 	}
 	errs = append(errs, in.Validate()...)
 	if len(errs) > 0 {
-		return invalid(errs...)
+		return in, invalid(errs...)
 	}
 	if !strings.EqualFold(in.Owner, u.Email) && !u.Manager() {
-		return forbidden("only a manager may create a lead for another owner")
+		return in, forbidden("only a manager may create a lead for another owner")
 	}
-	if err := s.resolveUsers(ctx, u, &in); err != nil {
-		return err
-	}
-	if err := s.health.up(ctx); err != nil {
-		return err
-	}
+	return in, s.resolveUsers(c.Request.Context(), u, &in)
+}
 
-	wid := workflows.WorkflowID(id)
-	_, err = s.cfg.Temporal.DescribeWorkflowExecution(ctx, wid, "")
-	var nf *serviceerror.NotFound
-	switch {
-	case err == nil:
-		return s.existingLead(c, u, id)
-	case !errors.As(err, &nf):
-		return s.temporalErr(ctx, err)
-	}
-
-	created, err := deals.Start(ctx, s.cfg.Temporal, in)
-	if err != nil {
-		return s.temporalErr(ctx, err)
-	}
-	if !created {
-		// A concurrent request with the same id started it first.
-		return s.existingLead(c, u, id)
-	}
-	s.log.Info("lead workflow started", "leadID", id, "owner", in.Owner, "by", u.Email)
-	c.Header("Location", "/v1/leads/"+id)
-
-	// Wait, briefly, for the workflow to answer and to have written the lead
-	// row: then every action works and the lead is in lists. The workflow
-	// answers its state query before its first activity has written the
-	// row, so the answer alone does not say the row is there. A deal whose
-	// worker is down is still created, durably; it says so with 202.
+// answerCreated waits, briefly, for the new deal's workflow to answer and to
+// have written the lead row: then every action works and the lead is in
+// lists (201). The workflow answers its state query before its first
+// activity has written the row, so the answer alone does not say the row is
+// there. A deal whose worker is down is still created, durably; it says so
+// with 202.
+func (s *Server) answerCreated(c *gin.Context, id string) error {
+	ctx := c.Request.Context()
 	wctx, cancel := context.WithTimeout(ctx, readyBudget(ctx))
 	defer cancel()
 	var view *workflows.DealView
-	err = retryNotReady(wctx, func() error {
+	err := retryNotReady(wctx, func() error {
 		if view == nil {
 			v, err := s.queryState(wctx, id)
 			if err != nil {
@@ -225,7 +235,7 @@ func (s *Server) createLead(c *gin.Context) error {
 		var p *Problem
 		waitEnded := wctx.Err() != nil || errors.As(err, &p) && p.Status == http.StatusGatewayTimeout
 		if ctx.Err() == nil && (errors.Is(err, errNotReady) || waitEnded) {
-			c.JSON(http.StatusAccepted, gin.H{"id": id, "workflowId": wid,
+			c.JSON(http.StatusAccepted, gin.H{"id": id, "workflowId": workflows.WorkflowID(id),
 				"message": "the lead is recorded and its deal is being set up; GET its Location shortly"})
 			return nil
 		}
