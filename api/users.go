@@ -20,25 +20,7 @@ import (
 // reads only DATABASE_URL, and migrates first, so it works before the API
 // has ever started.
 func usersCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	usage := func() {
-		fmt.Fprint(stderr, `Usage:
-  api users create --email E --name N --role rep|manager
-      Creates the user unless one with that email exists, then issues a new
-      token and prints it as the last line of the output (it is shown only
-      this once; only its SHA-256 hash is stored).
-  api users revoke --token T
-  api users revoke --token -
-  api users revoke --email E
-      Revokes the token, or every token of the user. With "-" the token is
-      read from standard input, so that it appears in neither the process
-      list nor the shell's history.
-
-Environment:
-`)
-		for _, v := range []config.Var{config.DatabaseURL} {
-			fmt.Fprintf(stderr, "  %-22s %s (default %s)\n", v.Name, v.Usage, v.Default)
-		}
-	}
+	usage := func() { usersUsage(stderr) }
 	if len(args) == 0 || (args[0] != "create" && args[0] != "revoke") {
 		if len(args) == 0 || (args[0] != "-h" && args[0] != "-help" && args[0] != "--help") {
 			fmt.Fprintln(stderr, "api users: want create or revoke")
@@ -77,34 +59,64 @@ Environment:
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	switch sub {
-	case "create":
-		if *token != "" {
-			fmt.Fprintln(stderr, "api users create: --token applies to revoke")
-			return 2
-		}
-		n := store.NewUser{Email: strings.TrimSpace(*email), Name: strings.TrimSpace(*name), Role: *role}
-		if errs := n.Validate(); len(errs) > 0 {
-			for _, e := range errs {
-				fmt.Fprintf(stderr, "api users create: --%s %s\n", e.Field, e.Reason)
-			}
-			return 2
-		}
-		return report(stderr, createUser(ctx, dbURL, n, stdout))
-	default:
-		if (*token == "") == (*email == "") {
-			fmt.Fprintln(stderr, "api users revoke: give either --token or --email")
-			return 2
-		}
-		if *token == "-" {
-			line, err := bufio.NewReader(io.LimitReader(stdin, 4096)).ReadString('\n')
-			if *token = strings.TrimSpace(line); *token == "" {
-				fmt.Fprintf(stderr, "api users revoke: --token -: no token on standard input (%v)\n", err)
-				return 2
-			}
-		}
-		return report(stderr, revoke(ctx, dbURL, *token, *email, stdout))
+	if sub == "create" {
+		return usersCreate(ctx, dbURL, *email, *name, *role, *token, stdout, stderr)
 	}
+	return usersRevoke(ctx, dbURL, *token, *email, stdin, stdout, stderr)
+}
+
+const usersHelp = `Usage:
+  api users create --email E --name N --role rep|manager
+      Creates the user unless one with that email exists, then issues a new
+      token and prints it as the last line of the output (it is shown only
+      this once; only its SHA-256 hash is stored).
+  api users revoke --token T
+  api users revoke --token -
+  api users revoke --email E
+      Revokes the token, or every token of the user. With "-" the token is
+      read from standard input, so that it appears in neither the process
+      list nor the shell's history.
+
+Environment:
+`
+
+func usersUsage(stderr io.Writer) {
+	fmt.Fprint(stderr, usersHelp)
+	for _, v := range []config.Var{config.DatabaseURL} {
+		fmt.Fprintf(stderr, "  %-22s %s (default %s)\n", v.Name, v.Usage, v.Default)
+	}
+}
+
+// usersCreate is `api users create`.
+func usersCreate(ctx context.Context, dbURL, email, name, role, token string, stdout, stderr io.Writer) int {
+	if token != "" {
+		fmt.Fprintln(stderr, "api users create: --token applies to revoke")
+		return 2
+	}
+	n := store.NewUser{Email: strings.TrimSpace(email), Name: strings.TrimSpace(name), Role: role}
+	if errs := n.Validate(); len(errs) > 0 {
+		for _, e := range errs {
+			fmt.Fprintf(stderr, "api users create: --%s %s\n", e.Field, e.Reason)
+		}
+		return 2
+	}
+	return report(stderr, createUser(ctx, dbURL, n, stdout))
+}
+
+// usersRevoke is `api users revoke`.
+func usersRevoke(ctx context.Context, dbURL, token, email string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if (token == "") == (email == "") {
+		fmt.Fprintln(stderr, "api users revoke: give either --token or --email")
+		return 2
+	}
+	if token == "-" {
+		line, err := bufio.NewReader(io.LimitReader(stdin, 4096)).ReadString('\n')
+		if token = strings.TrimSpace(line); token == "" {
+			fmt.Fprintf(stderr, "api users revoke: --token -: no token on standard input (%v)\n", err)
+			return 2
+		}
+	}
+	return report(stderr, revoke(ctx, dbURL, token, email, stdout))
 }
 
 func report(stderr io.Writer, err error) int {
