@@ -150,7 +150,7 @@ func (c *checker) email(field, v string) {
 		return
 	}
 	a, err := mail.ParseAddress(v)
-	if err != nil || a.Address != v || !strings.Contains(v, "@") {
+	if err != nil || a.Address != v { // ParseAddress refuses an address without @
 		c.add(field, "is not a valid email address")
 	}
 }
@@ -265,9 +265,7 @@ func (n NewLead) Validate() []FieldError {
 	c.email("owner", n.Owner)
 	c.text("owner", n.Owner, true, maxText)
 	c.email("manager", n.Manager)
-	if n.Currency != "" {
-		c.oneOf("currency", n.Currency, Currencies)
-	}
+	c.oneOf("currency", n.Currency, Currencies) // none: the deal's default
 	n.Lead.check(&c, true)
 	if n.Policy != nil {
 		if err := n.Policy.Validate(); err != nil {

@@ -40,6 +40,7 @@ func TestInputRules(t *testing.T) {
 		{&EditLead{Email: sptr("Pat <pat@contoso.example>")}, "email", "is not a valid email address"},
 		{&EditLead{Phone: sptr("call me")}, "phone", "may hold only digits"},
 		{&EditLead{Phone: sptr("1234")}, "phone", "is not a plausible phone number"},
+		{&EditLead{Phone: sptr("12-34")}, "phone", "is not a plausible phone number"},
 		{&EditLead{Phone: sptr("+1 " + strings.Repeat("5", 38))}, "phone", "is not a plausible phone number"},
 		{&EditLead{Source: sptr("Radio")}, "source", "must be one of: Advertisement"},
 		{&EditLead{Rating: sptr("Lukewarm")}, "rating", "must be one of: Hot, Warm, Cold"},
@@ -118,7 +119,7 @@ func TestInputRules(t *testing.T) {
 	good := []Command{
 		&EditLead{Topic: sptr(strings.Repeat("é", maxText)), Phone: sptr("+1 (555) 010-0 x7/8"), Email: sptr("pat@contoso.example"),
 			Budget: dptr("9999999999999.9999"), EstimatedValue: dptr("0"), ExistingAccountID: sptr("ACC-1.a_b")},
-		&EditLead{Phone: sptr("12345"), Source: sptr("Web"), Rating: sptr("Cold"), PurchaseTimeframe: sptr("Unknown"), PurchaseProcess: sptr("Committee")},
+		&EditLead{Phone: sptr("99999"), Source: sptr("Web"), Rating: sptr("Cold"), PurchaseTimeframe: sptr("Unknown"), PurchaseProcess: sptr("Committee")},
 		&EditLead{Phone: sptr("+1 " + strings.Repeat("5", 37))},
 		&Disqualify{Reason: "Canceled", Note: strings.Repeat("x", maxLongText)},
 		&EditOpportunity{Probability: prob(0), EstimatedRevenue: dptr("0")},

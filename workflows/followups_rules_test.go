@@ -241,7 +241,11 @@ func TestMessageBodies(t *testing.T) {
 	if got := NewDeal(in, t0).ContactName(); got != "Pat" {
 		t.Errorf("first name only: %q", got)
 	}
-	in.Lead.FirstName = ""
+	in.Lead.FirstName, in.Lead.LastName = "", "Lee"
+	if got := NewDeal(in, t0).ContactName(); got != "Lee" {
+		t.Errorf("last name only: %q", got)
+	}
+	in.Lead.LastName = ""
 	if got := NewDeal(in, t0).ContactName(); got != "Contoso" {
 		t.Errorf("no name: %q", got)
 	}

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -342,15 +343,13 @@ func (d *Deal) Customer() string {
 	return d.Lead.FirstName + " " + d.Lead.LastName
 }
 
-// ContactName is how messages address the customer's contact.
+// ContactName is how messages address the customer's contact: their name,
+// or the customer's when the lead has none.
 func (d *Deal) ContactName() string {
-	if d.Lead.FirstName == "" && d.Lead.LastName == "" {
-		return d.Customer()
+	if n := strings.TrimSpace(d.Lead.FirstName + " " + d.Lead.LastName); n != "" {
+		return n
 	}
-	if d.Lead.LastName == "" {
-		return d.Lead.FirstName
-	}
-	return d.Lead.FirstName + " " + d.Lead.LastName
+	return d.Customer()
 }
 
 // CurrentQuote is the newest quote revision, or nil.

@@ -225,6 +225,13 @@ func TestEditOpportunity(t *testing.T) {
 	if d.Opportunity.RevenueOverride != nil || !d.Value().Equal(dec("2000")) {
 		t.Errorf("after clearing the override: %v, value %s", d.Opportunity.RevenueOverride, d.Value())
 	}
+	// Without an override or lines, the deal is worth the lead's estimate.
+	in := readyLead("eo2")
+	in.Lead.EstimatedValue = dptr("48000")
+	d = drive(t, NewDeal(in, t0), &Qualify{}, &EditOpportunity{ClearRevenueOverride: true})
+	if !d.Value().Equal(dec("48000")) {
+		t.Errorf("no override, no lines: value %s, want the lead's estimate", d.Value())
+	}
 }
 
 func TestOpportunityItems(t *testing.T) {
