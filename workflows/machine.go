@@ -156,7 +156,7 @@ func (d *Deal) Apply(cmd Command, now time.Time) (Change, Result, error) {
 func (d *Deal) plan(cmd Command, now time.Time) (effect, error) {
 	act := cmd.Action()
 	if fields := cmd.Validate(); len(fields) > 0 {
-		return nil, d.reject(RejectInvalid, act, nil, fields, "invalid %s input: %s", act, describe(fields))
+		return nil, d.reject(RejectInvalid, act, nil, fields, "invalid %s input: %s", act, Describe(fields))
 	}
 	s, ok := SpecOf(act)
 	if !ok {
@@ -353,8 +353,6 @@ func Describe(fields []FieldError) string {
 	}
 	return strings.Join(parts, "; ")
 }
-
-func describe(fields []FieldError) string { return Describe(fields) }
 
 func joinNames[T ~string](names []T, sep string) string {
 	parts := make([]string, len(names))

@@ -75,7 +75,7 @@ func newDealWorkflow(ctx workflow.Context, in NewLead) (*dealWorkflow, error) {
 		w.d = in.State // continued as new: the state was written already
 	} else {
 		if errs := in.Validate(); len(errs) > 0 {
-			return nil, temporal.NewNonRetryableApplicationError("invalid lead: "+describe(errs), "InvalidLead", nil)
+			return nil, temporal.NewNonRetryableApplicationError("invalid lead: "+Describe(errs), "InvalidLead", nil)
 		}
 		now := workflow.Now(ctx)
 		w.d = NewDeal(in, now)
