@@ -116,12 +116,14 @@ func newDealWorkflow(ctx workflow.Context, in NewLead) (*dealWorkflow, error) {
 				if w.closing != "" {
 					return rejectionError(w.closingRejection(act))
 				}
+				// mutate:equivalent "→ if true" rejectionError(nil) is nil: only the hand-over below is skipped, and the handler decodes the payload again
 				if err := w.d.Check(cmd, workflow.Now(ctx)); err != nil {
 					return rejectionError(err)
 				}
 				w.validated[id] = cmd
 				return nil
 			}})
+		// mutate:equivalent "→ if false" registering a handler under a fresh, valid name does not fail
 		if err != nil {
 			return nil, err
 		}

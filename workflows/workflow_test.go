@@ -695,3 +695,22 @@ func TestSignalWhileMovingIsCarried(t *testing.T) {
 		t.Fatalf("carried competitors %+v, last event %+v", o.Competitors, last)
 	}
 }
+
+// TestInvalidLeadFailsTheWorkflow: a lead that reaches the workflow invalid
+// (a starter that skipped the validation) fails it at once with a
+// non-retryable InvalidLead error naming the fields, writing nothing,
+// instead of failing its workflow task forever.
+func TestInvalidLeadFailsTheWorkflow(t *testing.T) {
+	s := newScenario(t)
+	in := fastLead("bad1")
+	in.Lead.Topic, in.Lead.Email = "", "not-an-email"
+	s.env.ExecuteWorkflow(WorkflowName, in)
+	var app *temporal.ApplicationError
+	if err := s.env.GetWorkflowError(); !errors.As(err, &app) || app.Type() != "InvalidLead" || !app.NonRetryable() ||
+		!strings.Contains(app.Error(), "invalid lead: topic is required; email is not a valid email address") {
+		t.Fatalf("workflow error %v", err)
+	}
+	if len(s.rec.changes) != 0 {
+		t.Errorf("%d writes", len(s.rec.changes))
+	}
+}
