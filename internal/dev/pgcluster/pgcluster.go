@@ -414,7 +414,8 @@ func (c *Cluster) pgctlStart(ctx context.Context) error {
 }
 
 func (c *Cluster) stop(mode string) error {
-	if _, _, ok := c.readPID(); !ok {
+	pid, _, ok := c.readPID()
+	if !ok {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -425,6 +426,16 @@ func (c *Cluster) stop(mode string) error {
 			return nil // it was not running after all (stale pid file)
 		}
 		return fmt.Errorf("pgcluster: pg_ctl stop -m %s: %w: %s", mode, err, tail(out, 600))
+	}
+	// pg_ctl returns once the postmaster has removed its pid file, which it
+	// does just before it exits: on a busy machine the process is still
+	// there a moment later. Stopped means gone.
+	deadline := time.Now().Add(30 * time.Second)
+	for postgresAlive(pid) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("pgcluster: postmaster %d still running 30 s after pg_ctl stop -m %s", pid, mode)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	return nil
 }
@@ -492,6 +503,12 @@ func postgresAlive(pid int) bool {
 	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 	if err != nil {
 		return !exists("/proc/self") // no procfs: trust the signal check
+	}
+	// A zombie has exited; only its parent has yet to reap it.
+	if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && strings.HasPrefix(strings.TrimSpace(string(stat[i+1:])), "Z") {
+			return false
+		}
 	}
 	name := strings.TrimSpace(string(comm))
 	return name == "postgres" || name == "postmaster"
