@@ -30,6 +30,8 @@ type recorder struct {
 	changes []Change
 	// failures is how many calls to fail first, as PostgreSQL down would.
 	failures int
+	// refuse, when set, fails the writes it returns an error for, for good.
+	refuse func(Change) error
 }
 
 func (r *recorder) ApplyChange(_ context.Context, ch Change) (ChangeResult, error) {
@@ -38,6 +40,11 @@ func (r *recorder) ApplyChange(_ context.Context, ch Change) (ChangeResult, erro
 	if r.failures > 0 {
 		r.failures--
 		return ChangeResult{}, errors.New("connection refused")
+	}
+	if r.refuse != nil {
+		if err := r.refuse(ch); err != nil {
+			return ChangeResult{}, err
+		}
 	}
 	r.changes = append(r.changes, ch)
 	if ch.Qualify != nil {
@@ -713,4 +720,50 @@ func TestInvalidLeadFailsTheWorkflow(t *testing.T) {
 	if len(s.rec.changes) != 0 {
 		t.Errorf("%d writes", len(s.rec.changes))
 	}
+}
+
+// TestWriteRefusedForGood: a write PostgreSQL refuses for good (the activity's
+// non-retryable errors) fails the Update that asked for it and leaves the
+// deal as it was; the lead's own first write failing fails the workflow
+// rather than running a deal nothing records.
+func TestWriteRefusedForGood(t *testing.T) {
+	unknownAccount := temporal.NewNonRetryableApplicationError("account ACC-9 is not on file", ErrorTypeUnknownAccount, nil)
+	s := newScenario(t)
+	s.rec.refuse = func(ch Change) error {
+		if ch.Qualify != nil {
+			return unknownAccount
+		}
+		return nil
+	}
+	s.steps = append(s.steps, step{after: minute, act: ActQualify, cmd: Qualify{}, reject: "failed"})
+	s.check(minute, func(t *testing.T, v DealView) {
+		if v.Stage != StageQualify || v.Opportunity != nil || len(v.Timeline) != 1 {
+			t.Errorf("after the refused write: %s, opportunity %v, %d events", v.Stage, v.Opportunity, len(v.Timeline))
+		}
+	}).do(minute, ActDisqualify, Disqualify{Reason: "Lost"})
+	s.run(fastLead("wr1"))
+
+	s2 := newScenario(t)
+	s2.rec.refuse = func(Change) error {
+		return temporal.NewNonRetryableApplicationError("bad data", "InvalidChange", nil)
+	}
+	s2.env.ExecuteWorkflow(WorkflowName, fastLead("wr2"))
+	if err := s2.env.GetWorkflowError(); err == nil || !strings.Contains(err.Error(), "record lead wr2") || !strings.Contains(err.Error(), "bad data (type: InvalidChange") {
+		t.Fatalf("workflow error %v", err)
+	}
+}
+
+// TestRefusedSignalNamesItsSender: a valid signal the deal refuses is
+// recorded with the actor it names; an unreadable one as from "unknown".
+func TestRefusedSignalNamesItsSender(t *testing.T) {
+	s := newScenario(t)
+	s.signal(minute, ActFulfillOrder, map[string]any{"actor": "ops@example.com"}).
+		signal(minute, ActDisqualify, map[string]any{"actor": "ops@example.com", "reason": 7}).
+		check(minute, func(t *testing.T, v DealView) {
+			if a, b := v.Timeline[1], v.Timeline[2]; a.Accepted || a.Actor != "ops@example.com" || b.Accepted || b.Actor != "unknown" {
+				t.Errorf("refused events %+v, %+v", a, b)
+			}
+		}).
+		do(minute, ActDisqualify, Disqualify{Reason: "Lost"})
+	s.run(fastLead("sig2"))
 }
