@@ -83,9 +83,13 @@ var (
 	opportunityStages = []Stage{StageDevelop, StagePropose, StageClose}
 	open              = []Status{StatusOpen}
 	won               = []Status{StatusWon}
-	post              = func(path string) Route { return Route{Method: "POST", Path: path} }
-	deleteItem        = func(path string) Route { return Route{Method: "DELETE", Path: path + "/:itemId"} }
 )
+
+// post is a POST route at path.
+func post(path string) Route { return Route{Method: "POST", Path: path} }
+
+// deleteItem is the DELETE route of one item under path.
+func deleteItem(path string) Route { return Route{Method: "DELETE", Path: path + "/:itemId"} }
 
 // Specs is every action, one row each, in a fixed order (the order signals
 // of different actions waiting at once are taken in: keep it).
@@ -157,7 +161,7 @@ func (s ActionSpec) allows(d *Deal) bool {
 func (s ActionSpec) wrongStage(d *Deal) error {
 	return d.reject(RejectWrongStage, s.Action, nil, nil,
 		"%s is not allowed in stage %s while the deal is %s (allowed in %s while %s)",
-		s.Action, d.Stage, d.Status, joinNames(s.stages, ", "), joinNames(s.statuses, " or "))
+		s.Action, d.Stage, d.Status, JoinNames(s.stages, ", "), JoinNames(s.statuses, " or "))
 }
 
 // The actions, one method each, in Specs' order. Each checks everything
@@ -166,18 +170,18 @@ func (s ActionSpec) wrongStage(d *Deal) error {
 func (d *Deal) editLead(c *EditLead, now time.Time) (effect, error) {
 	return func() (Change, Result) {
 		l := &d.Lead
-		setStr(&l.Topic, c.Topic)
-		setStr(&l.FirstName, c.FirstName)
-		setStr(&l.LastName, c.LastName)
-		setStr(&l.Company, c.Company)
-		setStr(&l.JobTitle, c.JobTitle)
-		setStr(&l.Email, c.Email)
-		setStr(&l.Phone, c.Phone)
-		setStr(&l.Source, c.Source)
-		setStr(&l.Rating, c.Rating)
-		setStr(&l.PurchaseTimeframe, c.PurchaseTimeframe)
-		setStr(&l.PurchaseProcess, c.PurchaseProcess)
-		setStr(&l.ExistingAccountID, c.ExistingAccountID)
+		setVal(&l.Topic, c.Topic)
+		setVal(&l.FirstName, c.FirstName)
+		setVal(&l.LastName, c.LastName)
+		setVal(&l.Company, c.Company)
+		setVal(&l.JobTitle, c.JobTitle)
+		setVal(&l.Email, c.Email)
+		setVal(&l.Phone, c.Phone)
+		setVal(&l.Source, c.Source)
+		setVal(&l.Rating, c.Rating)
+		setVal(&l.PurchaseTimeframe, c.PurchaseTimeframe)
+		setVal(&l.PurchaseProcess, c.PurchaseProcess)
+		setVal(&l.ExistingAccountID, c.ExistingAccountID)
 		setVal(&l.Budget, c.Budget)
 		setVal(&l.EstimatedValue, c.EstimatedValue)
 		setVal(&l.DecisionMakerIdentified, c.DecisionMakerIdentified)
@@ -242,8 +246,8 @@ func (d *Deal) assign(c *Assign, now time.Time) (effect, error) {
 func (d *Deal) editOpportunity(c *EditOpportunity, now time.Time) (effect, error) {
 	return func() (Change, Result) {
 		o := d.Opportunity
-		setStr(&o.CustomerNeed, c.CustomerNeed)
-		setStr(&o.ProposedSolution, c.ProposedSolution)
+		setVal(&o.CustomerNeed, c.CustomerNeed)
+		setVal(&o.ProposedSolution, c.ProposedSolution)
 		if c.EstimatedRevenue != nil {
 			v := *c.EstimatedRevenue
 			o.RevenueOverride = &v
@@ -375,8 +379,8 @@ func (d *Deal) editQuote(c *EditQuote, now time.Time) (effect, error) {
 		return nil, err
 	}
 	return func() (Change, Result) {
-		setStr(&q.Name, c.Name)
-		setStr(&q.PaymentTerms, c.PaymentTerms)
+		setVal(&q.Name, c.Name)
+		setVal(&q.PaymentTerms, c.PaymentTerms)
 		if c.EffectiveTo != nil {
 			q.EffectiveTo = c.EffectiveTo
 		}

@@ -507,6 +507,7 @@ func (r RemoveItem) Action() Action { return r.Kind }
 
 // SetItemID names the item to remove (the API takes it from the path).
 func (r *RemoveItem) SetItemID(id string) { r.ID = id }
+
 func (r RemoveItem) Validate() []FieldError {
 	var c checker
 	c.text("id", r.ID, true, maxText)

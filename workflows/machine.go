@@ -336,8 +336,6 @@ func (d *Deal) Header() DealHeader {
 		CreatedAt: d.CreatedAt, StageEnteredAt: d.StageEnteredAt, ClosedAt: d.ClosedAt}
 }
 
-func setStr(dst *string, v *string) { setVal(dst, v) }
-
 // setVal sets *dst to *v when v is given.
 func setVal[T any](dst *T, v *T) {
 	if v != nil {
@@ -354,7 +352,8 @@ func Describe(fields []FieldError) string {
 	return strings.Join(parts, "; ")
 }
 
-func joinNames[T ~string](names []T, sep string) string {
+// JoinNames joins names (stages, statuses, …) with sep.
+func JoinNames[T ~string](names []T, sep string) string {
 	parts := make([]string, len(names))
 	for i, x := range names {
 		parts[i] = string(x)

@@ -125,10 +125,10 @@ func (f LeadFilter) sort() string {
 func (f LeadFilter) Validate() []workflows.FieldError {
 	var errs []workflows.FieldError
 	if f.Stage != "" && !slices.Contains(workflows.Stages, workflows.Stage(f.Stage)) {
-		errs = append(errs, workflows.FieldError{Field: "stage", Reason: "must be one of: " + joinNames(workflows.Stages)})
+		errs = append(errs, workflows.FieldError{Field: "stage", Reason: "must be one of: " + workflows.JoinNames(workflows.Stages, ", ")})
 	}
 	if f.Status != "" && !slices.Contains(workflows.Statuses, workflows.Status(f.Status)) {
-		errs = append(errs, workflows.FieldError{Field: "status", Reason: "must be one of: " + joinNames(workflows.Statuses)})
+		errs = append(errs, workflows.FieldError{Field: "status", Reason: "must be one of: " + workflows.JoinNames(workflows.Statuses, ", ")})
 	}
 	if len(strings.TrimSpace(f.Query)) > 200 {
 		errs = append(errs, workflows.FieldError{Field: "q", Reason: "is longer than 200 characters"})
@@ -151,14 +151,6 @@ func (f LeadFilter) Validate() []workflows.FieldError {
 		}
 	}
 	return errs
-}
-
-func joinNames[T ~string](names []T) string {
-	s := make([]string, len(names))
-	for i, n := range names {
-		s[i] = string(n)
-	}
-	return strings.Join(s, ", ")
 }
 
 // cursor is the opaque position after the last row of a page.
