@@ -27,40 +27,60 @@ type Var struct {
 
 // Environment variables, shared by the binaries that read them.
 var (
-	TemporalAddress   = Var{"TEMPORAL_ADDRESS", "127.0.0.1:7233", "Temporal frontend host:port"}
-	TemporalNamespace = Var{"TEMPORAL_NAMESPACE", "default", "Temporal namespace of the deals"}
-	DatabaseURL       = Var{"DATABASE_URL", "postgres://postgres@127.0.0.1:5432/dealflow?sslmode=disable", "PostgreSQL connection URL"}
-	LogLevel          = Var{"LOG_LEVEL", "info", "log level: debug, info, warn, error"}
-	APIAddr           = Var{"API_ADDR", ":8080", "HTTP listen address of the API"}
-	APIRateLimit      = Var{"API_RATE_LIMIT", "20", "requests per second allowed per token, and requests failing authentication per client address (burst is twice that); 0 disables"}
-	APIRequestTimeout = Var{"API_REQUEST_TIMEOUT", "15s", "how long one API request may wait for Temporal or PostgreSQL"}
-	WorkerMetricsAddr = Var{"WORKER_METRICS_ADDR", ":9090", "listen address of the worker's /metrics; empty disables"}
-	SMTPAddr          = Var{"SMTP_ADDR", "", "SMTP server host:port for follow-up mail; empty records messages without sending"}
-	SMTPFrom          = Var{"SMTP_FROM", "dealflow@localhost", "sender address of follow-up mail"}
+	TemporalAddress       = Var{"TEMPORAL_ADDRESS", "127.0.0.1:7233", "Temporal frontend host:port (Temporal Cloud: <namespace>.<account>.tmprl.cloud:7233)"}
+	TemporalNamespace     = Var{"TEMPORAL_NAMESPACE", "default", "Temporal namespace of the deals"}
+	TemporalAPIKey        = Var{"TEMPORAL_API_KEY", "", "API key sent as Authorization: Bearer (Temporal Cloud, or a JWT); turns TLS on unless TEMPORAL_TLS=false"}
+	TemporalTLS           = Var{"TEMPORAL_TLS", "", "true or false; TLS is on by default when an API key or any TEMPORAL_TLS_* setting is given"}
+	TemporalTLSClientCert = Var{"TEMPORAL_TLS_CLIENT_CERT_PATH", "", "PEM client certificate for mTLS, with TEMPORAL_TLS_CLIENT_KEY_PATH"}
+	TemporalTLSClientKey  = Var{"TEMPORAL_TLS_CLIENT_KEY_PATH", "", "PEM private key of the client certificate"}
+	TemporalTLSServerCA   = Var{"TEMPORAL_TLS_SERVER_CA_CERT_PATH", "", "PEM CA certificate(s) the frontend's certificate must chain to; empty: the system's roots"}
+	TemporalTLSServerName = Var{"TEMPORAL_TLS_SERVER_NAME", "", "name the frontend's certificate must carry; empty: the host of the address"}
+	TemporalProfile       = Var{"TEMPORAL_PROFILE", "default", "profile of the profile file to use (the temporal CLI's TOML file)"}
+	TemporalConfigFile    = Var{"TEMPORAL_CONFIG_FILE", "", "profile file; empty: $XDG_CONFIG_HOME/temporalio/temporal.toml (~/.config/…) when it exists; TEMPORAL_* variables override its values"}
+	DatabaseURL           = Var{"DATABASE_URL", "postgres://postgres@127.0.0.1:5432/dealflow?sslmode=disable", "PostgreSQL connection URL"}
+	LogLevel              = Var{"LOG_LEVEL", "info", "log level: debug, info, warn, error"}
+	APIAddr               = Var{"API_ADDR", ":8080", "HTTP listen address of the API"}
+	APIRateLimit          = Var{"API_RATE_LIMIT", "20", "requests per second allowed per token, and requests failing authentication per client address (burst is twice that); 0 disables"}
+	APIRequestTimeout     = Var{"API_REQUEST_TIMEOUT", "15s", "how long one API request may wait for Temporal or PostgreSQL"}
+	WorkerMetricsAddr     = Var{"WORKER_METRICS_ADDR", ":9090", "listen address of the worker's /metrics; empty disables"}
+	SMTPAddr              = Var{"SMTP_ADDR", "", "SMTP server host:port for follow-up mail; empty records messages without sending"}
+	SMTPFrom              = Var{"SMTP_FROM", "dealflow@localhost", "sender address of follow-up mail"}
+	WorkerStopTimeout     = Var{"WORKER_STOP_TIMEOUT", "30s", "on SIGTERM, how long the worker lets in-flight workflow tasks and activities finish before it cancels them"}
 )
 
 // All lists every variable above, in declaration order: the README's table,
 // the dev stack and the docker-compose check are compared against it.
 var All = []Var{
-	TemporalAddress, TemporalNamespace, DatabaseURL, LogLevel,
-	APIAddr, APIRateLimit, APIRequestTimeout, WorkerMetricsAddr,
-	SMTPAddr, SMTPFrom,
+	TemporalAddress, TemporalNamespace, TemporalAPIKey, TemporalTLS, TemporalTLSClientCert, TemporalTLSClientKey,
+	TemporalTLSServerCA, TemporalTLSServerName, TemporalProfile, TemporalConfigFile,
+	DatabaseURL, LogLevel, APIAddr, APIRateLimit, APIRequestTimeout, WorkerMetricsAddr,
+	SMTPAddr, SMTPFrom, WorkerStopTimeout,
 }
 
 // Reader collects values and validation errors for one binary. Call the
 // typed getters, then Err.
 type Reader struct {
-	vars []Var
-	errs []error
-	env  func(string) (string, bool)
+	vars    []Var
+	errs    []error
+	env     func(string) (string, bool)
+	environ func() []string
 }
 
 // NewReader reads from the process environment.
-func NewReader() *Reader { return &Reader{env: os.LookupEnv} }
+func NewReader() *Reader { return &Reader{env: os.LookupEnv, environ: os.Environ} }
 
 // NewReaderFrom reads from a map; for tests.
 func NewReaderFrom(m map[string]string) *Reader {
-	return &Reader{env: func(k string) (string, bool) { v, ok := m[k]; return v, ok }}
+	return &Reader{
+		env: func(k string) (string, bool) { v, ok := m[k]; return v, ok },
+		environ: func() []string {
+			out := make([]string, 0, len(m))
+			for k, v := range m {
+				out = append(out, k+"="+v)
+			}
+			return out
+		},
+	}
 }
 
 func (r *Reader) raw(v Var) string {
@@ -93,12 +113,22 @@ func (r *Reader) Addr(v Var, required bool) string {
 		}
 		return s
 	}
-	if _, port, err := net.SplitHostPort(s); err != nil {
-		r.fail(v, "want host:port, got %q", s)
-	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		r.fail(v, "bad port in %q", s)
+	if err := checkHostPort(s); err != nil {
+		r.fail(v, "%v", err)
 	}
 	return s
+}
+
+// checkHostPort checks a host:port (host may be empty).
+func checkHostPort(s string) error {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("want host:port, got %q", s)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("bad port in %q", s)
+	}
+	return nil
 }
 
 // PostgresURL returns a postgres:// URL.
@@ -156,7 +186,7 @@ func Usage(w io.Writer, name, about string, vars []Var) {
 		if def == "" {
 			def = `""`
 		}
-		fmt.Fprintf(w, "  %-22s %s (default %s)\n", v.Name, v.Usage, def)
+		fmt.Fprintf(w, "  %-33s %s (default %s)\n", v.Name, v.Usage, def)
 	}
 }
 
