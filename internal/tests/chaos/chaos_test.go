@@ -92,22 +92,7 @@ func TestCrashRestart(t *testing.T) {
 	loadDone := make(chan struct{})
 	go func() { chaosDone <- cr.run(ctx, rng, tr, started, loadDone) }()
 
-	scriptCtx, scriptCancel := context.WithTimeout(ctx, 15*time.Minute)
-	defer scriptCancel()
-	jobs := make(chan *deal)
-	var wg sync.WaitGroup
-	for range *flagClients {
-		wg.Go(func() {
-			for d := range jobs {
-				d.err = d.sc.script(scriptCtx, d)
-			}
-		})
-	}
-	for _, d := range deals {
-		jobs <- d
-	}
-	close(jobs)
-	wg.Wait()
+	runScripts(ctx, deals, *flagClients)
 	close(loadDone)
 	scriptsTook := time.Since(started)
 	if err := <-chaosDone; err != nil {
@@ -128,7 +113,7 @@ func TestCrashRestart(t *testing.T) {
 	}
 	tr.mu.Unlock()
 
-	res := verify(ctx, t, deals, run)
+	res := verify(ctx, t, stack, deals, run)
 	f := figures{deals: len(deals), crashes: &cr, traffic: tr, result: res, scriptsFailed: failed, wall: time.Since(started)}
 	t.Log(f.String())
 	if res.duplicates != 0 || res.lost != 0 || res.differing != 0 {
@@ -137,6 +122,27 @@ func TestCrashRestart(t *testing.T) {
 	if t.Failed() {
 		t.Log(stack.Logs(40))
 	}
+}
+
+// runScripts has clients reps work the deals, each its scenario's script,
+// and returns when every script has ended (or 15 minutes have passed).
+func runScripts(ctx context.Context, deals []*deal, clients int) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
+	defer cancel()
+	jobs := make(chan *deal)
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			for d := range jobs {
+				d.err = d.sc.script(ctx, d)
+			}
+		})
+	}
+	for _, d := range deals {
+		jobs <- d
+	}
+	close(jobs)
+	wg.Wait()
 }
 
 // crashes breaks the stack's processes at random moments, one after the

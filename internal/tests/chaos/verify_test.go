@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"dealflow/internal/tests/chaos/dealrows"
+	"dealflow/internal/tests/e2e"
 	"dealflow/workflows"
 )
 
@@ -122,7 +123,7 @@ func joinKeys(a, b map[string]int) map[string]bool {
 
 // verify waits until every deal has reached its outcome (or -chaos.settle
 // passes), then checks each against PostgreSQL and the mail sink.
-func verify(ctx context.Context, t *testing.T, deals []*deal, run string) result {
+func verify(ctx context.Context, t *testing.T, s *e2e.Stack, deals []*deal, run string) result {
 	t.Helper()
 	var res result
 	counts := map[string]int{}
@@ -137,7 +138,7 @@ func verify(ctx context.Context, t *testing.T, deals []*deal, run string) result
 	}
 	res.byScenario = strings.Join(names, ", ")
 
-	c, err := stack.Client(ctx)
+	c, err := s.Client(ctx)
 	if err != nil {
 		t.Fatalf("temporal client: %v", err)
 	}
@@ -182,7 +183,7 @@ func verify(ctx context.Context, t *testing.T, deals []*deal, run string) result
 	}
 
 	deliveries := sink.byKey()
-	pool, err := pgx.Connect(ctx, stack.DatabaseURL)
+	pool, err := pgx.Connect(ctx, s.DatabaseURL)
 	if err != nil {
 		t.Fatalf("connect to PostgreSQL: %v", err)
 	}
