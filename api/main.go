@@ -38,21 +38,23 @@ Commands:
   api users create --email E --name N --role rep|manager    create the user if new and print a fresh
                                                             token (the last line of the output)
   api users revoke --token T|- | --email E                  revoke one token ("-": read from stdin), or every
-                                                            token of a user`
+                                                            token of a user
+  api healthcheck                                           exit 0 if the API at API_ADDR is ready (/readyz
+                                                            answers 200), else print why and exit 1`
 
 type settings struct {
-	addr, temporalAddr, namespace, databaseURL string
-	logLevel                                   slog.Level
-	rateLimit                                  float64
-	requestTimeout                             time.Duration
+	addr, databaseURL string
+	temporal          config.Temporal
+	logLevel          slog.Level
+	rateLimit         float64
+	requestTimeout    time.Duration
 }
 
 func load() (settings, []config.Var, error) {
 	r := config.NewReader()
 	s := settings{
 		addr:           r.Addr(config.APIAddr, true),
-		temporalAddr:   r.Addr(config.TemporalAddress, true),
-		namespace:      r.String(config.TemporalNamespace, true),
+		temporal:       r.Temporal(),
 		databaseURL:    r.PostgresURL(config.DatabaseURL),
 		logLevel:       r.LogLevel(config.LogLevel),
 		rateLimit:      r.Float(config.APIRateLimit),
@@ -64,6 +66,9 @@ func load() (settings, []config.Var, error) {
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "users" {
 		os.Exit(usersCommand(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
+		os.Exit(healthcheck())
 	}
 	s, vars, err := load()
 	config.ParseFlags("api", about, vars)
@@ -83,6 +88,23 @@ func main() {
 		log.Error("api stopped", "error", err)
 		os.Exit(1)
 	}
+}
+
+// healthcheck is `api healthcheck`, for container healthchecks (the image
+// has no shell): it reads only API_ADDR and asks /readyz, which checks
+// Temporal and PostgreSQL.
+func healthcheck() int {
+	r := config.NewReader()
+	addr := r.Addr(config.APIAddr, true)
+	err := r.Err()
+	if err == nil {
+		err = config.Probe(context.Background(), config.APIAddr, addr, "/readyz")
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "api healthcheck: %v\n", err)
+		return 1
+	}
+	return 0
 }
 
 func serve(ctx context.Context, s settings, log *slog.Logger) error {
@@ -107,8 +129,7 @@ func serve(ctx context.Context, s settings, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	tc, err := temporalx.Dial(ctx, temporalx.Options{Address: s.temporalAddr, Namespace: s.namespace,
-		Logger: log, Metrics: metrics, Lazy: true})
+	tc, err := temporalx.Dial(ctx, temporalx.Options{Conn: s.temporal, Logger: log, Metrics: metrics, Lazy: true})
 	if err != nil {
 		return err
 	}
@@ -141,7 +162,8 @@ func serve(ctx context.Context, s settings, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.addr, err)
 	}
-	log.Info("api listening", "addr", ln.Addr().String(), "temporal", s.temporalAddr, "namespace", s.namespace,
+	log.Info("api listening", "addr", ln.Addr().String(), "temporal", tc.Address, "namespace", tc.Namespace,
+		"temporalAuth", s.temporal.Auth(), "temporalProfile", s.temporal.Profile,
 		"rateLimit", s.rateLimit, "requestTimeout", s.requestTimeout.String())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

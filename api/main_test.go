@@ -117,7 +117,9 @@ func TestConfigErrors(t *testing.T) {
 	if strings.Contains(err.Error(), "secret") {
 		t.Errorf("the error shows the database URL: %v", err)
 	}
-	if len(vars) != 7 {
-		t.Errorf("-h would list %d variables, want 7", len(vars))
+	// API_ADDR, DATABASE_URL, LOG_LEVEL, API_RATE_LIMIT, API_REQUEST_TIMEOUT
+	// and the ten of the Temporal connection.
+	if len(vars) != 15 {
+		t.Errorf("-h would list %d variables, want 15", len(vars))
 	}
 }

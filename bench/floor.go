@@ -15,10 +15,10 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"dealflow/internal/config"
 	"dealflow/internal/temporalx"
 )
 
@@ -124,11 +124,16 @@ func floorNoop(context.Context) error { return nil }
 // no-op activity on their own task queue, with the deal worker's options
 // (temporalx.NewWorker), until SIGTERM.
 func runFloorWorker() int {
-	addr, ns := os.Getenv("DEALFLOW_BENCH_TEMPORAL"), os.Getenv("DEALFLOW_BENCH_NAMESPACE")
+	r := config.NewReader()
+	conn := r.Temporal()
+	if err := r.Err(); err != nil {
+		fmt.Fprintf(os.Stderr, "floor worker: %v\n", err)
+		return 2
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	c, err := client.DialContext(ctx, client.Options{HostPort: addr, Namespace: ns, Logger: sdklog.NewStructuredLogger(log)})
+	c, err := temporalx.Dial(ctx, temporalx.Options{Conn: conn, Logger: log})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "floor worker: %v\n", err)
 		return 1

@@ -30,6 +30,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime"
@@ -43,6 +44,7 @@ import (
 
 	"dealflow/internal/config"
 	"dealflow/internal/dev/devstack"
+	"dealflow/internal/temporalx"
 	"dealflow/internal/tests/e2e"
 )
 
@@ -61,6 +63,7 @@ type options struct {
 	self                          bool
 	apiURL, tokens                string
 	temporal, namespace           string
+	conn                          config.Temporal // TLS and credentials from the TEMPORAL_* environment (without -self)
 	workerPID, apiPID, serverPID  int
 	n, conc, idle, idleActions    int
 	thankYou                      time.Duration
@@ -83,8 +86,15 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.self, "self", false, "start a stack of its own (Temporal dev server, PostgreSQL, worker and API built from this tree) and stop it at the end")
 	fs.StringVar(&o.apiURL, "api", "http://localhost:8080", "API base URL (without -self)")
 	fs.StringVar(&o.tokens, "token", os.Getenv("REP_TOKEN"), "bearer token(s) of the reps, comma-separated, used round-robin (without -self; default $REP_TOKEN). One token for all reps is throttled by API_RATE_LIMIT")
-	fs.StringVar(&o.temporal, "temporal", config.TemporalAddress.Default, "Temporal frontend host:port (without -self)")
-	fs.StringVar(&o.namespace, "namespace", config.TemporalNamespace.Default, "Temporal namespace (without -self)")
+	// Without -self, Temporal is reached as the worker reaches it: the
+	// TEMPORAL_* variables and the temporal CLI's profile file.
+	r := config.NewReader()
+	o.conn = r.Temporal()
+	if err := r.Err(); err != nil {
+		return o, fmt.Errorf("environment: %w", err)
+	}
+	fs.StringVar(&o.temporal, "temporal", o.conn.Address, "Temporal frontend host:port (without -self; default "+config.TemporalAddress.Name+")")
+	fs.StringVar(&o.namespace, "namespace", o.conn.Namespace, "Temporal namespace (without -self; default "+config.TemporalNamespace.Name+")")
 	fs.IntVar(&o.workerPID, "worker-pid", 0, "pid of the worker, to report its CPU and memory (without -self)")
 	fs.IntVar(&o.apiPID, "api-pid", 0, "pid of the API, to report its CPU and memory (without -self)")
 	fs.IntVar(&o.serverPID, "temporal-pid", 0, "pid of the Temporal server, to report its CPU and memory (without -self)")
@@ -218,10 +228,33 @@ type target struct {
 	apiURL              string
 	tokens              []string
 	temporal, namespace string
+	conn                config.Temporal // zero (plaintext) with -self
 	worker, api, server proc
 	extra               []proc // PostgreSQL, the floor worker
 	workerMetrics       string // the worker's /metrics URL (-self)
 	stack               *e2e.Stack
+}
+
+// dial connects to the target's Temporal; the SDK's log is discarded.
+func (t *target) dial(ctx context.Context) (*temporalx.Client, error) {
+	return temporalx.Dial(ctx, temporalx.Options{Conn: t.conn, Address: t.temporal, Namespace: t.namespace,
+		Logger: slog.New(slog.DiscardHandler)})
+}
+
+// temporalEnv is the environment that lets the floor worker reach the
+// target's Temporal: without -self, this process's TEMPORAL_* variables
+// (TLS, credentials, profile), with the address and namespace in use.
+func (t *target) temporalEnv() map[string]string {
+	env := map[string]string{}
+	if t.stack == nil {
+		for _, kv := range os.Environ() {
+			if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "TEMPORAL_") {
+				env[k] = v
+			}
+		}
+	}
+	env[config.TemporalAddress.Name], env[config.TemporalNamespace.Name] = t.temporal, t.namespace
+	return env
 }
 
 func (t *target) procs(floorWorker proc) []proc {
@@ -243,9 +276,9 @@ func bench(ctx context.Context, o options, command string, progress io.Writer) (
 	if o.self {
 		rep.Config.TemporalDB = o.temporalDB
 	}
-	tc, err := client.DialContext(ctx, client.Options{HostPort: t.temporal, Namespace: t.namespace, Logger: quietLogger()})
+	tc, err := t.dial(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("dial temporal %s: %w", t.temporal, err)
+		return nil, err
 	}
 	defer tc.Close()
 	runID := strconv.FormatInt(time.Now().UnixMilli(), 36)
@@ -359,7 +392,7 @@ func idleRun(ctx context.Context, o options, t *target, a *api, tc client.Client
 func startTarget(ctx context.Context, o options, progress io.Writer) (*target, func(), error) {
 	if !o.self {
 		t := &target{apiURL: strings.TrimRight(o.apiURL, "/"), tokens: splitTokens(o.tokens),
-			temporal: o.temporal, namespace: o.namespace,
+			temporal: o.temporal, namespace: o.namespace, conn: o.conn,
 			worker: proc{Name: "worker", PID: o.workerPID}, api: proc{Name: "api", PID: o.apiPID},
 			server: proc{Name: "temporal", PID: o.serverPID}}
 		return t, func() {}, nil
@@ -439,8 +472,7 @@ func startFloorWorker(ctx context.Context, t *target) (proc, func(), error) {
 	if err != nil {
 		return proc{}, nil, err
 	}
-	env := append(devstack.AppEnv(nil), roleEnv+"="+roleFloorWorker,
-		"DEALFLOW_BENCH_TEMPORAL="+t.temporal, "DEALFLOW_BENCH_NAMESPACE="+t.namespace)
+	env := append(devstack.AppEnv(t.temporalEnv()), roleEnv+"="+roleFloorWorker)
 	p, err := devstack.StartProcess(devstack.ProcessSpec{Name: "floor worker", Path: exe, Env: env, LogFile: dir + "/floor-worker.log"})
 	if err != nil {
 		os.RemoveAll(dir)
@@ -459,7 +491,7 @@ func startFloorWorker(ctx context.Context, t *target) (proc, func(), error) {
 
 // waitPolling waits until the floor worker's pollers are on its task queue.
 func waitPolling(ctx context.Context, t *target, p *devstack.Process) error {
-	tc, err := client.DialContext(ctx, client.Options{HostPort: t.temporal, Namespace: t.namespace, Logger: quietLogger()})
+	tc, err := t.dial(ctx)
 	if err != nil {
 		return err
 	}

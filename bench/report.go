@@ -3,16 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
-	"log/slog"
 	"text/tabwriter"
-
-	sdklog "go.temporal.io/sdk/log"
 )
-
-// quietLogger keeps the SDK client's logging out of the benchmark's output.
-func quietLogger() sdklog.Logger {
-	return sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
-}
 
 // printReport writes the report as plain-text tables.
 func printReport(w io.Writer, r *Report) {

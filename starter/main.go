@@ -5,8 +5,10 @@
 //	starter demo [flags]          drive a lead through every stage, leaving one deal per stage
 //	starter generate [flags]      write a CSV of made-up leads, for load tests
 //
-// Both read TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE like the worker (flags
-// -temporal and -namespace override them).
+// import and demo connect to Temporal like the worker: TEMPORAL_ADDRESS,
+// TEMPORAL_NAMESPACE, the TLS and API key variables and the temporal CLI's
+// profile file (flags -temporal and -namespace override the address and the
+// namespace).
 package main
 
 import (
@@ -62,28 +64,34 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // temporalFlags are the connection flags both commands take, defaulting to
-// the environment the worker reads.
+// the environment the worker reads; TLS and credentials come from the
+// environment only.
 type temporalFlags struct {
+	conn               config.Temporal
 	address, namespace string
 }
 
 func (t *temporalFlags) register(fs *flag.FlagSet) error {
 	r := config.NewReader()
-	addr := r.Addr(config.TemporalAddress, true)
-	ns := r.String(config.TemporalNamespace, true)
+	t.conn = r.Temporal()
 	if err := r.Err(); err != nil {
 		return fmt.Errorf("environment: %w", err)
 	}
-	fs.StringVar(&t.address, "temporal", addr, "Temporal frontend host:port ("+config.TemporalAddress.Name+")")
-	fs.StringVar(&t.namespace, "namespace", ns, "Temporal namespace of the deals ("+config.TemporalNamespace.Name+")")
+	fs.StringVar(&t.address, "temporal", t.conn.Address, "Temporal frontend host:port ("+config.TemporalAddress.Name+")")
+	fs.StringVar(&t.namespace, "namespace", t.conn.Namespace, "Temporal namespace of the deals ("+config.TemporalNamespace.Name+")")
 	return nil
 }
 
 // dial connects to Temporal; the SDK's own log goes to stderr at warn level
-// so that it does not mix into the progress and the demo's story.
+// so that it does not mix into the progress and the demo's story. A refused
+// credential or an unknown namespace is one line (temporalx.Dial).
 func (t *temporalFlags) dial(ctx context.Context, stderr io.Writer) (client.Client, error) {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return temporalx.Dial(ctx, temporalx.Options{Address: t.address, Namespace: t.namespace, Logger: log})
+	c, err := temporalx.Dial(ctx, temporalx.Options{Conn: t.conn, Address: t.address, Namespace: t.namespace, Logger: log})
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return c, nil
 }
 
 // parseInterspersed parses flags that may come before and after the

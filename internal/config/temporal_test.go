@@ -1,74 +1,16 @@
 package config
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
-	"math/big"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"dealflow/internal/config/configtest"
 )
 
 // The API key of every case: it must never show in an error.
 const secretKey = "tmprl-SECRET-4f9c2a7e"
-
-// pair is a PEM certificate and its private key, signed by ca (nil:
-// self-signed).
-type pair struct {
-	cert, key []byte
-	tmpl      *x509.Certificate
-	priv      *ecdsa.PrivateKey
-}
-
-func newPair(t *testing.T, cn string, ca *pair) pair {
-	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: cn},
-		DNSNames:     []string{cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth},
-		IsCA:         ca == nil, BasicConstraintsValid: true,
-	}
-	parent, signer := tmpl, priv
-	if ca != nil {
-		parent, signer = ca.tmpl, ca.priv
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &priv.PublicKey, signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pair{
-		cert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		key:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
-		tmpl: tmpl, priv: priv,
-	}
-}
-
-func write(t *testing.T, dir, name string, b []byte) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // isolate keeps the tests off the real ~/.config/temporalio/temporal.toml.
 func isolate(t *testing.T) {
@@ -79,19 +21,19 @@ func isolate(t *testing.T) {
 func TestTemporalMisconfigurationNamesTheVariable(t *testing.T) {
 	isolate(t)
 	dir := t.TempDir()
-	ca := newPair(t, "test-ca", nil)
-	client := newPair(t, "worker", &ca)
-	other := newPair(t, "other", &ca)
-	caFile := write(t, dir, "ca.pem", ca.cert)
-	certFile := write(t, dir, "client.pem", client.cert)
-	keyFile := write(t, dir, "client.key", client.key)
-	otherKey := write(t, dir, "other.key", other.key)
-	garbage := write(t, dir, "garbage.pem", []byte("not a certificate "+secretKey+"\n"))
-	badKey := write(t, dir, "bad.key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte(secretKey)}))
-	profiles := write(t, dir, "temporal.toml", []byte("[profile.prod]\naddress = \"prod.example:7233\"\napi_key = \""+secretKey+"\"\n"))
-	badTOML := write(t, dir, "bad.toml", []byte("[profile.prod]\napi_key = "+secretKey+"\n"))
-	typo := write(t, dir, "typo.toml", []byte("[profile.prod]\napi_key = \""+secretKey+"\"\n[profile.prod.tls]\nclient_cert = \"x\"\n"))
-	profileBadCert := write(t, dir, "badcert.toml", []byte("[profile.prod.tls]\nclient_cert_path = \""+filepath.Join(dir, "gone.pem")+"\"\nclient_key_path = \""+keyFile+"\"\n"))
+	ca := configtest.NewCA(t, "test-ca")
+	client := configtest.Issue(t, ca, "worker")
+	other := configtest.Issue(t, ca, "other")
+	caFile := configtest.Write(t, dir, "ca.pem", ca.Cert)
+	certFile := configtest.Write(t, dir, "client.pem", client.Cert)
+	keyFile := configtest.Write(t, dir, "client.Key", client.Key)
+	otherKey := configtest.Write(t, dir, "other.Key", other.Key)
+	garbage := configtest.Write(t, dir, "garbage.pem", []byte("not a certificate "+secretKey+"\n"))
+	badKey := configtest.Write(t, dir, "bad.key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte(secretKey)}))
+	profiles := configtest.Write(t, dir, "temporal.toml", []byte("[profile.prod]\naddress = \"prod.example:7233\"\napi_key = \""+secretKey+"\"\n"))
+	badTOML := configtest.Write(t, dir, "bad.toml", []byte("[profile.prod]\napi_key = "+secretKey+"\n"))
+	typo := configtest.Write(t, dir, "typo.toml", []byte("[profile.prod]\napi_key = \""+secretKey+"\"\n[profile.prod.tls]\nclient_cert = \"x\"\n"))
+	profileBadCert := configtest.Write(t, dir, "badcert.toml", []byte("[profile.prod.tls]\nclient_cert_path = \""+filepath.Join(dir, "gone.pem")+"\"\nclient_key_path = \""+keyFile+"\"\n"))
 
 	mtls := func(kv ...string) map[string]string {
 		m := map[string]string{
@@ -178,7 +120,7 @@ func TestTemporalMisconfigurationNamesTheVariable(t *testing.T) {
 					t.Errorf("error %q lacks %q", msg, w)
 				}
 			}
-			for _, secret := range secrets(client.key, other.key) {
+			for _, secret := range secrets(client.Key, other.Key) {
 				if strings.Contains(msg, secret) {
 					t.Errorf("error %q reveals a secret (%.12s…)", msg, secret)
 				}
@@ -204,12 +146,12 @@ func secrets(keys ...[]byte) []string {
 func TestTemporalSettings(t *testing.T) {
 	isolate(t)
 	dir := t.TempDir()
-	ca := newPair(t, "test-ca", nil)
-	client := newPair(t, "worker", &ca)
-	caFile := write(t, dir, "ca.pem", ca.cert)
-	certFile := write(t, dir, "client.pem", client.cert)
-	keyFile := write(t, dir, "client.key", client.key)
-	profiles := write(t, dir, "temporal.toml", []byte(`
+	ca := configtest.NewCA(t, "test-ca")
+	client := configtest.Issue(t, ca, "worker")
+	caFile := configtest.Write(t, dir, "ca.pem", ca.Cert)
+	certFile := configtest.Write(t, dir, "client.pem", client.Cert)
+	keyFile := configtest.Write(t, dir, "client.Key", client.Key)
+	profiles := configtest.Write(t, dir, "temporal.toml", []byte(`
 [profile.default]
 address = "local.example:7233"
 

@@ -1,4 +1,5 @@
-// Package temporalx dials Temporal the same way for every binary: the slog
+// Package temporalx dials Temporal the same way for every binary: the
+// connection read from the environment (config.Reader.Temporal), the slog
 // logger, the SDK's metrics exported to Prometheus, and the start-up check
 // that the deal's search attributes exist.
 package temporalx
@@ -20,7 +21,6 @@ import (
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
 	temporalotel "go.temporal.io/sdk/contrib/opentelemetry"
-	sdklog "go.temporal.io/sdk/log"
 
 	"dealflow/workflows"
 )
@@ -52,42 +52,6 @@ func NewMetrics() (*Metrics, error) {
 // HTTPHandler serves the registry at /metrics.
 func (m *Metrics) HTTPHandler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
-}
-
-// Options configure Dial.
-type Options struct {
-	Address   string
-	Namespace string
-	Logger    *slog.Logger
-	Metrics   *Metrics // optional
-	// Lazy does not contact the server until the first call, so a process
-	// (the API) can start and report not-ready while Temporal is down.
-	Lazy bool
-}
-
-// Dial connects to Temporal.
-func Dial(ctx context.Context, o Options) (client.Client, error) {
-	opts := client.Options{
-		HostPort:  o.Address,
-		Namespace: o.Namespace,
-		Logger:    sdklog.NewStructuredLogger(o.Logger),
-	}
-	if o.Metrics != nil {
-		opts.MetricsHandler = o.Metrics.Handler
-	}
-	var (
-		c   client.Client
-		err error
-	)
-	if o.Lazy {
-		c, err = client.NewLazyClient(opts)
-	} else {
-		c, err = client.DialContext(ctx, opts)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("dial temporal at %s (namespace %s): %w", o.Address, o.Namespace, err)
-	}
-	return c, nil
 }
 
 // EnsureSearchAttributes checks that every search attribute the deal upserts
