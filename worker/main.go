@@ -1,6 +1,9 @@
 // Command worker runs the deal workflow and its activities: it migrates the
 // database, checks the search attributes, then polls the dealflow task queue
-// until SIGTERM/SIGINT, finishing in-flight tasks before it exits.
+// until SIGTERM/SIGINT. It then stops polling and lets in-flight workflow
+// tasks and activities finish for up to WORKER_STOP_TIMEOUT before it exits.
+// `worker healthcheck` asks a running worker's /healthz (for container
+// healthchecks: the image has no shell).
 package main
 
 import (
@@ -14,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"dealflow/activities"
@@ -24,27 +28,43 @@ import (
 )
 
 type settings struct {
-	temporalAddr, namespace, databaseURL, metricsAddr, smtpAddr, smtpFrom string
-	logLevel                                                              slog.Level
+	temporal                                     config.Temporal
+	databaseURL, metricsAddr, smtpAddr, smtpFrom string
+	logLevel                                     slog.Level
+	stopTimeout                                  time.Duration
 }
 
 func load() (settings, []config.Var, error) {
 	r := config.NewReader()
 	s := settings{
-		temporalAddr: r.Addr(config.TemporalAddress, true),
-		namespace:    r.String(config.TemporalNamespace, true),
-		databaseURL:  r.PostgresURL(config.DatabaseURL),
-		metricsAddr:  r.Addr(config.WorkerMetricsAddr, false),
-		smtpAddr:     r.Addr(config.SMTPAddr, false),
-		smtpFrom:     r.String(config.SMTPFrom, false),
-		logLevel:     r.LogLevel(config.LogLevel),
+		temporal:    r.Temporal(),
+		databaseURL: r.PostgresURL(config.DatabaseURL),
+		metricsAddr: r.Addr(config.WorkerMetricsAddr, false),
+		smtpAddr:    r.Addr(config.SMTPAddr, false),
+		smtpFrom:    r.String(config.SMTPFrom, false),
+		logLevel:    r.LogLevel(config.LogLevel),
+		stopTimeout: r.Duration(config.WorkerStopTimeout),
 	}
 	return s, r.Vars(), r.Err()
 }
 
+const about = `Runs the dealflow deal workflows and activities.
+
+Commands:
+  worker               run the worker
+  worker healthcheck   exit 0 if the worker at WORKER_METRICS_ADDR answers 200 on /healthz
+                       (it polls Temporal), else print why and exit 1`
+
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
+		os.Exit(healthcheck())
+	}
 	s, vars, err := load()
-	config.ParseFlags("worker", "Runs the dealflow deal workflows and activities.", vars)
+	config.ParseFlags("worker", about, vars)
+	if len(os.Args) > 1 && os.Args[1] != "" && os.Args[1][0] != '-' {
+		fmt.Fprintf(os.Stderr, "worker: unknown command %q (see worker -h)\n", os.Args[1])
+		os.Exit(2)
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "worker: invalid configuration:\n%v\n", err)
 		os.Exit(2)
@@ -58,7 +78,38 @@ func main() {
 	}
 }
 
+// healthcheck is `worker healthcheck`: it reads only WORKER_METRICS_ADDR.
+func healthcheck() int {
+	r := config.NewReader()
+	addr := r.Addr(config.WorkerMetricsAddr, false)
+	err := r.Err()
+	if err == nil {
+		err = config.Probe(context.Background(), config.WorkerMetricsAddr, addr, "/healthz")
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "worker healthcheck: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
 func run(ctx context.Context, s settings, log *slog.Logger) error {
+	metrics, err := temporalx.NewMetrics()
+	if err != nil {
+		return err
+	}
+	// /healthz answers from the start: 503 until the worker polls.
+	health := temporalx.NewHealth(workflows.TaskQueue, temporalx.Identity())
+	if s.metricsAddr != "" {
+		srv := &http.Server{Addr: s.metricsAddr, Handler: metricsMux(metrics, health), ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("metrics server", "error", err)
+			}
+		}()
+		defer srv.Close()
+	}
+
 	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	pool, err := store.Open(startCtx, s.databaseURL, store.Options{})
@@ -69,26 +120,13 @@ func run(ctx context.Context, s settings, log *slog.Logger) error {
 	if err := store.Migrate(startCtx, pool); err != nil {
 		return err
 	}
-	metrics, err := temporalx.NewMetrics()
-	if err != nil {
-		return err
-	}
-	c, err := temporalx.Dial(startCtx, temporalx.Options{Address: s.temporalAddr, Namespace: s.namespace, Logger: log, Metrics: metrics})
+	c, err := temporalx.Dial(startCtx, temporalx.Options{Conn: s.temporal, Logger: log, Metrics: metrics})
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if err := temporalx.EnsureSearchAttributes(startCtx, c, s.namespace); err != nil {
-		return err
-	}
-	if s.metricsAddr != "" {
-		srv := &http.Server{Addr: s.metricsAddr, Handler: metricsMux(metrics), ReadHeaderTimeout: 5 * time.Second}
-		go func() {
-			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				log.Error("metrics server", "error", err)
-			}
-		}()
-		defer srv.Close()
+	if err := temporalx.EnsureSearchAttributes(startCtx, c, c.Namespace); err != nil {
+		return c.Explain(err)
 	}
 
 	var mailer activities.Mailer = activities.RecordingMailer{}
@@ -97,24 +135,45 @@ func run(ctx context.Context, s settings, log *slog.Logger) error {
 	}
 	acts := activities.New(pool, mailer, log)
 
-	w := temporalx.NewWorker(c, workflows.TaskQueue)
+	fatal := make(chan error, 1)
+	w := temporalx.NewWorker(c, workflows.TaskQueue, func(o *worker.Options) {
+		o.WorkerStopTimeout = s.stopTimeout
+		o.OnFatalError = func(err error) {
+			select {
+			case fatal <- err:
+			default:
+			}
+		}
+	})
 	w.RegisterWorkflowWithOptions(workflows.DealWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	w.RegisterActivity(acts) // each method under its name, as the workflow calls it
-	log.Info("worker started", "taskQueue", workflows.TaskQueue, "temporal", s.temporalAddr, "namespace", s.namespace)
-	// Run returns when ctx's signal arrives, after in-flight tasks finish.
-	return w.Run(interruptCh(ctx))
+	if err := w.Start(); err != nil {
+		return c.Explain(err)
+	}
+	health.Started(c)
+	log.Info("worker started", "taskQueue", workflows.TaskQueue, "temporal", c.Address, "namespace", c.Namespace,
+		"auth", s.temporal.Auth(), "profile", s.temporal.Profile, "stopTimeout", s.stopTimeout.String())
+	select {
+	case <-ctx.Done():
+	case err := <-fatal:
+		health.Stopping()
+		w.Stop()
+		return c.Explain(err)
+	}
+	// Stop returns once in-flight tasks have finished, or after the stop
+	// timeout, when it cancels the activities still running (their
+	// attempts then fail and are retried by whichever worker polls next).
+	health.Stopping()
+	log.Info("worker stopping: finishing in-flight tasks", "stopTimeout", s.stopTimeout.String())
+	stopped := time.Now()
+	w.Stop()
+	log.Info("worker stopped", "took", time.Since(stopped).Round(time.Millisecond).String())
+	return nil
 }
 
-func metricsMux(m *temporalx.Metrics) http.Handler {
+func metricsMux(m *temporalx.Metrics, health http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", m.HTTPHandler())
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	mux.Handle("/healthz", health)
 	return mux
-}
-
-// interruptCh turns the context into the channel worker.Run stops on.
-func interruptCh(ctx context.Context) <-chan any {
-	ch := make(chan any, 1)
-	go func() { <-ctx.Done(); ch <- struct{}{} }()
-	return ch
 }

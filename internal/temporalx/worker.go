@@ -17,6 +17,14 @@ import (
 // replayed from its history at its next task (docs/benchmarks.md).
 const StickyCacheSize = 2000
 
+// StopTimeout is how long a worker, once told to stop, lets its in-flight
+// workflow tasks and activities finish before it cancels them: the
+// activities' StartToCloseTimeout (30 s, workflows), so an activity that
+// started just before SIGTERM can finish as it would have anyway; one that
+// takes longer would be timed out by the server and retried elsewhere.
+// WORKER_STOP_TIMEOUT sets it for the worker binary.
+const StopTimeout = 30 * time.Second
+
 var stickyOnce sync.Once
 
 // WorkerOptions are the options the deal worker runs with. The benchmark's
@@ -42,13 +50,23 @@ func WorkerOptions() worker.Options {
 		// waits out this timeout (5 s by default, about once in 1,500 rep
 		// actions here). Sticky tasks waited at most 0.7 s at load 9.
 		StickyScheduleToStartTimeout: 2 * time.Second,
+		// The SDK's default is 0: on Stop it cancels in-flight activities
+		// at once.
+		WorkerStopTimeout: StopTimeout,
 	}
 }
 
-// NewWorker creates a worker on taskQueue with WorkerOptions, after setting
-// the process-wide sticky cache size (the SDK reads it when the first worker
-// starts).
-func NewWorker(c client.Client, taskQueue string) worker.Worker {
+// NewWorker creates a worker on taskQueue with WorkerOptions, changed by
+// each of change in turn, after setting the process-wide sticky cache size
+// (the SDK reads it when the first worker starts).
+func NewWorker(c client.Client, taskQueue string, change ...func(*worker.Options)) worker.Worker {
 	stickyOnce.Do(func() { worker.SetStickyWorkflowCacheSize(StickyCacheSize) })
-	return worker.New(c, taskQueue, WorkerOptions())
+	if dialled, ok := c.(*Client); ok {
+		c = dialled.Client // the SDK wants the client it made
+	}
+	opts := WorkerOptions()
+	for _, f := range change {
+		f(&opts)
+	}
+	return worker.New(c, taskQueue, opts)
 }
