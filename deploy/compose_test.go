@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
@@ -211,8 +212,7 @@ func TestAppEnvironment(t *testing.T) {
 
 		// The values pass the same validation the binaries apply.
 		r := config.NewReaderFrom(e)
-		r.Addr(config.TemporalAddress, true)
-		r.String(config.TemporalNamespace, true)
+		r.Temporal()
 		r.PostgresURL(config.DatabaseURL)
 		r.LogLevel(config.LogLevel)
 		r.Addr(config.APIAddr, true)
@@ -220,6 +220,7 @@ func TestAppEnvironment(t *testing.T) {
 		r.Duration(config.APIRequestTimeout)
 		r.Float(config.APIRateLimit)
 		r.Addr(config.SMTPAddr, false)
+		r.Duration(config.WorkerStopTimeout)
 		if err := r.Err(); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
@@ -308,5 +309,60 @@ func TestConfigAllIsComplete(t *testing.T) {
 	})
 	if n != len(config.All) {
 		t.Errorf("internal/config declares %d variables, config.All lists %d", n, len(config.All))
+	}
+}
+
+// TestHealthchecks: the images are distroless (no shell, no curl), so each
+// app service checks itself with its own healthcheck subcommand.
+func TestHealthchecks(t *testing.T) {
+	p := loadProject(t)
+	for _, name := range []string{"worker", "api"} {
+		s := service(t, p, name)
+		hc := s.HealthCheck
+		if hc == nil || hc.Disable {
+			t.Errorf("%s has no healthcheck", name)
+			continue
+		}
+		want := []string{"CMD", "/app/" + name, "healthcheck"}
+		if !slices.Equal(hc.Test, want) {
+			t.Errorf("%s: healthcheck runs %q, want %q", name, hc.Test, want)
+		}
+		if hc.Timeout == nil || time.Duration(*hc.Timeout) <= 5*time.Second {
+			t.Errorf("%s: healthcheck timeout %v does not leave the probe its 5 s", name, hc.Timeout)
+		}
+	}
+}
+
+// TestWorkerStopGrace: Docker's SIGKILL comes after stop_grace_period; the
+// worker must have finished its in-flight tasks (WORKER_STOP_TIMEOUT) and
+// exited by then.
+func TestWorkerStopGrace(t *testing.T) {
+	p := loadProject(t)
+	w := service(t, p, "worker")
+	r := config.NewReaderFrom(env(w))
+	stop := r.Duration(config.WorkerStopTimeout)
+	if err := r.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if w.StopGracePeriod == nil {
+		t.Fatalf("worker has no stop_grace_period (Docker's default 10 s is less than WORKER_STOP_TIMEOUT %s)", stop)
+	}
+	if grace := time.Duration(*w.StopGracePeriod); grace < stop+5*time.Second {
+		t.Errorf("worker: stop_grace_period %s leaves less than 5 s beyond WORKER_STOP_TIMEOUT %s", grace, stop)
+	}
+}
+
+// TestOneTemporalVersion: the server, and the admin tools that create its
+// schema, are the version the cluster mode builds (tools/server).
+func TestOneTemporalVersion(t *testing.T) {
+	p := loadProject(t)
+	const version = "1.32.0"
+	for name, image := range map[string]string{
+		"temporal": "temporalio/server:" + version, "temporal-schema": "temporalio/admin-tools:" + version,
+		"temporal-setup": "temporalio/admin-tools:" + version,
+	} {
+		if got := service(t, p, name).Image; got != image {
+			t.Errorf("%s: image %s, want %s", name, got, image)
+		}
 	}
 }
