@@ -249,11 +249,11 @@ func TestTemporalSurvivesACrash(t *testing.T) {
 	}
 }
 
-func TestCLIFresh(t *testing.T) {
+func TestBinaryFresh(t *testing.T) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "temporal")
 	now := time.Now()
-	if cliFresh(bin, "k1", now) {
+	if binaryFresh(bin, "k1", now) {
 		t.Fatal("a missing binary is fresh")
 	}
 	if err := os.WriteFile(bin, []byte("x"), 0o755); err != nil {
@@ -262,23 +262,45 @@ func TestCLIFresh(t *testing.T) {
 	if err := os.Chtimes(bin, now.Add(-time.Hour), now.Add(-time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if cliFresh(bin, "k1", now) {
+	if binaryFresh(bin, "k1", now) {
 		t.Error("a binary older than the pins, without a stamp, is fresh")
 	}
-	if !cliFresh(bin, "k1", now.Add(-2*time.Hour)) {
+	if !binaryFresh(bin, "k1", now.Add(-2*time.Hour)) {
 		t.Error("a binary newer than the pins is stale")
 	}
 	if err := os.WriteFile(bin+".stamp", []byte("k1"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if !cliFresh(bin, "k1", now) {
+	if !binaryFresh(bin, "k1", now) {
 		t.Error("a binary stamped with the pins' key is stale")
 	}
-	if cliFresh(bin, "k2", now) {
+	if binaryFresh(bin, "k2", now) {
 		t.Error("a binary stamped with other pins and older than them is fresh")
 	}
-	if cliFresh(bin, "k2", now.Add(-2*time.Hour)) {
+	if binaryFresh(bin, "k2", now.Add(-2*time.Hour)) {
 		t.Error("a binary stamped with other pins is fresh because it is newer than them")
+	}
+}
+
+// TestStoreInCacheKeepsOtherBinaries: storing the CLI built from new pins
+// drops its copies from older pins, not the server's (temporal-* matches
+// temporal-server-KEY too).
+func TestStoreInCacheKeepsOtherBinaries(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(t.TempDir(), "temporal")
+	for _, p := range []string{src, filepath.Join(dir, "temporal-0123456789abcdef"), filepath.Join(dir, "temporal-server-0123456789abcdef")} {
+		if err := os.WriteFile(p, []byte("x"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	storeInCache(src, filepath.Join(dir, "temporal-fedcba9876543210"), "temporal")
+	var names []string
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if want := []string{"temporal-fedcba9876543210", "temporal-server-0123456789abcdef"}; !slices.Equal(names, want) {
+		t.Errorf("cache holds %v, want %v", names, want)
 	}
 }
 
