@@ -39,8 +39,10 @@ func leadFlow(ctx context.Context, s *Stack, id string) error {
 	if err != nil {
 		return fmt.Errorf("POST /v1/leads: %w", err)
 	}
-	// A repeat with the same id is the same deal: 200 or 201 both fit.
-	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
+	// A repeat with the same id is the same deal: 200 or 201 both fit; 202
+	// says the deal is still being set up (its first workflow task is late),
+	// which the reads below wait for.
+	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusAccepted {
 		return fmt.Errorf("POST /v1/leads: %s %s", resp.Status, b)
 	}
 	var created struct {
