@@ -1,0 +1,205 @@
+package devstack
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"dealflow/internal/dev/certs"
+	"dealflow/internal/tests/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// TestClusterRequiresClientCertificates starts a cluster, checks that the
+// frontend refuses a client without a certificate, with one from another CA
+// or without TLS, and serves one with the generated certificate (and the Web
+// UI, which uses it), stops it and finds no process left, then starts it
+// again on the same folder and databases: same certificates, same namespace.
+func TestClusterRequiresClientCertificates(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal cluster")
+	}
+	bins := serverBinaries(t)
+	persistence, visibility := testenv.Database(t), testenv.Database(t)
+	dir := t.TempDir()
+	opts := ClusterOptions{
+		Binaries:      bins,
+		Dir:           dir,
+		PostgresURL:   persistence,
+		PersistenceDB: dbName(t, persistence),
+		VisibilityDB:  dbName(t, visibility),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+
+	began := time.Now()
+	c := startCluster(t, ctx, opts)
+	t.Logf("cold start (schemas created): %s", time.Since(began).Round(100*time.Millisecond))
+
+	if err := c.Check(ctx); err != nil {
+		t.Fatalf("client with the generated certificate: %v", err)
+	}
+	refused := func(what string, tlsConfig *tls.Config) {
+		t.Helper()
+		o := c.ClientOptions()
+		o.ConnectionOptions.TLS = tlsConfig
+		dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
+		defer dcancel()
+		cl, err := client.DialContext(dctx, o)
+		if err == nil {
+			_, err = cl.WorkflowService().DescribeNamespace(dctx, &workflowservice.DescribeNamespaceRequest{Namespace: c.Namespace()})
+			cl.Close()
+		}
+		if err == nil {
+			t.Errorf("a client %s was served", what)
+			return
+		}
+		t.Logf("a client %s: %v", what, err)
+	}
+	ca := c.clientTLS().RootCAs
+	refused("without a certificate", &tls.Config{RootCAs: ca, ServerName: serverName})
+	refused("without TLS", nil)
+	other, err := certs.LoadOrCreateCA(t.TempDir(), "other", "another CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger, err := other.Issue(t.TempDir(), "client", certs.Leaf{CommonName: "stranger", Client: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := stranger.Certificate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused("with a certificate from another CA", &tls.Config{RootCAs: ca, ServerName: serverName,
+		// Sent whatever CAs the server names (Certificates alone would not be).
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }})
+	checkUI(t, ctx, c)
+
+	caBefore := readFile(t, c.Certs().CA)
+	stopCluster(t, c)
+
+	began = time.Now()
+	c = startCluster(t, ctx, opts)
+	t.Logf("warm start (databases and certificates reused): %s", time.Since(began).Round(100*time.Millisecond))
+	if !bytes.Equal(readFile(t, c.Certs().CA), caBefore) {
+		t.Error("the second start made a new CA")
+	}
+	if err := c.Check(ctx); err != nil {
+		t.Fatalf("after a second start: %v", err)
+	}
+	stopCluster(t, c)
+}
+
+// stopCluster stops c and checks that none of its processes is left.
+func stopCluster(t *testing.T, c *Cluster) {
+	t.Helper()
+	pids := clusterPIDs(c)
+	began := time.Now()
+	if err := c.Stop(); err != nil {
+		t.Errorf("stop: %v", err)
+	}
+	t.Logf("stopped in %s", time.Since(began).Round(100*time.Millisecond))
+	for _, pid := range pids {
+		waitGone(t, pid)
+	}
+}
+
+func startCluster(t *testing.T, ctx context.Context, opts ClusterOptions) *Cluster {
+	t.Helper()
+	c, err := StartCluster(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Stop() })
+	return c
+}
+
+// checkUI asks the Web UI server for the cluster's namespaces, which it
+// fetches from the frontend with the client certificate.
+func checkUI(t *testing.T, ctx context.Context, c *Cluster) {
+	t.Helper()
+	u, err := url.Parse(c.UIURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+u.Host+"/api/v1/namespaces", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("web UI: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var list struct {
+		Namespaces []struct {
+			NamespaceInfo struct{ Name string } `json:"namespaceInfo"`
+		} `json:"namespaces"`
+	}
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &list) != nil {
+		t.Fatalf("web UI namespaces: %s: %.300s", resp.Status, body)
+	}
+	for _, ns := range list.Namespaces {
+		if ns.NamespaceInfo.Name == c.Namespace() {
+			return
+		}
+	}
+	t.Errorf("web UI namespaces: no %s in %.300s", c.Namespace(), body)
+}
+
+// clusterPIDs returns the pids of the cluster's processes, UI included.
+func clusterPIDs(c *Cluster) []int {
+	var pids []int
+	for _, p := range append(c.Processes(), c.UI()) {
+		if p != nil && p.Process() != nil {
+			pids = append(pids, p.Process().PID())
+		}
+	}
+	return pids
+}
+
+// serverBinaries builds (or finds) the server's binaries; a failure fails the test.
+func serverBinaries(t *testing.T) ServerBinaries {
+	t.Helper()
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	bins, err := EnsureTemporalServer(ctx, root, filepath.Join(DevDir(root), "bin"), testWriter{t})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bins
+}
+
+// dbName is the database of a PostgreSQL URL.
+func dbName(t *testing.T, dbURL string) string {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimPrefix(u.Path, "/")
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
