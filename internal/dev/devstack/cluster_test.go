@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -14,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
@@ -27,7 +31,8 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // frontend refuses a client without a certificate, with one from another CA
 // or without TLS, and serves one with the generated certificate (and the Web
 // UI, which uses it), stops it and finds no process left, then starts it
-// again on the same folder and databases: same certificates, same namespace.
+// again on the same folder and databases with authorization on: same
+// certificates, same namespace, served to a client with a token (checkJWT).
 func TestClusterRequiresClientCertificates(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal cluster")
@@ -92,16 +97,88 @@ func TestClusterRequiresClientCertificates(t *testing.T) {
 	caBefore := readFile(t, c.Certs().CA)
 	stopCluster(t, c)
 
+	// Again on the same folder and databases, with authorization on and
+	// API-key clients (a token, no certificate).
+	issuer, err := certs.NewJWTIssuer("test-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write(issuer.JWKS()) }))
+	defer jwks.Close()
+	opts.JWKSURIs = []string{jwks.URL}
+	opts.ClientCertOptional = true
 	began = time.Now()
 	c = startCluster(t, ctx, opts)
-	t.Logf("warm start (databases and certificates reused): %s", time.Since(began).Round(100*time.Millisecond))
+	t.Logf("warm start (databases and certificates reused), authorization on: %s", time.Since(began).Round(100*time.Millisecond))
 	if !bytes.Equal(readFile(t, c.Certs().CA), caBefore) {
 		t.Error("the second start made a new CA")
 	}
-	if err := c.Check(ctx); err != nil {
-		t.Fatalf("after a second start: %v", err)
-	}
+	checkJWT(t, ctx, c, issuer)
 	stopCluster(t, c)
+}
+
+// checkJWT checks that a client with a token of issuer and no certificate
+// is served, and is refused with PermissionDenied without a token, with an
+// expired one or with one signed by another key; and that the internal
+// worker, which has no token, polls its task queue.
+func checkJWT(t *testing.T, ctx context.Context, c *Cluster, issuer *certs.JWTIssuer) {
+	dial := func(token string) (client.Client, error) {
+		o := c.ClientOptions()
+		o.ConnectionOptions.TLS = &tls.Config{RootCAs: c.clientTLS().RootCAs, ServerName: serverName}
+		if token != "" {
+			o.Credentials = client.NewAPIKeyStaticCredentials(token)
+		}
+		dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
+		defer dcancel()
+		return client.DialContext(dctx, o)
+	}
+	token := func(iss *certs.JWTIssuer, ttl time.Duration) string {
+		tok, err := iss.Token("rep@example.com", []string{c.Namespace() + ":write"}, ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	cl, err := dial(token(issuer, time.Hour))
+	if err != nil {
+		t.Fatalf("client with a token: %v", err)
+	}
+	defer cl.Close()
+	if err := checkNamespace(ctx, cl, c.Namespace(), c.opts.SearchAttributes); err != nil {
+		t.Fatalf("client with a token: %v", err)
+	}
+	stranger, err := certs.NewJWTIssuer("test-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, tok := range map[string]string{
+		"without a token":                "",
+		"with an expired token":          token(issuer, -time.Minute),
+		"with a token signed by another": token(stranger, time.Hour),
+	} {
+		cl, err := dial(tok)
+		if err == nil {
+			_, err = cl.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: c.Namespace()})
+			cl.Close()
+		}
+		var denied *serviceerror.PermissionDenied
+		if !errors.As(err, &denied) {
+			t.Errorf("a client %s: %v, want PermissionDenied", what, err)
+			continue
+		}
+		t.Logf("a client %s: %v", what, err)
+	}
+	// The internal worker reaches the frontend API through the internal
+	// frontend, without a token: its per-namespace workers poll.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(500 * time.Millisecond) {
+		resp, err := cl.DescribeTaskQueue(ctx, "temporal-sys-per-ns-tq", enumspb.TASK_QUEUE_TYPE_WORKFLOW)
+		if err == nil && len(resp.GetPollers()) > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no internal worker polls temporal-sys-per-ns-tq: %v (log %s)", err, filepath.Join(c.LogDir(), "worker.log"))
+		}
+	}
 }
 
 // stopCluster stops c and checks that none of its processes is left.
