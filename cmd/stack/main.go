@@ -5,6 +5,12 @@
 // and the API, creates a demo rep and manager, and prints where everything
 // is. Ctrl-C (or SIGTERM) stops every process it started; when one of them
 // dies, it prints that process's log and stops the rest.
+//
+// With -temporal=cluster it runs a Temporal cluster instead of the dev server
+// (devstack.StartCluster: frontend, matching, two history processes and the
+// internal worker as separate processes, on the same PostgreSQL, the
+// frontend on mTLS, certificates and logs in .dev/cluster), and the worker
+// and API reach it through the TEMPORAL_* variables alone.
 package main
 
 import (
@@ -13,16 +19,20 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"go.temporal.io/sdk/client"
 
 	"dealflow/internal/config"
 	"dealflow/internal/dev/devstack"
@@ -30,16 +40,24 @@ import (
 )
 
 type flags struct {
+	temporal                     string // dev or cluster
 	temporalPort, uiPort, pgPort int
 	apiAddr, metricsAddr         string
 	dataDir                      string
 	timeout                      time.Duration
-	buildCLI                     bool
+	buildCLI, buildServer        bool
 }
+
+// The -temporal modes.
+const (
+	modeDev     = "dev"
+	modeCluster = "cluster"
+)
 
 func parseFlags(args []string) (flags, error) {
 	var f flags
 	fs := flag.NewFlagSet("stack", flag.ContinueOnError)
+	fs.StringVar(&f.temporal, "temporal", modeDev, "which Temporal to run: dev (the CLI's dev server, SQLite file) or cluster (a multi-process cluster on PostgreSQL with mTLS, built from tools/server)")
 	fs.IntVar(&f.temporalPort, "temporal-port", 7233, "Temporal frontend (gRPC) port on 127.0.0.1")
 	fs.IntVar(&f.uiPort, "ui-port", 8233, "Temporal Web UI port")
 	fs.IntVar(&f.pgPort, "pg-port", 5433, "port of the PostgreSQL cluster in the data folder (another free port when taken); unused when DATABASE_URL is set")
@@ -48,16 +66,25 @@ func parseFlags(args []string) (flags, error) {
 	fs.StringVar(&f.dataDir, "data", "", "data folder for binaries, logs, the Temporal DB and the PostgreSQL cluster (default .dev in the repo root)")
 	fs.DurationVar(&f.timeout, "start-timeout", 30*time.Minute, "how long building and starting may take (a cold build of the Temporal CLI takes ~13 min on 2 cores)")
 	fs.BoolVar(&f.buildCLI, "build-cli", false, "only build the Temporal CLI into the data folder's bin/ (when missing or stale), then exit")
+	fs.BoolVar(&f.buildServer, "build-server", false, "only build the Temporal server, its schema tool and the Web UI server into the data folder's bin/ (when missing or stale), then exit; with -build-cli, the CLI first")
 	fs.Usage = func() {
 		out := fs.Output()
 		fmt.Fprintf(out, "Usage: go run ./cmd/stack [flags]   (make up ARGS='flags')\n\n")
-		fmt.Fprintf(out, "Builds and runs the whole dealflow stack until Ctrl-C: Temporal dev server with Web UI,\n")
+		fmt.Fprintf(out, "Builds and runs the whole dealflow stack until Ctrl-C: Temporal dev server with Web UI\n")
+		fmt.Fprintf(out, "(or with -temporal=cluster a Temporal cluster on PostgreSQL with mTLS and the Web UI),\n")
 		fmt.Fprintf(out, "PostgreSQL (DATABASE_URL when set, else a cluster in the data folder), worker and API.\n\nFlags:\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(out, "\nEnvironment: DATABASE_URL (use this database instead of the local cluster), LOG_LEVEL,\n")
 		fmt.Fprintf(out, "SMTP_ADDR, SMTP_FROM, API_RATE_LIMIT, API_REQUEST_TIMEOUT are passed to the worker and API.\n")
 	}
-	return f, fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	if f.temporal != modeDev && f.temporal != modeCluster {
+		fmt.Fprintf(fs.Output(), "-temporal: want dev or cluster, not %q\n", f.temporal)
+		return f, errors.New("bad -temporal")
+	}
+	return f, nil
 }
 
 func main() {
@@ -73,8 +100,8 @@ func main() {
 	dieWithParent()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	if f.buildCLI {
-		os.Exit(buildCLI(ctx, f, os.Stdout))
+	if f.buildCLI || f.buildServer {
+		os.Exit(buildTools(ctx, f, os.Stdout))
 	}
 	os.Exit(run(ctx, f, os.Stdout))
 }
@@ -91,7 +118,8 @@ func dieWithParent() {
 // stack is what run started, stopped in reverse order.
 type stack struct {
 	out      io.Writer
-	temporal *devstack.Temporal
+	temporal *devstack.Temporal // -temporal=dev
+	cluster  *devstack.Cluster  // -temporal=cluster
 	pg       *pgcluster.Cluster
 	worker   *devstack.Process
 	api      *devstack.Process
@@ -136,9 +164,9 @@ func run(ctx context.Context, f flags, out io.Writer) (code int) {
 	if err != nil {
 		return fail(err)
 	}
-	say("Temporal dev server on %s, PostgreSQL: %s", st.temporal.Address(), pgDescribed)
+	say("Temporal %s on %s, PostgreSQL: %s", f.temporal, st.temporalAddress(), pgDescribed)
 
-	env := appEnv(f, st.temporal, databaseURL)
+	env := appEnv(f, st.temporalEnv(), databaseURL)
 	apiURL := "http://" + net.JoinHostPort("localhost", strconv.Itoa(apiPort))
 	rep, manager, err := st.startApp(ctx, bins, env, p.logs, apiURL)
 	if err != nil {
@@ -146,17 +174,24 @@ func run(ctx context.Context, f flags, out io.Writer) (code int) {
 	}
 	cancel()
 
-	printSummary(out, summary{
+	s := summary{
 		took:     time.Since(began),
 		apiURL:   apiURL,
-		uiURL:    st.temporal.UIURL(),
-		temporal: st.temporal.Address(),
+		temporal: st.temporalAddress(),
 		pg:       pgDescribed,
-		logs:     rel(p.root, p.logs),
+		logs:     rel(p.root, p.logs) + "/{temporal,worker,api}.log",
 		cli:      rel(p.root, filepath.Join(p.bin, "temporal")),
 		rep:      rep,
 		manager:  manager,
-	})
+	}
+	if st.cluster != nil {
+		s.uiURL = st.cluster.UIURL()
+		s.logs = rel(p.root, p.logs) + "/{worker,api}.log, " + rel(p.root, st.cluster.LogDir()) + "/{frontend,matching,history-1,history-2,worker,ui}.log"
+		s.cluster = clusterLines(p.root, st.cluster, s.cli)
+	} else {
+		s.uiURL = st.temporal.UIURL()
+	}
+	printSummary(out, s)
 	return st.wait(ctx0)
 }
 
@@ -205,19 +240,26 @@ func checkPorts(f flags) (apiPort int, err error) {
 	return apiPort, nil
 }
 
-// startInfra builds the app and the Temporal CLI and starts Temporal and
-// PostgreSQL, all at once.
+// startInfra builds the app and the Temporal CLI (and with -temporal=cluster
+// the server) and starts Temporal and PostgreSQL, all at once: the cluster,
+// whose state is in PostgreSQL, once PostgreSQL is up.
 func (st *stack) startInfra(ctx context.Context, f flags, p paths) (bins devstack.AppBinaries, databaseURL, pgDescribed string, err error) {
 	cli := filepath.Join(p.bin, "temporal")
+	progress := prefixed{st.out, "stack: "}
 	var (
 		wg                    sync.WaitGroup
 		buildErr, tErr, pgErr error
+		pgDone                = make(chan struct{})
 	)
 	wg.Go(func() {
 		bins, buildErr = devstack.BuildApp(ctx, p.root, p.bin)
 	})
 	wg.Go(func() {
-		if tErr = devstack.EnsureTemporalCLI(ctx, p.root, cli, prefixed{st.out, "stack: "}); tErr != nil {
+		if tErr = devstack.EnsureTemporalCLI(ctx, p.root, cli, progress); tErr != nil {
+			return
+		}
+		if f.temporal == modeCluster {
+			tErr = st.startCluster(ctx, f, p, pgDone, &databaseURL, &pgErr)
 			return
 		}
 		rotate(filepath.Join(p.logs, "temporal.log"))
@@ -230,21 +272,82 @@ func (st *stack) startInfra(ctx context.Context, f flags, p paths) (bins devstac
 		})
 	})
 	wg.Go(func() {
+		defer close(pgDone)
 		databaseURL, pgDescribed, pgErr = st.startPostgres(ctx, p.data, f.pgPort)
 	})
 	wg.Wait()
 	return bins, databaseURL, pgDescribed, errors.Join(buildErr, tErr, pgErr)
 }
 
-// appEnv is the environment of the worker and the API.
-func appEnv(f flags, t *devstack.Temporal, databaseURL string) []string {
+// startCluster builds the server and, once PostgreSQL is up (pgDone; its
+// outcome in databaseURL and pgErr), starts the cluster on the same server
+// with its data in data/cluster. Its databases are temporal and
+// temporal_visibility, created on the first run and reused after.
+func (st *stack) startCluster(ctx context.Context, f flags, p paths, pgDone <-chan struct{}, databaseURL *string, pgErr *error) error {
+	bins, err := devstack.EnsureTemporalServer(ctx, p.root, p.bin, prefixed{st.out, "stack: "})
+	if err != nil {
+		return err
+	}
+	select {
+	case <-pgDone:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if *pgErr != nil {
+		return nil // reported by the caller
+	}
+	dir := filepath.Join(p.data, "cluster")
+	for _, name := range []string{"frontend", "matching", "history-1", "history-2", "worker", "ui", "schema"} {
+		rotate(filepath.Join(dir, "logs", name+".log"))
+	}
+	fmt.Fprintf(st.out, "stack: starting the Temporal cluster (databases temporal and temporal_visibility, logs in %s)\n", rel(p.root, filepath.Join(dir, "logs")))
+	st.cluster, err = devstack.StartCluster(ctx, devstack.ClusterOptions{
+		Binaries:     bins,
+		Dir:          dir,
+		PostgresURL:  *databaseURL,
+		FrontendPort: f.temporalPort,
+		UIPort:       f.uiPort,
+	})
+	return err
+}
+
+// temporalAddress is the frontend's address.
+func (st *stack) temporalAddress() string {
+	if st.cluster != nil {
+		return st.cluster.Address()
+	}
+	return st.temporal.Address()
+}
+
+// temporalEnv is what a client needs to reach Temporal: the TEMPORAL_*
+// variables of the temporal CLI and of our binaries.
+func (st *stack) temporalEnv() map[string]string {
+	if st.cluster != nil {
+		return st.cluster.ClientEnv()
+	}
+	return map[string]string{
+		config.TemporalAddress.Name:   st.temporal.Address(),
+		config.TemporalNamespace.Name: st.temporal.Namespace(),
+	}
+}
+
+// dialTemporal returns a client of the namespace.
+func (st *stack) dialTemporal(ctx context.Context) (client.Client, error) {
+	if st.cluster != nil {
+		return st.cluster.Dial(ctx)
+	}
+	return st.temporal.Dial(ctx)
+}
+
+// appEnv is the environment of the worker and the API: temporal (the
+// TEMPORAL_* variables) and ours.
+func appEnv(f flags, temporal map[string]string, databaseURL string) []string {
 	vars := map[string]string{
-		config.TemporalAddress.Name:   t.Address(),
-		config.TemporalNamespace.Name: t.Namespace(),
 		config.DatabaseURL.Name:       databaseURL,
 		config.APIAddr.Name:           f.apiAddr,
 		config.WorkerMetricsAddr.Name: f.metricsAddr,
 	}
+	maps.Copy(vars, temporal)
 	// The knobs a developer may set in the shell reach the app as they are.
 	for _, v := range []config.Var{config.LogLevel, config.APIRateLimit, config.APIRequestTimeout, config.SMTPAddr, config.SMTPFrom} {
 		if s, ok := os.LookupEnv(v.Name); ok {
@@ -271,17 +374,23 @@ func (st *stack) startApp(ctx context.Context, bins devstack.AppBinaries, env []
 	return rep, manager, err
 }
 
-// buildCLI builds the Temporal CLI when it is missing or stale (make test).
-func buildCLI(ctx context.Context, f flags, out io.Writer) int {
+// buildTools builds the Temporal CLI (-build-cli) and the server's binaries
+// (-build-server) when missing or stale (make test).
+func buildTools(ctx context.Context, f flags, out io.Writer) int {
 	root, err := devstack.RepoRoot()
 	if err == nil {
-		cli := devstack.TemporalCLIPath(root)
+		bin := filepath.Dir(devstack.TemporalCLIPath(root))
 		if f.dataDir != "" {
-			cli = filepath.Join(f.dataDir, "bin", "temporal")
+			bin = filepath.Join(f.dataDir, "bin")
 		}
 		ctx, cancel := context.WithTimeout(ctx, f.timeout)
 		defer cancel()
-		err = devstack.EnsureTemporalCLI(ctx, root, cli, prefixed{out, "stack: "})
+		if f.buildCLI {
+			err = devstack.EnsureTemporalCLI(ctx, root, filepath.Join(bin, "temporal"), prefixed{out, "stack: "})
+		}
+		if err == nil && f.buildServer {
+			_, err = devstack.EnsureTemporalServer(ctx, root, bin, prefixed{out, "stack: "})
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(out, "stack: %v\n", err)
@@ -322,7 +431,7 @@ func (st *stack) startWorker(ctx context.Context, bin string, env []string, logD
 	if err != nil {
 		return nil, err
 	}
-	c, err := st.temporal.Dial(ctx)
+	c, err := st.dialTemporal(ctx)
 	if err != nil {
 		return p, err
 	}
@@ -353,9 +462,12 @@ func (st *stack) wait(ctx context.Context) int {
 			return st.died(st.api)
 		case <-st.worker.Done():
 			return st.died(st.worker)
-		case <-st.temporal.Process().Done():
+		case <-st.temporalDone():
 			return st.died(st.temporal.Process())
 		case <-tick.C:
+			if p := st.clusterDied(); p != nil {
+				return st.died(p)
+			}
 			if st.pg != nil && !st.pg.Running() {
 				fmt.Fprintf(st.out, "stack: PostgreSQL stopped unexpectedly; last lines of %s:\n%s\nstack: stopping everything\n",
 					filepath.Join(st.pg.Dir, "log"), devstack.LogTail(filepath.Join(st.pg.Dir, "log"), 30))
@@ -363,6 +475,27 @@ func (st *stack) wait(ctx context.Context) int {
 			}
 		}
 	}
+}
+
+// temporalDone is closed when the dev server exits; never with the cluster.
+func (st *stack) temporalDone() <-chan struct{} {
+	if st.temporal == nil {
+		return nil
+	}
+	return st.temporal.Process().Done()
+}
+
+// clusterDied returns a process of the cluster that exited on its own, or nil.
+func (st *stack) clusterDied() *devstack.Process {
+	if st.cluster == nil {
+		return nil
+	}
+	for _, p := range append(st.cluster.Processes(), st.cluster.UI()) {
+		if p != nil && p.Process() != nil && p.Process().Unexpected() {
+			return p.Process()
+		}
+	}
+	return nil
 }
 
 func (st *stack) died(p *devstack.Process) int {
@@ -386,6 +519,11 @@ func (st *stack) stop() error {
 			errs = append(errs, err)
 		}
 	}
+	if st.cluster != nil {
+		if err := st.cluster.Stop(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if st.pg != nil {
 		if err := st.pg.Stop(); err != nil {
 			errs = append(errs, err)
@@ -398,6 +536,23 @@ type summary struct {
 	took                                   time.Duration
 	apiURL, uiURL, temporal, pg, logs, cli string
 	rep, manager                           string
+	cluster                                string // clusterLines, or ""
+}
+
+// clusterLines tell where the cluster's certificates are and how to point
+// the temporal CLI at it: the variables our binaries read too.
+func clusterLines(root string, c *devstack.Cluster, cli string) string {
+	env := c.ClientEnv()
+	var b strings.Builder
+	fmt.Fprintf(&b, "  Cluster      frontend, matching, history-1, history-2, worker (+ internal frontend): one process each;\n")
+	fmt.Fprintf(&b, "               clients need TLS and a certificate: CA %s, client %s and %s\n\n",
+		rel(root, c.Certs().CA), rel(root, c.Certs().ClientCert), rel(root, c.Certs().ClientKey))
+	fmt.Fprintf(&b, "The temporal CLI (and our worker, api, starter) against the cluster:\n")
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		fmt.Fprintf(&b, "  export %s=%s\n", k, env[k])
+	}
+	fmt.Fprintf(&b, "  %s operator search-attribute list\n", cli)
+	return b.String()
 }
 
 func printSummary(out io.Writer, s summary) {
@@ -408,8 +563,8 @@ dealflow is up (%s). Ctrl-C stops everything.
   Web UI       %s
   Temporal     %s, namespace default
   PostgreSQL   %s
-  Logs         %s/{temporal,worker,api}.log
-
+  Logs         %s
+%s
   export REP_TOKEN=%s       # rep@example.com, role rep
   export MANAGER_TOKEN=%s   # manager@example.com, role manager
 
@@ -419,7 +574,7 @@ Try:
   curl -s %s/v1/leads/acme-1 -H "Authorization: Bearer $REP_TOKEN"
   %s workflow list --query 'SalesStage="Qualify"'
 
-`, s.took.Round(100*time.Millisecond), s.apiURL, s.apiURL, s.uiURL, s.temporal, s.pg, s.logs,
+`, s.took.Round(100*time.Millisecond), s.apiURL, s.apiURL, s.uiURL, s.temporal, s.pg, s.logs, s.cluster,
 		s.rep, s.manager, s.apiURL, s.apiURL, s.cli)
 }
 

@@ -35,6 +35,19 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// lowFreePort is a free port below 32768: the cluster's frontend keeps its
+// port in a smallint column (devstack's pickPorts).
+func lowFreePort(t *testing.T) int {
+	t.Helper()
+	for p := 20000 + os.Getpid()%10000; p < 32000; p++ {
+		if devstack.PortFree(p) {
+			return p
+		}
+	}
+	t.Fatal("no free port below 32000")
+	return 0
+}
+
 func freePort(t *testing.T) int {
 	t.Helper()
 	p, err := devstack.FreePort()
@@ -69,11 +82,24 @@ func processesUnder(dir string) []string {
 // TestStackUpAndDown runs what `make up` runs, on free ports and a temp data
 // folder: it must come up, serve a lead with the printed rep token, and on
 // cancellation (Ctrl-C) stop every process it started.
-func TestStackUpAndDown(t *testing.T) {
+func TestStackUpAndDown(t *testing.T) { upAndDown(t, modeDev) }
+
+// TestStackUpAndDownOnCluster is TestStackUpAndDown with -temporal=cluster:
+// the worker and the API reach the cluster through the printed TEMPORAL_*
+// variables alone.
+func TestStackUpAndDownOnCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal cluster")
+	}
+	upAndDown(t, modeCluster)
+}
+
+func upAndDown(t *testing.T, mode string) {
 	t.Setenv("DATABASE_URL", "")
 	data := t.TempDir()
 	f := flags{
-		temporalPort: freePort(t),
+		temporal:     mode,
+		temporalPort: lowFreePort(t),
 		uiPort:       freePort(t),
 		pgPort:       0,
 		apiAddr:      "127.0.0.1:" + strconv.Itoa(freePort(t)),
@@ -98,11 +124,15 @@ func TestStackUpAndDown(t *testing.T) {
 		}
 	}
 	text := out.String()
-	for _, want := range []string{
+	wants := []string{
 		"http://localhost:" + strconv.Itoa(f.uiPort) + "/namespaces/default/workflows",
 		"http://localhost:" + strings.TrimPrefix(f.apiAddr, "127.0.0.1:"),
 		"workflow list --query 'SalesStage=\"Qualify\"'",
-	} {
+	}
+	if mode == modeCluster {
+		wants = append(wants, "export TEMPORAL_TLS=true", "export TEMPORAL_TLS_CLIENT_CERT_PATH="+filepath.Join(data, "cluster", "certs", "client.pem"))
+	}
+	for _, want := range wants {
 		if !strings.Contains(text, want) {
 			t.Errorf("the summary lacks %q:\n%s", want, text)
 		}
@@ -161,8 +191,14 @@ func TestParseFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.temporalPort != 7000 || f.apiAddr != ":9000" || f.uiPort != 8233 || f.pgPort != 5433 {
+	if f.temporalPort != 7000 || f.apiAddr != ":9000" || f.uiPort != 8233 || f.pgPort != 5433 || f.temporal != modeDev {
 		t.Errorf("flags = %+v", f)
+	}
+	if f, err := parseFlags([]string{"-temporal", "cluster"}); err != nil || f.temporal != modeCluster {
+		t.Errorf("-temporal cluster: %+v, %v", f, err)
+	}
+	if _, err := parseFlags([]string{"-temporal", "k8s"}); err == nil {
+		t.Error("-temporal k8s accepted")
 	}
 	if p, err := portOf(f.apiAddr); err != nil || p != 9000 {
 		t.Errorf("portOf(%q) = %d, %v", f.apiAddr, p, err)
