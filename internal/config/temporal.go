@@ -31,6 +31,10 @@ type Temporal struct {
 	// "TEMPORAL_TLS_CLIENT_CERT_PATH", "profile prod's api_key in FILE", or
 	// "" when none is configured.
 	Credential string
+	// ClientCert names where the client certificate came from
+	// ("TEMPORAL_TLS_CLIENT_CERT_PATH", …), "" when there is none: a TLS
+	// alert from the server is about it whatever Credential names.
+	ClientCert string
 	// Profile names the profile file in use ("" when none was read).
 	Profile string
 }
@@ -143,8 +147,11 @@ func (r *Reader) Temporal() Temporal {
 		}
 	}
 	if prof.TLS != nil && !prof.TLS.Disabled {
-		if tr.checkTLS(prof.TLS) && t.Credential == "" {
-			t.Credential = tr.source(certField.env, "tls."+certField.key)
+		if tr.checkTLS(prof.TLS) {
+			t.ClientCert = tr.source(certField.env, "tls."+certField.key)
+			if t.Credential == "" {
+				t.Credential = t.ClientCert
+			}
 		}
 	}
 	if len(r.errs) > 0 {

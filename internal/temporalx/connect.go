@@ -47,7 +47,9 @@ type Client struct {
 	// Address and Namespace the client talks to.
 	Address, Namespace string
 	credential         string
+	clientCert         string // where the client certificate came from; "" when none
 	handshakes         *handshakeRecorder
+	tls                *tls.Config // nil: plaintext
 }
 
 // describeTimeout bounds Dial's credentials check; the SDK bounds its own
@@ -64,6 +66,7 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 		Address:    firstOf(o.Address, o.Conn.Address, config.TemporalAddress.Default),
 		Namespace:  firstOf(o.Namespace, o.Conn.Namespace, config.TemporalNamespace.Default),
 		credential: o.Conn.Credential,
+		clientCert: o.Conn.ClientCert,
 		handshakes: &handshakeRecorder{},
 	}
 	opts := o.Conn.Options
@@ -73,6 +76,7 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 	if o.Metrics != nil {
 		opts.MetricsHandler = o.Metrics.Handler
 	}
+	c.tls = opts.ConnectionOptions.TLS
 	if cfg := opts.ConnectionOptions.TLS; cfg != nil {
 		// Added after the SDK's own transport credentials, so these win:
 		// the same TLS, with the handshake's error kept for Explain.
@@ -137,6 +141,11 @@ func (c *Client) Explain(err error) error {
 	case codes.PermissionDenied, codes.Unauthenticated:
 		return fmt.Errorf("%s refused the credentials (%s): %s: %s", at, c.credentials(), st.Code(), st.Message())
 	case codes.Unavailable, codes.DeadlineExceeded:
+		if c.tls != nil {
+			if tlsErr := probeTLS(c.Address, c.tls); tlsErr != nil {
+				return c.explainHandshake(at, tlsErr)
+			}
+		}
 		return fmt.Errorf("%s is out of reach (%s; is it up, and does it want TLS (%s)?): %s: %s",
 			at, config.TemporalAddress.Name, config.TemporalTLS.Name, st.Code(), st.Message())
 	}
@@ -167,8 +176,11 @@ func (c *Client) explainHandshake(at string, err error) error {
 		return fmt.Errorf("%s: TLS handshake failed: its certificate is not for that name (%s): %v", at, config.TemporalTLSServerName.Name, err)
 	case errors.As(err, &invalid):
 		return fmt.Errorf("%s: TLS handshake failed: its certificate is not valid: %v", at, err)
+	case remoteAlert(err) && c.clientCert != "":
+		return fmt.Errorf("%s refused the credentials (%s): TLS handshake failed: %v", at, c.clientCert, err)
 	case remoteAlert(err):
-		return fmt.Errorf("%s refused the credentials (%s): TLS handshake failed: %v", at, c.credentials(), err)
+		return fmt.Errorf("%s refused the credentials (no client certificate: it may want one, set %s and %s): TLS handshake failed: %v",
+			at, config.TemporalTLSClientCert.Name, config.TemporalTLSClientKey.Name, err)
 	case errors.As(err, &record):
 		return fmt.Errorf("%s does not speak TLS (set %s=false to connect without): %v", at, config.TemporalTLS.Name, err)
 	}
@@ -244,4 +256,27 @@ func (a *alertConn) Read(b []byte) (int, error) {
 		a.rec.record(err)
 	}
 	return n, err
+}
+
+// probeTLS opens one TLS connection to addr with cfg and waits a moment for
+// the server's first word. A server that refuses the client certificate
+// says so with an alert just after the handshake (TLS 1.3), which gRPC
+// misses when its first write already finds the connection closed ("broken
+// pipe"). It returns the handshake's error or the alert, or nil when there
+// was neither (or the server is out of reach: no TLS question then).
+func probeTLS(addr string, cfg *tls.Config) error {
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 3 * time.Second}, "tcp", addr, cfg.Clone())
+	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "dial" {
+			return nil
+		}
+		return err
+	}
+	defer conn.Close()
+	_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := conn.Read(make([]byte, 1)); remoteAlert(err) {
+		return err
+	}
+	return nil
 }

@@ -132,8 +132,9 @@ func TestDialSaysWhatWentWrong(t *testing.T) {
 			`temporal at ` + notFound + ` has no namespace "sales" (TEMPORAL_NAMESPACE)`},
 		{"mTLS and API key accepted", tlsEnv(local), ""},
 		{"no client certificate", tlsEnv(local, "TEMPORAL_TLS_CLIENT_CERT_PATH", "", "TEMPORAL_TLS_CLIENT_KEY_PATH", ""),
-			"temporal at " + local + " refused the credentials (TEMPORAL_API_KEY): TLS handshake failed: remote error: tls: certificate required"},
-		{"client certificate of another CA", tlsEnv(local, "TEMPORAL_TLS_CLIENT_CERT_PATH", strangerCert, "TEMPORAL_TLS_CLIENT_KEY_PATH", strangerKey, "TEMPORAL_API_KEY", ""),
+			"temporal at " + local + " refused the credentials (no client certificate: it may want one, set TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH): TLS handshake failed: remote error: tls: certificate required"},
+		// The alert is about the certificate, even with an API key set.
+		{"client certificate of another CA", tlsEnv(local, "TEMPORAL_TLS_CLIENT_CERT_PATH", strangerCert, "TEMPORAL_TLS_CLIENT_KEY_PATH", strangerKey),
 			"temporal at " + local + " refused the credentials (TEMPORAL_TLS_CLIENT_CERT_PATH): TLS handshake failed: remote error: tls:"},
 		{"server CA not trusted", tlsEnv(local, "TEMPORAL_TLS_SERVER_CA_CERT_PATH", ""),
 			"temporal at " + local + ": TLS handshake failed: its certificate is not signed by a CA we trust (TEMPORAL_TLS_SERVER_CA_CERT_PATH)"},
