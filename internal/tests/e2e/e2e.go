@@ -56,8 +56,18 @@ type Options struct {
 	// Progress receives a line per step; default os.Stderr.
 	Progress io.Writer
 	// Timeout bounds Start, builds included; default 20 minutes (a cold
-	// build of the Temporal CLI takes ~13 minutes on 2 cores).
+	// build of the Temporal CLI takes ~13 minutes on 2 cores; of the
+	// server, for Cluster, ~10 more).
 	Timeout time.Duration
+	// Cluster runs Temporal as a cluster of separate processes on
+	// PostgreSQL with mTLS (devstack.StartCluster) instead of the dev
+	// server, on the stack's PostgreSQL (DATABASE_URL's server or the
+	// throwaway cluster) in databases of its own. The worker and the API
+	// reach it through the TEMPORAL_* environment alone (its ClientEnv).
+	// Binaries, Dir, PostgresURL and the database names are filled in; set
+	// the rest (JWKSURIs, …) as the test needs. Not with DatabaseURL or
+	// TemporalDBFile.
+	Cluster *devstack.ClusterOptions
 }
 
 // Stack is a running stack. Its fields are read-only.
@@ -68,8 +78,10 @@ type Stack struct {
 	// Bin are the built worker and api binaries; TemporalCLI the Temporal CLI.
 	Bin         devstack.AppBinaries
 	TemporalCLI string
-	// Temporal is the dev server (Kill/Start/Restart for crash tests).
+	// Temporal is the dev server (Kill/Start/Restart for crash tests); nil
+	// with Options.Cluster, whose cluster is Cluster.
 	Temporal *devstack.Temporal
+	Cluster  *devstack.Cluster
 	// PG is the PostgreSQL cluster, nil with Options.DatabaseURL.
 	PG *pgcluster.Cluster
 	// DatabaseURL is the app's database.
@@ -83,7 +95,7 @@ type Stack struct {
 
 	opts      Options
 	progress  io.Writer
-	dropDB    func() error // drops the database made on DATABASE_URL's server
+	dropDB    []func() error // drop the databases made on DATABASE_URL's server
 	apiAddr   string
 	workerEnv []string
 	apiEnv    []string
@@ -91,6 +103,8 @@ type Stack struct {
 	mu     sync.Mutex
 	worker *devstack.Process
 	api    *devstack.Process
+
+	serverBin devstack.ServerBinaries
 }
 
 // Start builds and starts everything and returns when the worker polls and
@@ -104,6 +118,9 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	}
 	if opts.Progress == nil {
 		opts.Progress = os.Stderr
+	}
+	if opts.Cluster != nil && (opts.DatabaseURL != "" || opts.TemporalDBFile) {
+		return nil, errors.New("e2e: Options.Cluster keeps its state in PostgreSQL; it takes neither DatabaseURL nor TemporalDBFile")
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
@@ -133,6 +150,11 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	})
 	wg.Go(func() {
 		if errs[1] = devstack.EnsureTemporalCLI(ctx, root, s.TemporalCLI, s.progress); errs[1] != nil {
+			return
+		}
+		if opts.Cluster != nil {
+			// Started below, once PostgreSQL is up.
+			s.serverBin, errs[1] = devstack.EnsureTemporalServer(ctx, root, filepath.Join(devstack.DevDir(root), "bin"), s.progress)
 			return
 		}
 		o := devstack.TemporalOptions{CLI: s.TemporalCLI, Headless: true, LogFile: filepath.Join(dir, "temporal.log")}
@@ -172,7 +194,12 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if err := errors.Join(errs...); err != nil {
 		return s, err
 	}
-	s.logf("built the app and started Temporal (%s) and PostgreSQL in %s", s.Temporal.Address(), time.Since(start).Round(100*time.Millisecond))
+	if opts.Cluster != nil {
+		if err := s.startCluster(ctx, *opts.Cluster); err != nil {
+			return s, err
+		}
+	}
+	s.logf("built the app and started Temporal (%s) and PostgreSQL in %s", s.TemporalAddress(), time.Since(start).Round(100*time.Millisecond))
 
 	apiPort, err := devstack.FreePort()
 	if err != nil {
@@ -186,8 +213,8 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	s.APIURL = "http://" + s.apiAddr
 	s.WorkerMetricsURL = "http://127.0.0.1:" + strconv.Itoa(metricsPort) + "/metrics"
 	common := map[string]string{
-		config.TemporalAddress.Name:   s.Temporal.Address(),
-		config.TemporalNamespace.Name: s.Temporal.Namespace(),
+		config.TemporalAddress.Name:   s.TemporalAddress(),
+		config.TemporalNamespace.Name: s.Namespace(),
 		config.DatabaseURL.Name:       s.DatabaseURL,
 		config.LogLevel.Name:          "debug",
 		config.APIAddr.Name:           s.apiAddr,
@@ -197,6 +224,9 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		// A query to a deal whose worker is gone must fail well inside a
 		// test's patience.
 		config.APIRequestTimeout.Name: "5s",
+	}
+	if s.Cluster != nil {
+		common = merge(common, s.Cluster.ClientEnv())
 	}
 	s.workerEnv = devstack.AppEnv(merge(common, opts.Env, opts.WorkerEnv))
 	s.apiEnv = devstack.AppEnv(merge(common, opts.Env, opts.APIEnv))
@@ -217,7 +247,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if s.ManagerToken, err = devstack.CreateUser(ctx, s.Bin.API, s.apiEnv, "manager@example.com", "E2E Manager", "manager"); err != nil {
 		return s, err
 	}
-	s.logf("stack ready in %s: api %s, temporal %s, files in %s", time.Since(start).Round(100*time.Millisecond), s.APIURL, s.Temporal.Address(), dir)
+	s.logf("stack ready in %s: api %s, temporal %s, files in %s", time.Since(start).Round(100*time.Millisecond), s.APIURL, s.TemporalAddress(), dir)
 	return s, nil
 }
 
@@ -228,13 +258,24 @@ func (s *Stack) freshDatabase(ctx context.Context, admin string) (string, error)
 	if err != nil {
 		return "", errors.New("DATABASE_URL is not a URL")
 	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := "dealflow_e2e_" + hex.EncodeToString(b[:])
+	name := uniqueName("dealflow_e2e_")
 	if err := pgcluster.CreateDatabase(ctx, admin, name); err != nil {
 		return "", err
 	}
-	s.dropDB = func() error {
+	s.dropOnClose(admin, name)
+	u.Path = "/" + name
+	return u.String(), nil
+}
+
+func uniqueName(prefix string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// dropOnClose has Close drop database name on admin's server.
+func (s *Stack) dropOnClose(admin, name string) {
+	s.dropDB = append(s.dropDB, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		conn, err := pgx.Connect(ctx, admin)
@@ -247,9 +288,30 @@ func (s *Stack) freshDatabase(ctx context.Context, admin string) (string, error)
 			return fmt.Errorf("drop database %s: %w", name, err)
 		}
 		return nil
+	})
+}
+
+// startCluster starts the Temporal cluster of Options.Cluster on the stack's
+// PostgreSQL server, in databases named for this stack (so that parallel
+// test packages on DATABASE_URL's server do not meet), which Close drops.
+func (s *Stack) startCluster(ctx context.Context, o devstack.ClusterOptions) error {
+	o.Binaries = s.serverBin
+	o.Dir = filepath.Join(s.Dir, "temporal")
+	o.Headless = true
+	if admin := os.Getenv(config.DatabaseURL.Name); admin != "" {
+		o.PostgresURL = admin
+		o.PersistenceDB, o.VisibilityDB = uniqueName("temporal_e2e_"), uniqueName("temporal_visibility_e2e_")
+		s.dropOnClose(admin, o.PersistenceDB)
+		s.dropOnClose(admin, o.VisibilityDB)
+	} else {
+		o.PostgresURL = s.PG.URL("postgres")
 	}
-	u.Path = "/" + name
-	return u.String(), nil
+	c, err := devstack.StartCluster(ctx, o)
+	if err != nil {
+		return err
+	}
+	s.Cluster = c
+	return nil
 }
 
 func merge(maps ...map[string]string) map[string]string {
@@ -266,11 +328,21 @@ func (s *Stack) logf(format string, args ...any) {
 	fmt.Fprintf(s.progress, "e2e: "+format+"\n", args...)
 }
 
-// TemporalAddress is the dev server's frontend host:port.
-func (s *Stack) TemporalAddress() string { return s.Temporal.Address() }
+// TemporalAddress is the frontend's host:port.
+func (s *Stack) TemporalAddress() string {
+	if s.Cluster != nil {
+		return s.Cluster.Address()
+	}
+	return s.Temporal.Address()
+}
 
 // Namespace is the Temporal namespace of the deals.
-func (s *Stack) Namespace() string { return s.Temporal.Namespace() }
+func (s *Stack) Namespace() string {
+	if s.Cluster != nil {
+		return s.Cluster.Namespace()
+	}
+	return s.Temporal.Namespace()
+}
 
 // Worker returns the current worker process (nil while stopped).
 func (s *Stack) Worker() *devstack.Process {
@@ -368,7 +440,18 @@ func (s *Stack) StopAPI() error {
 }
 
 // Client dials the stack's Temporal namespace; the caller closes it.
-func (s *Stack) Client(ctx context.Context) (client.Client, error) { return s.Temporal.Dial(ctx) }
+// On a cluster, it sends the API key the worker and the API are given
+// (Options.Env's TEMPORAL_API_KEY), if any.
+func (s *Stack) Client(ctx context.Context) (client.Client, error) {
+	if s.Cluster != nil {
+		o := s.Cluster.ClientOptions()
+		if key := s.opts.Env[config.TemporalAPIKey.Name]; key != "" {
+			o.Credentials = client.NewAPIKeyStaticCredentials(key)
+		}
+		return client.DialContext(ctx, o)
+	}
+	return s.Temporal.Dial(ctx)
+}
 
 // CreateUser runs `api users create` and returns the new user's token.
 func (s *Stack) CreateUser(ctx context.Context, email, name, role string) (string, error) {
@@ -381,7 +464,11 @@ func (s *Stack) CreateUser(ctx context.Context, email, name, role string) (strin
 func (s *Stack) CLI(ctx context.Context, args ...string) ([]byte, error) {
 	args = append(args, "--address", s.TemporalAddress(), "--namespace", s.Namespace())
 	cmd := exec.CommandContext(ctx, s.TemporalCLI, args...)
-	cmd.Env = devstack.AppEnv(nil)
+	var env map[string]string
+	if s.Cluster != nil {
+		env = s.Cluster.ClientEnv() // the CLI reads the same TEMPORAL_TLS_* variables
+	}
+	cmd.Env = devstack.AppEnv(env)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -431,6 +518,12 @@ func (s *Stack) Logs(n int) string {
 	for _, name := range []string{"api", "worker", "temporal"} {
 		fmt.Fprintf(&b, "---- %s.log (last %d lines)\n%s\n", name, n, devstack.LogTail(filepath.Join(s.Dir, name+".log"), n))
 	}
+	if s.Cluster != nil {
+		for _, p := range s.Cluster.Processes() {
+			log := filepath.Join(s.Cluster.LogDir(), p.Name()+".log")
+			fmt.Fprintf(&b, "---- temporal %s (last %d lines)\n%s\n", p.Name(), n, devstack.LogTail(log, n))
+		}
+	}
 	if s.PG != nil {
 		fmt.Fprintf(&b, "---- postgres log (last %d lines)\n%s\n", n, devstack.LogTail(filepath.Join(s.PG.Dir, "log"), n))
 	}
@@ -454,13 +547,18 @@ func (s *Stack) close(remove bool) error {
 			errs = append(errs, err)
 		}
 	}
+	if s.Cluster != nil {
+		if err := s.Cluster.Stop(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if s.PG != nil {
 		if err := s.PG.Stop(); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if s.dropDB != nil {
-		if err := s.dropDB(); err != nil {
+	for _, drop := range s.dropDB {
+		if err := drop(); err != nil {
 			errs = append(errs, err)
 		}
 	}
