@@ -3,7 +3,7 @@
 # included, against real servers the tests start themselves.
 GO ?= go
 
-.PHONY: up test temporal-cli
+.PHONY: up test temporal-tools
 
 # Built, then run directly rather than with `go run`, which exits 1 on
 # Ctrl-C whatever the program does (make would then report an error).
@@ -15,7 +15,7 @@ up:
 # 2 cores: a duration budget can fail a run that found nothing ("context
 # deadline exceeded" as the time runs out: a race in Go's fuzzing
 # coordinator, go.dev/issue/75804, fixed in Go 1.27; seen here once).
-test: temporal-cli
+test: temporal-tools
 	$(GO) vet ./...
 	cd tools && GOWORK=off $(GO) vet ./...
 	$(GO) test ./... -count=1 -timeout 40m
@@ -24,9 +24,11 @@ test: temporal-cli
 	$(GO) test ./internal/tests/apifuzz -run '^$$' -fuzz '^FuzzImportCSV$$' -fuzztime 6000x -parallel 1 -fuzzminimizetime 0
 	$(GO) test ./internal/tests/apifuzz -run '^$$' -fuzz '^FuzzCreateUser$$' -fuzztime 3000x -parallel 1 -fuzzminimizetime 0
 
-# Builds .dev/bin/temporal from tools/ when missing or stale, before the
-# tests run, so a cold build (~13 min on 2 cores) shows its progress here
-# instead of silently eating the tests' timeout.
-temporal-cli:
+# Builds the Temporal CLI (.dev/bin/temporal, from tools/) and the Temporal
+# server, its schema tool and the Web UI server (.dev/bin/temporal-*, from
+# tools/server) when missing or stale, before the tests run, so a cold build
+# (~13 min for the CLI and ~10 more for the server on 2 cores) shows its
+# progress here instead of silently eating the tests' timeout.
+temporal-tools:
 	@$(GO) build -o .dev/bin/stack ./cmd/stack
-	.dev/bin/stack -build-cli
+	.dev/bin/stack -build-cli -build-server
