@@ -70,6 +70,8 @@ type options struct {
 	phases                        string
 	jsonPath                      string
 	temporalDB                    string
+	cluster                       bool
+	workers                       int
 	floorLocal, restartIdleWorker bool
 }
 
@@ -106,6 +108,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.phases, "phases", "floor,product,idle", "phases to run, comma-separated, in this order")
 	fs.StringVar(&o.jsonPath, "json", "", "also write the results as JSON to this file")
 	fs.StringVar(&o.temporalDB, "temporal-db", "file", "with -self: the dev server's SQLite store, file (WAL, as make up) or memory")
+	fs.BoolVar(&o.cluster, "cluster", false, "with -self: run Temporal as a cluster (frontend, matching, two history and the worker service as separate processes on PostgreSQL, mTLS) instead of the dev server")
+	fs.IntVar(&o.workers, "workers", 1, "with -self: deal worker processes on the task queue")
 	fs.BoolVar(&o.floorLocal, "floor-local", true, "run the floor's activities as local activities, as the deal runs ApplyChange; -floor-local=false runs them as remote activities")
 	fs.BoolVar(&o.restartIdleWorker, "restart-worker", true, "with -self: restart the worker before the idle run, so its memory is that of the parked deals alone")
 	if err := fs.Parse(args); err != nil {
@@ -116,6 +120,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.n < 0 || o.conc < 1 || o.idle < 0 || o.idleActions < 0 {
 		return o, errors.New("-n, -idle and -idle-actions must not be negative, -c must be at least 1")
+	}
+	if o.workers < 1 || (!o.self && (o.workers != 1 || o.cluster)) {
+		return o, errors.New("-workers (at least 1) and -cluster go with -self")
 	}
 	if o.temporalDB != "file" && o.temporalDB != "memory" {
 		return o, errors.New("-temporal-db must be file or memory")
@@ -159,6 +166,9 @@ type Config struct {
 	ThankYou    string `json:"thankYouAfter"`
 	Self        bool   `json:"self"`
 	TemporalDB  string `json:"temporalDB,omitempty"`
+	// Temporal is "dev" (the CLI's dev server) or "cluster" (-cluster).
+	Temporal string `json:"temporal,omitempty"`
+	Workers  int    `json:"workers,omitempty"`
 	FloorLocal  bool   `json:"floorLocalActivities"`
 	Command     string `json:"command"`
 }
@@ -246,6 +256,9 @@ func (t *target) dial(ctx context.Context) (*temporalx.Client, error) {
 // (TLS, credentials, profile), with the address and namespace in use.
 func (t *target) temporalEnv() map[string]string {
 	env := map[string]string{}
+	if t.stack != nil && t.stack.Cluster != nil {
+		env = t.stack.Cluster.ClientEnv()
+	}
 	if t.stack == nil {
 		for _, kv := range os.Environ() {
 			if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "TEMPORAL_") {
@@ -274,7 +287,12 @@ func bench(ctx context.Context, o options, command string, progress io.Writer) (
 	}
 	defer stop()
 	if o.self {
-		rep.Config.TemporalDB = o.temporalDB
+		rep.Config.Temporal, rep.Config.Workers = "dev", o.workers
+		if o.cluster {
+			rep.Config.Temporal = "cluster"
+		} else {
+			rep.Config.TemporalDB = o.temporalDB
+		}
 	}
 	tc, err := t.dial(ctx)
 	if err != nil {
@@ -397,9 +415,14 @@ func startTarget(ctx context.Context, o options, progress io.Writer) (*target, f
 			server: proc{Name: "temporal", PID: o.serverPID}}
 		return t, func() {}, nil
 	}
+	var cluster *devstack.ClusterOptions
+	if o.cluster {
+		cluster = &devstack.ClusterOptions{}
+	}
 	s, err := e2e.Start(ctx, e2e.Options{
 		Progress:       progress,
-		TemporalDBFile: o.temporalDB == "file",
+		TemporalDBFile: o.temporalDB == "file" && !o.cluster,
+		Cluster:        cluster,
 		Env: map[string]string{
 			// The product's defaults, not the e2e tests' debug logging and
 			// short deadline: a slow answer is measured, not cut at 5 s.
@@ -420,8 +443,35 @@ func startTarget(ctx context.Context, o options, progress io.Writer) (*target, f
 		}
 	}
 	t := &target{apiURL: s.APIURL, temporal: s.TemporalAddress(), namespace: s.Namespace(), stack: s, workerMetrics: s.WorkerMetricsURL,
-		worker: proc{Name: "worker", PID: s.Worker().PID()}, api: proc{Name: "api", PID: s.API().PID()},
-		server: proc{Name: "temporal", PID: s.Temporal.Process().PID()}}
+		worker: proc{Name: "worker", PID: s.Worker().PID()}, api: proc{Name: "api", PID: s.API().PID()}}
+	if s.Cluster != nil {
+		r := config.NewReaderFrom(s.Cluster.ClientEnv())
+		t.conn = r.Temporal()
+		if err := r.Err(); err != nil {
+			stop()
+			return nil, nil, err
+		}
+		for i, p := range s.Cluster.Processes() {
+			pr := proc{Name: "temporal " + p.Name(), PID: p.Process().PID()}
+			if i == 0 {
+				t.server = pr
+			} else {
+				t.extra = append(t.extra, pr)
+			}
+		}
+	} else {
+		t.server = proc{Name: "temporal", PID: s.Temporal.Process().PID()}
+	}
+	for i := 2; i <= o.workers; i++ {
+		w, err := startExtraWorker(ctx, s, i)
+		if err != nil {
+			stop()
+			return nil, nil, err
+		}
+		prev := stop
+		stop = func() { _ = w.Stop(0); prev() }
+		t.extra = append(t.extra, proc{Name: fmt.Sprintf("worker-%d", i), PID: w.PID()})
+	}
 	if s.PG != nil {
 		if pid := postmasterPID(s.PG.Dir); pid > 0 {
 			t.extra = append(t.extra, proc{Name: "postgres", PID: pid, Group: true})
@@ -438,6 +488,30 @@ func startTarget(ctx context.Context, o options, progress io.Writer) (*target, f
 		t.tokens = append(t.tokens, tok)
 	}
 	return t, stop, nil
+}
+
+// startExtraWorker starts worker process i beside the stack's own (same
+// binary and environment, no metrics port) and waits until it polls.
+func startExtraWorker(ctx context.Context, s *e2e.Stack, i int) (*devstack.Process, error) {
+	p, err := devstack.StartProcess(devstack.ProcessSpec{
+		Name: fmt.Sprintf("worker-%d", i), Path: s.Bin.Worker,
+		Env:     append(s.WorkerEnv(), config.WorkerMetricsAddr.Name+"="),
+		LogFile: fmt.Sprintf("%s/worker-%d.log", s.Dir, i),
+	})
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.Client(ctx)
+	if err != nil {
+		_ = p.Kill()
+		return nil, err
+	}
+	defer c.Close()
+	if err := devstack.WaitWorkerPolling(ctx, c, p); err != nil {
+		_ = p.Kill()
+		return nil, err
+	}
+	return p, nil
 }
 
 func splitTokens(s string) []string {

@@ -12,8 +12,11 @@ func printReport(w io.Writer, r *Report) {
 		r.Machine.CPUs, r.Machine.Model, r.Machine.MemoryGB, r.Machine.GoVer)
 	fmt.Fprintf(w, "%s\n", r.Config.Command)
 	fmt.Fprintf(w, "deals %d, concurrency %d, thank-you after %s", r.Config.Deals, r.Config.Concurrency, r.Config.ThankYou)
-	if r.Config.Self {
-		fmt.Fprintf(w, ", own stack (Temporal SQLite %s)", r.Config.TemporalDB)
+	switch {
+	case r.Config.Self && r.Config.Temporal == "cluster":
+		fmt.Fprintf(w, ", own stack (Temporal cluster on PostgreSQL, %d worker process(es))", r.Config.Workers)
+	case r.Config.Self:
+		fmt.Fprintf(w, ", own stack (Temporal SQLite %s, %d worker process(es))", r.Config.TemporalDB, r.Config.Workers)
 	}
 	if r.Config.FloorLocal {
 		fmt.Fprint(w, ", floor activities local (as the deal's)")
