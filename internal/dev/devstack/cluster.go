@@ -105,8 +105,6 @@ type Cluster struct {
 	ports clusterPorts
 	procs []*ClusterProcess // frontend, matching, history…, worker
 	ui    *ClusterProcess
-	// initialised: a run has written the database's cluster metadata.
-	initialised bool
 }
 
 // ClusterProcess is one process of a Cluster, which can be killed, stopped
@@ -208,19 +206,17 @@ func (c *Cluster) start(ctx context.Context) error {
 	if err := c.writeConfigs(); err != nil {
 		return err
 	}
-	rest := c.procs
-	if !c.initialised {
-		// Every service writes the cluster metadata of a new database at
-		// start, and all but one fail on the duplicate key: matching,
-		// the quickest to serve, writes it alone first.
-		if err := c.Matching().launch(); err != nil {
-			return err
-		}
-		if err := c.Matching().waitReady(ctx); err != nil {
-			return err
-		}
-		rest = slices.DeleteFunc(slices.Clone(c.procs), func(p *ClusterProcess) bool { return p == c.Matching() })
+	// Every service writes the cluster metadata at start when the
+	// database has none or the configuration changed it (the frontend's
+	// address is part of it), and all but one then fail on the concurrent
+	// write: matching, the quickest to serve, writes it alone first.
+	if err := c.Matching().launch(); err != nil {
+		return err
 	}
+	if err := c.Matching().waitReady(ctx); err != nil {
+		return err
+	}
+	rest := slices.DeleteFunc(slices.Clone(c.procs), func(p *ClusterProcess) bool { return p == c.Matching() })
 	for _, p := range rest {
 		if err := p.launch(); err != nil {
 			return err

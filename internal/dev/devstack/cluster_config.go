@@ -21,8 +21,13 @@ import (
 )
 
 // numHistoryShards is fixed for the life of a cluster's database: a server
-// refuses to start on a database created with another count.
-const numHistoryShards = 4
+// refuses to start on a database created with another count. Shards are
+// placed on the history processes by hashing their addresses, and a
+// process that is given none never reports serving (it waits for its first
+// shard): with 4 shards, as in the server's development configuration, one
+// of two processes got none in about one start in eight here. With 16 that
+// is 2 in 2^16, and each process holds about half.
+const numHistoryShards = 16
 
 // servicePorts are the ports of one Temporal service in one process.
 type servicePorts struct{ GRPC, Membership, HTTP int }
@@ -325,31 +330,26 @@ func (c *Cluster) prepareDatabases(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.initialised, err = c.forgetMembers(ctx)
-	return err
+	return c.forgetMembers(ctx)
 }
 
 // forgetMembers deletes the membership records of the cluster's last run
-// before any of its processes starts, and reports whether a run has
-// initialised the database's cluster metadata. A service starting within
-// 20 s of the records' last heartbeat would otherwise try to join those
-// dead hosts for membership.maxJoinDuration (30 s) before it looked again:
-// a restarted cluster took 50 s instead of 9 to start.
-func (c *Cluster) forgetMembers(ctx context.Context) (initialised bool, err error) {
+// before any of its processes starts. A service starting within 20 s of
+// their last heartbeat would otherwise try to join those dead hosts for
+// membership.maxJoinDuration (30 s) before it looked again: a restarted
+// cluster took 50 s instead of 9 to start.
+func (c *Cluster) forgetMembers(ctx context.Context) error {
 	u := *c.pg
 	u.Path = "/" + c.opts.PersistenceDB
 	conn, err := pgx.Connect(ctx, u.String())
 	if err != nil {
-		return false, fmt.Errorf("forget the last run's members: %w", err)
+		return fmt.Errorf("forget the last run's members: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	if _, err := conn.Exec(ctx, "DELETE FROM cluster_membership"); err != nil {
-		return false, fmt.Errorf("forget the last run's members: %w", err)
+		return fmt.Errorf("forget the last run's members: %w", err)
 	}
-	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM cluster_metadata_info)").Scan(&initialised); err != nil {
-		return false, fmt.Errorf("read cluster metadata: %w", err)
-	}
-	return initialised, nil
+	return nil
 }
 
 // adminDB is the database of the admin URL, which the schema tool connects

@@ -30,7 +30,8 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // TestClusterRequiresClientCertificates starts a cluster, checks that the
 // frontend refuses a client without a certificate, with one from another CA
 // or without TLS, and serves one with the generated certificate (and the Web
-// UI, which uses it), stops it and finds no process left, then starts it
+// UI, which uses it), that a killed history process starts again, stops it
+// and finds no process left, then starts it
 // again on the same folder and databases with authorization on: same
 // certificates, same namespace, served to a client with a token (checkJWT).
 func TestClusterRequiresClientCertificates(t *testing.T) {
@@ -93,6 +94,22 @@ func TestClusterRequiresClientCertificates(t *testing.T) {
 		// Sent whatever CAs the server names (Certificates alone would not be).
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }})
 	checkUI(t, ctx, c)
+
+	// A history process killed as in a crash starts again on its ports.
+	h := c.History(0)
+	killed := h.Process().PID()
+	if err := h.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, killed)
+	began = time.Now()
+	if err := h.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s killed and serving again after %s", h.Name(), time.Since(began).Round(100*time.Millisecond))
+	if err := c.Check(ctx); err != nil {
+		t.Fatalf("after %s restarted: %v", h.Name(), err)
+	}
 
 	caBefore := readFile(t, c.Certs().CA)
 	stopCluster(t, c)
