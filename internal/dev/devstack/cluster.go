@@ -58,8 +58,10 @@ type ClusterOptions struct {
 	// default 2.
 	HistoryProcesses int
 	// UIPort is the Web UI's port; 0 picks a free one. Headless runs no UI.
-	UIPort          int
-	Headless        bool
+	UIPort   int
+	Headless bool
+	// UICodecEndpoint is the codec server the Web UI decodes payloads
+	// with (its codec.endpoint); empty for none.
 	UICodecEndpoint string
 	// Namespace is created at start; default "default".
 	Namespace string
@@ -417,24 +419,6 @@ func (c *Cluster) Check(ctx context.Context) error {
 	}
 	defer cl.Close()
 	return checkNamespace(ctx, cl, c.opts.Namespace, c.opts.SearchAttributes)
-}
-
-// checkNamespace reports whether namespace ns exists and has every search
-// attribute of sas.
-func checkNamespace(ctx context.Context, c client.Client, ns string, sas []SearchAttribute) error {
-	if _, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: ns}); err != nil {
-		return fmt.Errorf("describe namespace %s: %w", ns, err)
-	}
-	resp, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: ns})
-	if err != nil {
-		return fmt.Errorf("list search attributes: %w", err)
-	}
-	for _, sa := range sas {
-		if _, ok := resp.GetCustomAttributes()[sa.Name]; !ok {
-			return fmt.Errorf("search attribute %s not registered yet", sa.Name)
-		}
-	}
-	return nil
 }
 
 // clientTLS is the TLS configuration of a client of the frontend: the

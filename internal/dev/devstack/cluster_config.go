@@ -21,7 +21,8 @@ import (
 )
 
 // numHistoryShards is fixed for the life of a cluster's database: a server
-// refuses to start on a database created with another count. Shards are
+// keeps the count the database was created with (and logs a warning when
+// its configuration says otherwise). Shards are
 // placed on the history processes by hashing their addresses, and a
 // process that is given none never reports serving (it waits for its first
 // shard): with 4 shards, as in the server's development configuration, one

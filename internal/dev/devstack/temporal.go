@@ -249,14 +249,20 @@ func (t *Temporal) Check(ctx context.Context) error {
 		return err
 	}
 	defer c.Close()
-	if _, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: t.opts.Namespace}); err != nil {
-		return fmt.Errorf("describe namespace %s: %w", t.opts.Namespace, err)
+	return checkNamespace(ctx, c, t.opts.Namespace, t.opts.SearchAttributes)
+}
+
+// checkNamespace reports whether namespace ns exists and has every search
+// attribute of sas.
+func checkNamespace(ctx context.Context, c client.Client, ns string, sas []SearchAttribute) error {
+	if _, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: ns}); err != nil {
+		return fmt.Errorf("describe namespace %s: %w", ns, err)
 	}
-	resp, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: t.opts.Namespace})
+	resp, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: ns})
 	if err != nil {
 		return fmt.Errorf("list search attributes: %w", err)
 	}
-	for _, sa := range t.opts.SearchAttributes {
+	for _, sa := range sas {
 		if _, ok := resp.GetCustomAttributes()[sa.Name]; !ok {
 			return fmt.Errorf("search attribute %s not registered yet", sa.Name)
 		}
