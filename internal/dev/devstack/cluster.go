@@ -51,8 +51,9 @@ type ClusterOptions struct {
 	// otherwise; default "temporal" and "temporal_visibility". Clusters on
 	// one PostgreSQL at once (parallel test packages) need names of their own.
 	PersistenceDB, VisibilityDB string
-	// FrontendPort is the frontend's gRPC port on 127.0.0.1; 0 picks a free
-	// one. Every other service gets free ports.
+	// FrontendPort is the frontend's gRPC port on 127.0.0.1, below 32768
+	// (the server keeps it in a smallint column); 0 picks a free one. Every
+	// other service gets free ports below 32768.
 	FrontendPort int
 	// HistoryProcesses is how many history processes share the shards;
 	// default 2.
@@ -152,6 +153,10 @@ func newCluster(opts ClusterOptions) (*Cluster, error) {
 	}
 	if !opts.Headless && opts.Binaries.UIServer == "" {
 		return nil, errors.New("Binaries.UIServer is required unless Headless")
+	}
+	if opts.FrontendPort >= 1<<15 {
+		// The server keeps each service's gRPC port in a smallint column.
+		return nil, fmt.Errorf("FrontendPort %d: the server accepts ports below 32768 only (FreePort's are above)", opts.FrontendPort)
 	}
 	pg, err := url.Parse(opts.PostgresURL)
 	if err != nil || pg.Host == "" || pg.User == nil {
