@@ -252,6 +252,10 @@ func clusterDynamicConfig() obj {
 		"matching.numTaskqueueReadPartitions":  one(1),
 		"matching.numTaskqueueWritePartitions": one(1),
 		"matching.pollerScalingMinimumBacklog": one("20ms"),
+		// A stopping worker's SDK (v1.51) then lets the server complete
+		// its open polls instead of cancelling them, so no task handed
+		// over at that moment waits out its timeout (as in compose).
+		"frontend.enableCancelWorkerPollsOnShutdown": one(true),
 	}
 }
 
