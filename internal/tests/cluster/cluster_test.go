@@ -258,3 +258,22 @@ func x509Pool(t *testing.T, pem []byte) *x509.CertPool {
 	}
 	return pool
 }
+
+// SIGTERM to the worker in the middle of a run of deals lets its in-flight
+// tasks finish; on this server (1.32, polls completed on shutdown) not even a
+// task handed over at the moment of the stop may be left to time out.
+func TestWorkerSIGTERM(t *testing.T) {
+	c, err := stack.Client(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err := c.WorkflowService().DescribeNamespace(context.Background(), &workflowservice.DescribeNamespaceRequest{Namespace: stack.Namespace()})
+	c.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ns.GetNamespaceInfo().GetCapabilities().GetWorkerPollCompleteOnShutdown() {
+		t.Fatal("the cluster does not complete a stopping worker's polls (frontend.enableCancelWorkerPollsOnShutdown)")
+	}
+	e2e.WorkerSIGTERM(t, stack)
+}
