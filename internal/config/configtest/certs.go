@@ -1,70 +1,59 @@
 // Package configtest makes throwaway certificates for tests of the Temporal
-// connection settings: a CA, and certificates it signs, as PEM.
+// connection settings: a CA, and certificates it signs, as PEM in memory
+// (the tests write them where each case needs them). They come from
+// internal/dev/certs, the cluster's own certificate maker.
 package configtest
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
+
+	"dealflow/internal/dev/certs"
 )
 
-// Pair is a PEM certificate and its private key.
+// Pair is a PEM certificate and its private key; a CA's also signs.
 type Pair struct {
 	Cert, Key []byte
-	tmpl      *x509.Certificate
-	priv      *ecdsa.PrivateKey
+	ca        *certs.Authority
 }
 
 // NewCA returns a self-signed certificate authority.
-func NewCA(tb testing.TB, name string) Pair { return issue(tb, name, nil) }
+func NewCA(tb testing.TB, name string) Pair {
+	tb.Helper()
+	ca, err := certs.LoadOrCreateCA(tb.TempDir(), "ca", name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p := read(tb, ca.Pair)
+	p.ca = ca
+	return p
+}
 
 // Issue returns a certificate for name (its common and DNS name), for
 // client and server use, signed by ca.
-func Issue(tb testing.TB, ca Pair, name string) Pair { return issue(tb, name, &ca) }
-
-func issue(tb testing.TB, name string, ca *Pair) Pair {
+func Issue(tb testing.TB, ca Pair, name string) Pair {
 	tb.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	pair, err := ca.ca.Issue(tb.TempDir(), "leaf", certs.Leaf{CommonName: name, DNSNames: []string{name}, Server: true, Client: true})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: name},
-		DNSNames:              []string{name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth},
-		IsCA:                  ca == nil,
-		BasicConstraintsValid: true,
-	}
-	parent, signer := tmpl, priv
-	if ca != nil {
-		parent, signer = ca.tmpl, ca.priv
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &priv.PublicKey, signer)
+	return read(tb, pair)
+}
+
+func read(tb testing.TB, p certs.Pair) Pair {
+	tb.Helper()
+	cert, err := os.ReadFile(p.CertFile)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(priv)
+	key, err := os.ReadFile(p.KeyFile)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return Pair{
-		Cert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		Key:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
-		tmpl: tmpl, priv: priv,
-	}
+	return Pair{Cert: cert, Key: key}
 }
 
 // TLS returns the pair for a tls.Config.
