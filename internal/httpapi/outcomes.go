@@ -39,8 +39,9 @@ func (s *Server) temporalErr(ctx context.Context, err error) error {
 // queryErr classifies an error of deal id's state query.
 func (s *Server) queryErr(ctx context.Context, id string, err error) error {
 	var (
-		nf *serviceerror.NotFound
-		qf *serviceerror.QueryFailed
+		nf  *serviceerror.NotFound
+		qf  *serviceerror.QueryFailed
+		wnr *serviceerror.WorkflowNotReady
 	)
 	switch {
 	case errors.As(err, &nf):
@@ -49,6 +50,10 @@ func (s *Server) queryErr(ctx context.Context, id string, err error) error {
 		// The workflow failed the query. Its state handler returns no error
 		// of its own, so the workflow has not registered it yet (the SDK's
 		// "unknown queryType"): the deal is still being set up.
+		return errNotReady
+	case errors.As(err, &wnr):
+		// Temporal cannot query the deal until its failed workflow task is
+		// run again (a worker stopped or died while running it): a moment.
 		return errNotReady
 	case noPoller(err):
 		return unavailable("the worker that runs the deals", err)

@@ -258,3 +258,23 @@ func (f *taskFailsOnce) UpdateWorkflow(ctx context.Context, o client.UpdateWorkf
 	}
 	return f.Temporal.UpdateWorkflow(ctx, o)
 }
+
+// queryNotReadyOnce decorates the real client so that the first query
+// answers what Temporal answers while a deal's workflow task has failed and
+// waits to be run again (a worker stopped or died running it).
+type queryNotReadyOnce struct {
+	httpapi.Temporal
+	mu     sync.Mutex
+	failed bool
+}
+
+func (q *queryNotReadyOnce) QueryWorkflow(ctx context.Context, id, runID, queryType string, args ...any) (converter.EncodedValue, error) {
+	q.mu.Lock()
+	fail := !q.failed
+	q.failed = true
+	q.mu.Unlock()
+	if fail {
+		return nil, serviceerror.NewWorkflowNotReady("Cannot query workflow due to Workflow Task in failed state.")
+	}
+	return q.Temporal.QueryWorkflow(ctx, id, runID, queryType, args...)
+}

@@ -516,7 +516,11 @@ func (s *Stack) Do(ctx context.Context, method, path, token string, body any) (*
 func (s *Stack) Logs(n int) string {
 	var b strings.Builder
 	for _, name := range []string{"api", "worker", "temporal"} {
-		fmt.Fprintf(&b, "---- %s.log (last %d lines)\n%s\n", name, n, devstack.LogTail(filepath.Join(s.Dir, name+".log"), n))
+		log := filepath.Join(s.Dir, name+".log")
+		if errs := errorLines(log, n); errs != "" {
+			fmt.Fprintf(&b, "---- %s.log: its ERROR lines (first %d)\n%s\n", name, n, errs)
+		}
+		fmt.Fprintf(&b, "---- %s.log (last %d lines)\n%s\n", name, n, devstack.LogTail(log, n))
 	}
 	if s.Cluster != nil {
 		for _, p := range s.Cluster.Processes() {
@@ -528,6 +532,25 @@ func (s *Stack) Logs(n int) string {
 		fmt.Fprintf(&b, "---- postgres log (last %d lines)\n%s\n", n, devstack.LogTail(filepath.Join(s.PG.Dir, "log"), n))
 	}
 	return b.String()
+}
+
+// errorLines returns the first n lines of a JSON log at level ERROR: a
+// failure's cause is often long before the tail (the log goes with the
+// stack's folder).
+func errorLines(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	var out []string
+	for line := range strings.Lines(string(b)) {
+		if strings.Contains(line, `"level":"ERROR"`) {
+			if out = append(out, strings.TrimRight(line, "\n")); len(out) == n {
+				break
+			}
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // Close stops every process and removes the stack's folder (kept when
