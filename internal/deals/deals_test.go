@@ -3,8 +3,6 @@ package deals_test
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,21 +20,9 @@ import (
 // started deals just wait) and returns a client on it.
 func devServer(t *testing.T) client.Client {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute) // a cold CLI build takes ~13
+	srv := devstack.TestServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	root, err := devstack.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cli := devstack.TemporalCLIPath(root)
-	if err := devstack.EnsureTemporalCLI(ctx, root, cli, os.Stderr); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{CLI: cli, Headless: true, LogFile: filepath.Join(t.TempDir(), "temporal.log")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Kill() })
 	c, err := srv.Dial(ctx)
 	if err != nil {
 		t.Fatal(err)

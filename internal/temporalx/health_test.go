@@ -5,8 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -30,21 +28,9 @@ func healthz(h *Health) (int, string) {
 // 503 before the worker starts, 200 once the server lists it as a poller,
 // 503 when the server goes away and when the worker stops.
 func TestHealthFollowsPolling(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute) // a cold CLI build takes ~13
+	srv := devstack.TestServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	root, err := devstack.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cli := devstack.TemporalCLIPath(root)
-	if err := devstack.EnsureTemporalCLI(ctx, root, cli, os.Stderr); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{CLI: cli, Headless: true, LogFile: filepath.Join(t.TempDir(), "temporal.log")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Kill() })
 	c, err := Dial(ctx, Options{Address: srv.Address(), Namespace: srv.Namespace(), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

@@ -80,11 +80,7 @@ func TestCrashRestart(t *testing.T) {
 
 	tr := newTraffic()
 	run := fmt.Sprintf("c%x", seed&0xffffff)
-	deals := make([]*deal, *flagDeals)
-	for i := range deals {
-		deals[i] = &deal{id: fmt.Sprintf("%s-%03d", run, i), sc: scenarios[i%len(scenarios)],
-			rep: newRep(stack.APIURL, stack.RepToken, tr)}
-	}
+	deals := newDeals(stack, tr, run, *flagDeals)
 
 	// The reps work their deals while the chaos runner breaks things.
 	var cr crashes
@@ -122,6 +118,17 @@ func TestCrashRestart(t *testing.T) {
 	if t.Failed() {
 		t.Log(stack.Logs(40))
 	}
+}
+
+// newDeals returns n deals of run, the scenarios in turn, worked by the
+// stack's rep.
+func newDeals(s *e2e.Stack, tr *traffic, run string, n int) []*deal {
+	deals := make([]*deal, n)
+	for i := range deals {
+		deals[i] = &deal{id: fmt.Sprintf("%s-%03d", run, i), sc: scenarios[i%len(scenarios)],
+			rep: newRep(s.APIURL, s.RepToken, tr)}
+	}
+	return deals
 }
 
 // runScripts has clients reps work the deals, each its scenario's script,

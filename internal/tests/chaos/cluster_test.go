@@ -79,11 +79,7 @@ func TestClusterCrash(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, seed>>1|1))
 	tr := newTraffic()
 	run := fmt.Sprintf("k%x", seed&0xffffff)
-	deals := make([]*deal, *flagClusterDeals)
-	for i := range deals {
-		deals[i] = &deal{id: fmt.Sprintf("%s-%03d", run, i), sc: scenarios[i%len(scenarios)],
-			rep: newRep(s.APIURL, s.RepToken, tr)}
-	}
+	deals := newDeals(s, tr, run, *flagClusterDeals)
 
 	var cr crashes
 	breakDone := make(chan error, 1)
