@@ -167,10 +167,10 @@ type Config struct {
 	Self        bool   `json:"self"`
 	TemporalDB  string `json:"temporalDB,omitempty"`
 	// Temporal is "dev" (the CLI's dev server) or "cluster" (-cluster).
-	Temporal string `json:"temporal,omitempty"`
-	Workers  int    `json:"workers,omitempty"`
-	FloorLocal  bool   `json:"floorLocalActivities"`
-	Command     string `json:"command"`
+	Temporal   string `json:"temporal,omitempty"`
+	Workers    int    `json:"workers,omitempty"`
+	FloorLocal bool   `json:"floorLocalActivities"`
+	Command    string `json:"command"`
 }
 
 // Run is one throughput run.
