@@ -168,9 +168,17 @@ func (x *deal) qualify() workflows.Change {
 	return ch
 }
 
-var lines = []workflows.Line{
+// lines carry more decimals than any currency: the database must keep what
+// the workflow computed, never round it.
+var lines = exact([]workflows.Line{
 	{ID: "line-1", Product: "Telematics unit", Quantity: dec("3"), UnitPrice: dec("19.99"), Discount: dec("5"), Tax: dec("1.234")},
 	{ID: "line-2", Product: "Installation", Quantity: dec("1.5"), UnitPrice: dec("0.3333"), Discount: dec("0"), Tax: dec("0")},
+})
+
+// exact computes the lines' amounts without rounding.
+func exact(ls []workflows.Line) []workflows.Line {
+	workflows.Price(ls, workflows.QuoteSummary{}, func(v decimal.Decimal) decimal.Decimal { return v })
+	return ls
 }
 
 func row[T any](t *testing.T, pool *pgxpool.Pool, sql string, args ...any) T {
@@ -273,7 +281,7 @@ func TestLeadToPaid(t *testing.T) {
 	ch.Quotes = []workflows.Quote{q1}
 	apply(t, a, ch)
 	q1.Status, q1.StatusReason, q1.ClosedAt = workflows.QuoteClosed, workflows.QuoteReasonRevised, timep(atHours(12))
-	lines2 := append(slices.Clone(lines), workflows.Line{ID: "line-9", Product: "Support", Quantity: dec("12"), UnitPrice: dec("10"), Discount: dec("0"), Tax: dec("0")})
+	lines2 := exact(append(slices.Clone(lines), workflows.Line{ID: "line-9", Product: "Support", Quantity: dec("12"), UnitPrice: dec("10"), Discount: dec("0"), Tax: dec("0")}))
 	q2 := workflows.Quote{ID: "Q-L1-2", Revision: 2, Name: "Fleet telematics", Status: workflows.QuoteDraft,
 		Lines: lines2, Total: workflows.Total(lines2), PaymentTerms: "Net 30", CreatedAt: atHours(12)}
 	x.enter(workflows.StagePropose)

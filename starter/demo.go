@@ -426,8 +426,8 @@ func (d *demo) develop(ctx context.Context, id string, numbered bool) error {
 	qty, price := decimal.RequireFromString(p.qty), decimal.RequireFromString(p.price)
 	install := qty.Mul(price).Mul(decimal.New(6, -2)).Round(2)
 	lines := []workflows.LineInput{
-		{Product: p.product, Quantity: qty, UnitPrice: price, Discount: new(qty.Mul(price).Mul(decimal.New(5, -2)).Round(2))},
-		{Product: "Installation and service plan", Quantity: decimal.New(1, 0), UnitPrice: install, Tax: new(install.Mul(decimal.New(8, -2)).Round(2))},
+		{Product: p.product, Quantity: qty, UnitPrice: new(price), Discount: new(qty.Mul(price).Mul(decimal.New(5, -2)).Round(2))},
+		{Product: "Installation and service plan", Quantity: decimal.New(1, 0), UnitPrice: new(install), Tax: new(install.Mul(decimal.New(8, -2)).Round(2))},
 	}
 	var ids []string
 	var total decimal.Decimal

@@ -259,6 +259,7 @@ func (d *Deal) editOpportunity(c *EditOpportunity, now time.Time) (effect, error
 			o.EstimatedCloseDate = c.EstimatedCloseDate
 		}
 		setVal(&o.Probability, c.Probability)
+		setVal(&d.PriceListID, c.PriceListID)
 		return Change{Opportunity: o}, Result{ID: o.ID, Message: "opportunity edited"}
 	}, nil
 }
@@ -308,11 +309,16 @@ func (d *Deal) addLine(c *AddLine, now time.Time) (effect, error) {
 	if len(o.Lines) >= maxLines {
 		return nil, d.reject(RejectGate, ActAddLine, nil, nil, "the opportunity already has %d lines", maxLines)
 	}
+	// The id the line will get: itemID numbers it when the effect runs.
+	line, fields := d.line(c.LineInput, fmt.Sprintf("line-%d", d.NextItem+1), "")
+	if len(fields) > 0 {
+		return nil, d.reject(RejectInvalid, ActAddLine, nil, fields, "invalid add_line input: %s", Describe(fields))
+	}
 	return func() (Change, Result) {
 		id := d.itemID("line")
-		o.Lines = append(o.Lines, c.line(id))
+		o.Lines = append(o.Lines, line)
 		total := Total(o.Lines)
-		return Change{Opportunity: o}, Result{ID: id, Total: &total, Message: fmt.Sprintf("line %s added: %s", id, c.Product)}
+		return Change{Opportunity: o}, Result{ID: id, Total: &total, Message: fmt.Sprintf("line %s added: %s", id, line.Product)}
 	}, nil
 }
 
@@ -351,11 +357,18 @@ func (d *Deal) propose(c *Propose, now time.Time) (effect, error) {
 	if missing := d.DevelopMissing(); len(missing) > 0 {
 		return nil, d.reject(RejectGate, ActPropose, missing, nil, "cannot propose: missing %s", strings.Join(missing, ", "))
 	}
+	lines := slices.Clone(d.Opportunity.Lines)
+	var charges QuoteSummary
+	c.Charges.apply(&charges)
+	summary, total, fields := d.summaryOf(lines, charges)
+	if len(fields) > 0 {
+		return nil, d.reject(RejectInvalid, ActPropose, nil, fields, "invalid propose input: %s", Describe(fields))
+	}
 	return func() (Change, Result) {
 		rev := len(d.Quotes) + 1
 		q := Quote{
 			ID: fmt.Sprintf("QUO-%s-%d", d.ID, rev), Revision: rev, Name: c.Name, Status: QuoteDraft,
-			Lines: slices.Clone(d.Opportunity.Lines), PaymentTerms: c.PaymentTerms,
+			Lines: lines, PriceListID: d.PriceListID, QuoteSummary: summary, Total: total, PaymentTerms: c.PaymentTerms,
 			EffectiveTo: c.EffectiveTo, CreatedAt: now,
 		}
 		if q.Name == "" {
@@ -364,7 +377,6 @@ func (d *Deal) propose(c *Propose, now time.Time) (effect, error) {
 		if q.PaymentTerms == "" {
 			q.PaymentTerms = "Net 30"
 		}
-		q.Total = Total(q.Lines)
 		d.Quotes = append(d.Quotes, q)
 		if d.Stage != StagePropose {
 			d.enter(StagePropose, now)
@@ -378,19 +390,24 @@ func (d *Deal) editQuote(c *EditQuote, now time.Time) (effect, error) {
 	if err != nil {
 		return nil, err
 	}
+	lines := slices.Clone(q.Lines)
+	var fields []FieldError
+	if c.Lines != nil {
+		lines, fields = d.lines(*c.Lines, func(i int) string { return fmt.Sprintf("qline-%d", i+1) }, linePrefix)
+	}
+	charges := q.QuoteSummary
+	c.Charges.apply(&charges)
+	summary, total, sumFields := d.summaryOf(lines, charges)
+	if fields = append(fields, sumFields...); len(fields) > 0 {
+		return nil, d.reject(RejectInvalid, ActEditQuote, nil, fields, "invalid edit_quote input: %s", Describe(fields))
+	}
 	return func() (Change, Result) {
 		setVal(&q.Name, c.Name)
 		setVal(&q.PaymentTerms, c.PaymentTerms)
 		if c.EffectiveTo != nil {
 			q.EffectiveTo = c.EffectiveTo
 		}
-		if c.Lines != nil {
-			q.Lines = q.Lines[:0]
-			for i, l := range *c.Lines {
-				q.Lines = append(q.Lines, l.line(fmt.Sprintf("qline-%d", i+1)))
-			}
-		}
-		q.Total = Total(q.Lines)
+		q.Lines, q.QuoteSummary, q.Total = lines, summary, total
 		return Change{Quotes: []Quote{*q}}, Result{ID: q.ID, Revision: q.Revision, Total: &q.Total, Message: fmt.Sprintf("quote %s edited", q.ID)}
 	}, nil
 }
@@ -438,7 +455,8 @@ func (d *Deal) reviseQuote(c *ReviseQuote, now time.Time) (effect, error) {
 		rev := old.Revision + 1
 		nq := Quote{
 			ID: fmt.Sprintf("QUO-%s-%d", d.ID, rev), Revision: rev, Name: old.Name, Status: QuoteDraft,
-			Lines: slices.Clone(old.Lines), Total: old.Total, PaymentTerms: old.PaymentTerms, CreatedAt: now,
+			Lines: slices.Clone(old.Lines), PriceListID: old.PriceListID, QuoteSummary: old.QuoteSummary, Total: old.Total,
+			PaymentTerms: old.PaymentTerms, CreatedAt: now,
 		}
 		d.Quotes = append(d.Quotes, nq)
 		d.enter(StagePropose, now)
@@ -486,13 +504,13 @@ func (d *Deal) closeOpportunity(c *Close, now time.Time) (effect, error) {
 		o.Status, o.ActualRevenue = "Won", &revenue
 		q.Status, q.ClosedAt = QuoteWon, &now
 		d.Order = &Order{
-			ID: "ORD-" + d.ID, QuoteID: q.ID, Lines: slices.Clone(q.Lines), Total: q.Total,
-			PaymentTerms: q.PaymentTerms, Status: OrderActive, CreatedAt: now,
+			ID: "ORD-" + d.ID, QuoteID: q.ID, Lines: slices.Clone(q.Lines), PriceListID: q.PriceListID,
+			QuoteSummary: q.QuoteSummary, Total: q.Total, PaymentTerms: q.PaymentTerms, Status: OrderActive, CreatedAt: now,
 		}
 		d.Status = StatusWon
 		d.enter(StageOrder, now)
 		return Change{Opportunity: o, Quotes: []Quote{*q}, Order: d.Order},
-			Result{ID: d.Order.ID, Total: &d.Order.Total, Message: fmt.Sprintf("deal won for %s %s: order %s", revenue.StringFixed(2), d.Currency, d.Order.ID)}
+			Result{ID: d.Order.ID, Total: &d.Order.Total, Message: fmt.Sprintf("deal won for %s: order %s", d.describeAmount(revenue), d.Order.ID)}
 	}, nil
 }
 
@@ -516,12 +534,12 @@ func (d *Deal) fulfillOrder(_ *FulfillOrder, now time.Time) (effect, error) {
 	return func() (Change, Result) {
 		ord.Status, ord.FulfilledAt = OrderInvoiced, &now
 		d.Invoice = &Invoice{
-			ID: "INV-" + d.ID, OrderID: ord.ID, Lines: slices.Clone(ord.Lines), Total: ord.Total,
-			PaymentTerms: ord.PaymentTerms, DueDate: now.Add(time.Duration(termDays(ord.PaymentTerms)) * d.Policy.Day),
+			ID: "INV-" + d.ID, OrderID: ord.ID, Lines: slices.Clone(ord.Lines), PriceListID: ord.PriceListID,
+			QuoteSummary: ord.QuoteSummary, Total: ord.Total, PaymentTerms: ord.PaymentTerms, DueDate: now.Add(time.Duration(termDays(ord.PaymentTerms)) * d.Policy.Day),
 			Status: InvoiceActive, CreatedAt: now,
 		}
 		d.enter(StageInvoice, now)
-		balance := d.Invoice.Balance()
+		balance := d.Balance()
 		return Change{Order: ord, Invoice: d.Invoice}, Result{ID: d.Invoice.ID, Total: &d.Invoice.Total, Balance: &balance,
 			Message: fmt.Sprintf("order fulfilled: invoice %s due %s", d.Invoice.ID, d.Invoice.DueDate.Format("2006-01-02"))}
 	}, nil
@@ -540,29 +558,40 @@ func (d *Deal) cancelOrder(c *CancelOrder, now time.Time) (effect, error) {
 	}, nil
 }
 
+// recordPayment records a payment. The full open balance is always
+// accepted; within the early-payment window the discounted amount settles
+// the invoice too, and the discount is recorded with the payment. Deals
+// under PricingExact accept no more than the amount due.
 func (d *Deal) recordPayment(c *RecordPayment, now time.Time) (effect, error) {
 	inv := d.Invoice
-	due := inv.AmountDue(now, d.Policy.Day)
-	if c.Amount.GreaterThan(due) {
+	balance, due := d.Balance(), d.AmountDue(now)
+	limit, limitName := balance, "open balance"
+	if d.Pricing == PricingExact {
+		limit, limitName = due, "amount due"
+	}
+	if c.Amount.GreaterThan(limit) {
 		return nil, d.reject(RejectInvalid, ActRecordPayment, nil,
-			[]FieldError{{"amount", fmt.Sprintf("exceeds the amount due of %s %s", due.StringFixed(2), d.Currency)}},
-			"payment of %s exceeds the amount due of %s %s", c.Amount.String(), due.StringFixed(2), d.Currency)
+			[]FieldError{{"amount", fmt.Sprintf("exceeds the %s of %s", limitName, d.describeAmount(limit))}},
+			"payment of %s exceeds the %s of %s", c.Amount.String(), limitName, d.describeAmount(limit))
 	}
 	return func() (Change, Result) {
 		p := Payment{Seq: len(inv.Payments) + 1, Amount: c.Amount, At: now}
 		if c.Amount.Equal(due) {
 			// Settling within the discount window earns the terms' discount.
-			p.Discount = inv.Balance().Sub(due)
+			p.Discount = balance.Sub(due)
 		}
 		inv.Payments = append(inv.Payments, p)
 		inv.PaidAmount = inv.PaidAmount.Add(c.Amount)
-		msg := fmt.Sprintf("payment %d of %s %s recorded", p.Seq, c.Amount.StringFixed(2), d.Currency)
-		if inv.Balance().IsZero() {
+		msg := fmt.Sprintf("payment %d of %s recorded", p.Seq, d.describeAmount(c.Amount))
+		if p.Discount.IsPositive() {
+			msg += fmt.Sprintf(" with an early-payment discount of %s", d.describeAmount(p.Discount))
+		}
+		if d.Balance().IsZero() {
 			inv.Status, inv.PaidAt = InvoicePaid, &now
 			d.enter(StagePaid, now)
 			msg += ": invoice paid in full"
 		}
-		balance := inv.Balance()
+		balance := d.Balance()
 		return Change{Invoice: inv}, Result{ID: inv.ID, Total: &inv.Total, Balance: &balance, Message: msg}
 	}, nil
 }

@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
+
+	"dealflow/internal/money"
 )
 
 // Command is the input of one rep action.
@@ -103,7 +105,7 @@ var (
 	LostReasons         = []string{"Canceled", "Out-Sold"}
 	PaymentTermsOptions = []string{"Net 30", "Net 45", "Net 60", "2% 10, Net 30"}
 	// Currencies are the ISO 4217 codes a deal may be priced in.
-	Currencies = []string{"AUD", "BRL", "CAD", "CHF", "CNY", "CZK", "DKK", "EUR", "GBP", "HKD", "INR", "JPY", "MXN", "NOK", "NZD", "PLN", "SEK", "SGD", "USD", "ZAR"}
+	Currencies = money.Currencies
 )
 
 // Input limits.
@@ -178,6 +180,8 @@ func (c *checker) phone(field, v string) {
 // maxMoney bounds amounts so that sums stay exact in NUMERIC(18,4).
 var maxMoney = decimal.New(1, 13)
 
+// money checks an amount's sign and size. Its decimals depend on the deal's
+// currency: checkAmounts checks them.
 func (c *checker) money(field string, v decimal.Decimal, positive bool) {
 	switch {
 	case v.IsNegative():
@@ -186,8 +190,20 @@ func (c *checker) money(field string, v decimal.Decimal, positive bool) {
 		c.add(field, "must be greater than zero")
 	case v.GreaterThanOrEqual(maxMoney):
 		c.add(field, "is too large")
-	case v.Exponent() < -4:
-		c.add(field, "has more than 4 decimal places")
+	}
+}
+
+// percent checks a percentage: 0 to 100.
+func (c *checker) percent(field string, v *decimal.Decimal) {
+	if v != nil && (v.IsNegative() || v.GreaterThan(hundred)) {
+		c.add(field, "must be between 0 and 100")
+	}
+}
+
+// either refuses two fields that say the same thing two ways.
+func (c *checker) either(a string, av bool, b string, bv bool) {
+	if av && bv {
+		c.add(b, "cannot be combined with %s", a)
 	}
 }
 
@@ -240,6 +256,11 @@ func (f LeadFields) check(c *checker, requireTopic bool) {
 	}
 }
 
+func (f LeadFields) amounts() []amount {
+	as := optional(nil, "budget", f.Budget, kindMoney)
+	return optional(as, "estimatedValue", f.EstimatedValue, kindMoney)
+}
+
 // NewLead is the workflow input: a lead as created, with its owner and the
 // follow-up policy. State is set only by continue-as-new.
 type NewLead struct {
@@ -250,6 +271,10 @@ type NewLead struct {
 	Lead     LeadFields `json:"lead"`
 	// Policy overrides DefaultPolicy when set.
 	Policy *Policy `json:"policy,omitempty"`
+	// PriceListID names the price list the deal's catalog lines are priced
+	// from (the API checks it is one of Currency); empty: the currency's
+	// default.
+	PriceListID string `json:"priceListId,omitempty"`
 	// CreatedBy is who created the lead (an API user or an import).
 	CreatedBy string `json:"createdBy,omitempty"`
 	// State carries a running deal across continue-as-new.
@@ -257,7 +282,10 @@ type NewLead struct {
 }
 
 // Validate checks a new lead: the one validation the API and the importer share.
-func (n NewLead) Validate() []FieldError {
+func (n NewLead) Validate() []FieldError { return n.validate(PricingCurrency) }
+
+// validate checks a new lead under a version of the money rules.
+func (n NewLead) validate(pricing int) []FieldError {
 	var c checker
 	if !ValidID(n.ID) {
 		c.add("id", "must be 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit")
@@ -267,6 +295,14 @@ func (n NewLead) Validate() []FieldError {
 	c.email("manager", n.Manager)
 	c.oneOf("currency", n.Currency, Currencies) // none: the deal's default
 	n.Lead.check(&c, true)
+	if n.PriceListID != "" && !ValidID(n.PriceListID) {
+		c.add("priceListId", "is not a valid id")
+	}
+	cur := n.Currency
+	if cur == "" {
+		cur = DefaultCurrency
+	}
+	c.errs = append(c.errs, checkAmounts(pricing, cur, n.Lead.amounts())...)
 	if n.Policy != nil {
 		if err := n.Policy.Validate(); err != nil {
 			c.add("policy", "%v", err)
@@ -309,6 +345,10 @@ func (e EditLead) Validate() []FieldError {
 		ExistingAccountID: deref(e.ExistingAccountID)}
 	f.check(&c, false)
 	return c.errs
+}
+
+func (e EditLead) amounts() []amount {
+	return LeadFields{Budget: e.Budget, EstimatedValue: e.EstimatedValue}.amounts()
 }
 
 func deref(s *string) string {
@@ -374,6 +414,10 @@ type EditOpportunity struct {
 	ClearRevenueOverride bool             `json:"clearRevenueOverride,omitempty"`
 	EstimatedCloseDate   *time.Time       `json:"estimatedCloseDate,omitempty"`
 	Probability          *int             `json:"probability,omitempty"`
+	// PriceListID changes the price list new catalog lines are priced from
+	// (the API checks it is one of the deal's currency); lines already made
+	// keep their prices.
+	PriceListID *string `json:"priceListId,omitempty"`
 }
 
 func (EditOpportunity) Action() Action { return ActEditOpportunity }
@@ -394,7 +438,14 @@ func (e EditOpportunity) Validate() []FieldError {
 	if e.Probability != nil && (*e.Probability < 0 || *e.Probability > 100) {
 		c.add("probability", "must be between 0 and 100")
 	}
+	if e.PriceListID != nil && !ValidID(*e.PriceListID) {
+		c.add("priceListId", "is not a valid id")
+	}
 	return c.errs
+}
+
+func (e EditOpportunity) amounts() []amount {
+	return optional(nil, "estimatedRevenue", e.EstimatedRevenue, kindMoney)
 }
 
 // AddStakeholder adds a person with a role in the customer's decision.
@@ -446,33 +497,78 @@ func (a AddTeamMember) Validate() []FieldError {
 	return c.errs
 }
 
-// LineInput is a product line as a rep enters it.
+// LineInput is a product line as a rep enters it: a catalog product
+// (ProductID, priced from the deal's price list) or a write-in product (its
+// name and unit price typed in).
 type LineInput struct {
-	Product   string           `json:"product"`
+	ProductID string           `json:"productId,omitempty"`
+	Product   string           `json:"product,omitempty"`
+	Unit      string           `json:"unit,omitempty"`
 	Quantity  decimal.Decimal  `json:"quantity"`
-	UnitPrice decimal.Decimal  `json:"unitPrice"`
-	Discount  *decimal.Decimal `json:"discount,omitempty"`
-	Tax       *decimal.Decimal `json:"tax,omitempty"`
+	UnitPrice *decimal.Decimal `json:"unitPrice,omitempty"`
+	// The manual discount: an amount, or a percentage of quantity × unit price.
+	Discount        *decimal.Decimal `json:"discount,omitempty"`
+	DiscountPercent *decimal.Decimal `json:"discountPercent,omitempty"`
+	// The tax: an amount, or a rate on the amount after the manual discount.
+	Tax        *decimal.Decimal `json:"tax,omitempty"`
+	TaxPercent *decimal.Decimal `json:"taxPercent,omitempty"`
+	// Catalog is ProductID's price, set by the API from the deal's price list
+	// (whatever a client sends here is replaced).
+	Catalog *CatalogPrice `json:"catalog,omitempty"`
 }
 
 func (l LineInput) check(c *checker, prefix string) {
-	c.text(prefix+"product", l.Product, true, maxText)
+	if l.ProductID != "" {
+		if !ValidID(l.ProductID) {
+			c.add(prefix+"productId", "is not a valid product id")
+		}
+		if l.Product != "" {
+			c.add(prefix+"product", "cannot be combined with productId: a catalog line takes its name from the catalog")
+		}
+		if l.UnitPrice != nil {
+			c.add(prefix+"unitPrice", "cannot be combined with productId: a catalog line takes its price from the price list")
+		}
+	} else {
+		c.text(prefix+"product", l.Product, true, maxText)
+	}
+	c.text(prefix+"unit", l.Unit, false, maxText)
 	c.money(prefix+"quantity", l.Quantity, true)
-	c.money(prefix+"unitPrice", l.UnitPrice, false)
-	line := l.line("")
+	price := decimal.Zero
+	if l.UnitPrice != nil {
+		price = *l.UnitPrice
+		c.money(prefix+"unitPrice", price, false)
+	}
 	if l.Discount != nil {
 		c.money(prefix+"discount", *l.Discount, false)
-		if l.Discount.GreaterThan(line.Quantity.Mul(line.UnitPrice)) {
+		if l.ProductID == "" && l.Discount.GreaterThan(l.Quantity.Mul(price)) {
 			c.add(prefix+"discount", "must not exceed quantity × unit price")
 		}
 	}
+	c.either(prefix+"discount", l.Discount != nil, prefix+"discountPercent", l.DiscountPercent != nil)
+	c.percent(prefix+"discountPercent", l.DiscountPercent)
 	if l.Tax != nil {
 		c.money(prefix+"tax", *l.Tax, false)
 	}
+	c.either(prefix+"tax", l.Tax != nil, prefix+"taxPercent", l.TaxPercent != nil)
+	c.percent(prefix+"taxPercent", l.TaxPercent)
 }
 
+func (l LineInput) amounts(prefix string) []amount {
+	as := []amount{{prefix + "quantity", l.Quantity, kindQuantity}}
+	as = optional(as, prefix+"unitPrice", l.UnitPrice, kindMoney)
+	as = optional(as, prefix+"discount", l.Discount, kindMoney)
+	as = optional(as, prefix+"discountPercent", l.DiscountPercent, kindPercent)
+	as = optional(as, prefix+"tax", l.Tax, kindMoney)
+	return optional(as, prefix+"taxPercent", l.TaxPercent, kindPercent)
+}
+
+// line is the line as entered; the deal prices it (Deal.line).
 func (l LineInput) line(id string) Line {
-	ln := Line{ID: id, Product: l.Product, Quantity: l.Quantity, UnitPrice: l.UnitPrice}
+	ln := Line{ID: id, Product: l.Product, Unit: l.Unit, Quantity: l.Quantity,
+		DiscountPercent: l.DiscountPercent, TaxPercent: l.TaxPercent}
+	if l.UnitPrice != nil {
+		ln.UnitPrice = *l.UnitPrice
+	}
 	if l.Discount != nil {
 		ln.Discount = *l.Discount
 	}
@@ -480,6 +576,50 @@ func (l LineInput) line(id string) Line {
 		ln.Tax = *l.Tax
 	}
 	return ln
+}
+
+// Charges are what a quote adds to its lines: its discount (an amount or a
+// percentage of the detail amount) and freight. Fields absent keep their
+// value.
+type Charges struct {
+	Discount        *decimal.Decimal `json:"discount,omitempty"`
+	DiscountPercent *decimal.Decimal `json:"discountPercent,omitempty"`
+	Freight         *decimal.Decimal `json:"freight,omitempty"`
+	// ClearDiscount removes the quote discount.
+	ClearDiscount bool `json:"clearDiscount,omitempty"`
+}
+
+func (ch Charges) check(c *checker) {
+	if ch.Discount != nil {
+		c.money("discount", *ch.Discount, false)
+	}
+	c.either("discount", ch.Discount != nil, "discountPercent", ch.DiscountPercent != nil)
+	c.percent("discountPercent", ch.DiscountPercent)
+	if ch.ClearDiscount && (ch.Discount != nil || ch.DiscountPercent != nil) {
+		c.add("clearDiscount", "cannot be combined with discount or discountPercent")
+	}
+	if ch.Freight != nil {
+		c.money("freight", *ch.Freight, false)
+	}
+}
+
+func (ch Charges) amounts() []amount {
+	as := optional(nil, "discount", ch.Discount, kindMoney)
+	as = optional(as, "discountPercent", ch.DiscountPercent, kindPercent)
+	return optional(as, "freight", ch.Freight, kindMoney)
+}
+
+// apply sets the charges on a summary.
+func (ch Charges) apply(s *QuoteSummary) {
+	switch {
+	case ch.ClearDiscount:
+		s.Discount, s.DiscountPercent = decimal.Zero, nil
+	case ch.Discount != nil:
+		s.Discount, s.DiscountPercent = *ch.Discount, nil
+	case ch.DiscountPercent != nil:
+		s.DiscountPercent = ch.DiscountPercent
+	}
+	setVal(&s.Freight, ch.Freight)
 }
 
 // AddLine adds a product line to the opportunity.
@@ -494,6 +634,8 @@ func (a AddLine) Validate() []FieldError {
 	a.check(&c, "")
 	return c.errs
 }
+func (a AddLine) amounts() []amount         { return a.LineInput.amounts("") }
+func (a *AddLine) LineInputs() []*LineInput { return []*LineInput{&a.LineInput} }
 
 // RemoveItem removes a stakeholder, competitor, team member or line by id;
 // Kind is the action (remove_line, …).
@@ -520,6 +662,7 @@ type Propose struct {
 	Name         string     `json:"name,omitempty"`
 	PaymentTerms string     `json:"paymentTerms,omitempty"`
 	EffectiveTo  *time.Time `json:"effectiveTo,omitempty"`
+	Charges
 }
 
 func (Propose) Action() Action { return ActPropose }
@@ -527,6 +670,7 @@ func (p Propose) Validate() []FieldError {
 	var c checker
 	c.text("name", p.Name, false, maxText)
 	c.oneOf("paymentTerms", p.PaymentTerms, PaymentTermsOptions)
+	p.Charges.check(&c)
 	return c.errs
 }
 
@@ -538,6 +682,7 @@ type EditQuote struct {
 	PaymentTerms *string      `json:"paymentTerms,omitempty"`
 	EffectiveTo  *time.Time   `json:"effectiveTo,omitempty"`
 	Lines        *[]LineInput `json:"lines,omitempty"`
+	Charges
 }
 
 // SetRevision names the quote revision (the API takes it from the path).
@@ -564,11 +709,36 @@ func (e EditQuote) Validate() []FieldError {
 			c.add("lines", "must hold at most %d lines", maxLines)
 		}
 		for i, l := range *e.Lines {
-			l.check(&c, fmt.Sprintf("lines[%d].", i))
+			l.check(&c, linePrefix(i))
 		}
 	}
+	e.Charges.check(&c)
 	return c.errs
 }
+
+func (e EditQuote) amounts() []amount {
+	as := e.Charges.amounts()
+	if e.Lines != nil {
+		for i, l := range *e.Lines {
+			as = append(as, l.amounts(linePrefix(i))...)
+		}
+	}
+	return as
+}
+
+func (e *EditQuote) LineInputs() []*LineInput {
+	if e.Lines == nil {
+		return nil
+	}
+	out := make([]*LineInput, len(*e.Lines))
+	for i := range *e.Lines {
+		out[i] = &(*e.Lines)[i]
+	}
+	return out
+}
+
+// linePrefix names the fields of a command's i-th line.
+func linePrefix(i int) string { return fmt.Sprintf("lines[%d].", i) }
 
 // ActivateQuote presents a draft quote to the customer.
 type ActivateQuote struct {
@@ -647,6 +817,10 @@ func (cl Close) Validate() []FieldError {
 	return c.errs
 }
 
+func (cl Close) amounts() []amount {
+	return optional(nil, "actualRevenue", cl.ActualRevenue, kindMoney)
+}
+
 // Reopen takes a lost deal back to Develop.
 type Reopen struct{ Actor }
 
@@ -684,6 +858,7 @@ func (r RecordPayment) Validate() []FieldError {
 	c.money("amount", r.Amount, true)
 	return c.errs
 }
+func (r RecordPayment) amounts() []amount { return []amount{{"amount", r.Amount, kindMoney}} }
 
 // CancelInvoice cancels the invoice.
 type CancelInvoice struct {

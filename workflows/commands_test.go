@@ -14,7 +14,7 @@ func TestInputRules(t *testing.T) {
 	longText := strings.Repeat("x", maxLongText+1)
 	prob := func(n int) *int { return &n }
 	line := func(f func(*LineInput)) LineInput {
-		l := LineInput{Product: "Laptop", Quantity: dec("2"), UnitPrice: dec("10")}
+		l := LineInput{Product: "Laptop", Quantity: dec("2"), UnitPrice: dptr("10")}
 		f(&l)
 		return l
 	}
@@ -48,7 +48,6 @@ func TestInputRules(t *testing.T) {
 		{&EditLead{PurchaseProcess: sptr("Board")}, "purchaseProcess", "must be one of"},
 		{&EditLead{Budget: dptr("-1")}, "budget", "must not be negative"},
 		{&EditLead{Budget: dptr("10000000000000")}, "budget", "is too large"},
-		{&EditLead{EstimatedValue: dptr("1.00001")}, "estimatedValue", "has more than 4 decimal places"},
 		{&EditLead{ExistingAccountID: sptr("ACC 1")}, "existingAccountId", "is not a valid id"},
 		{&Disqualify{}, "reason", "is required"},
 		{&Disqualify{Reason: "Bored"}, "reason", "must be one of: Lost, Cannot Contact"},
@@ -72,13 +71,26 @@ func TestInputRules(t *testing.T) {
 		{&AddTeamMember{UserID: "carol@example.com", Role: long}, "role", "is longer than 200"},
 		{&AddLine{LineInput: line(func(l *LineInput) { l.Product = "" })}, "product", "is required"},
 		{&AddLine{LineInput: line(func(l *LineInput) { l.Quantity = dec("0") })}, "quantity", "must be greater than zero"},
-		{&AddLine{LineInput: line(func(l *LineInput) { l.UnitPrice = dec("-1") })}, "unitPrice", "must not be negative"},
+		{&AddLine{LineInput: line(func(l *LineInput) { l.UnitPrice = dptr("-1") })}, "unitPrice", "must not be negative"},
+		{&AddLine{LineInput: line(func(l *LineInput) { l.Discount, l.DiscountPercent = dptr("1"), dptr("5") })}, "discountPercent", "cannot be combined with discount"},
+		{&AddLine{LineInput: line(func(l *LineInput) { l.DiscountPercent = dptr("100.01") })}, "discountPercent", "must be between 0 and 100"},
+		{&AddLine{LineInput: line(func(l *LineInput) { l.TaxPercent = dptr("-1") })}, "taxPercent", "must be between 0 and 100"},
+		{&AddLine{LineInput: line(func(l *LineInput) { l.Tax, l.TaxPercent = dptr("1"), dptr("19") })}, "taxPercent", "cannot be combined with tax"},
+		{&AddLine{LineInput: line(func(l *LineInput) { l.Unit = long })}, "unit", "is longer than 200"},
+		{&AddLine{LineInput: line(func(l *LineInput) { l.Product, l.ProductID, l.UnitPrice = "", "SKU 1", nil })}, "productId", "is not a valid product id"},
+		{&AddLine{LineInput: line(func(l *LineInput) { l.Product = ""; l.ProductID = "SKU-1" })}, "unitPrice", "cannot be combined with productId"},
+		{&AddLine{LineInput: line(func(l *LineInput) { l.ProductID, l.UnitPrice = "SKU-1", nil })}, "product", "cannot be combined with productId"},
 		{&AddLine{LineInput: line(func(l *LineInput) { l.Discount = dptr("20.01") })}, "discount", "must not exceed quantity × unit price"},
 		{&AddLine{LineInput: line(func(l *LineInput) { l.Discount = dptr("-1") })}, "discount", "must not be negative"},
 		{&AddLine{LineInput: line(func(l *LineInput) { l.Tax = dptr("-1") })}, "tax", "must not be negative"},
 		{&RemoveItem{Kind: ActRemoveLine}, "id", "is required"},
 		{&Propose{Name: long}, "name", "is longer than 200"},
 		{&Propose{PaymentTerms: "Net 90"}, "paymentTerms", "must be one of: Net 30, Net 45, Net 60, 2% 10, Net 30"},
+		{&Propose{Charges: Charges{DiscountPercent: dptr("150")}}, "discountPercent", "must be between 0 and 100"},
+		{&Propose{Charges: Charges{Discount: dptr("1"), DiscountPercent: dptr("5")}}, "discountPercent", "cannot be combined with discount"},
+		{&Propose{Charges: Charges{Discount: dptr("-1")}}, "discount", "must not be negative"},
+		{&Propose{Charges: Charges{Freight: dptr("-1")}}, "freight", "must not be negative"},
+		{&EditQuote{Revision: 1, Charges: Charges{ClearDiscount: true, Discount: dptr("1")}}, "clearDiscount", "cannot be combined with discount or discountPercent"},
 		{&EditQuote{}, "revision", "must be 1 or more"},
 		{&EditQuote{Revision: 1, Name: sptr("")}, "name", "is required"},
 		{&EditQuote{Revision: 1, PaymentTerms: sptr("Net 90")}, "paymentTerms", "must be one of"},
@@ -124,8 +136,11 @@ func TestInputRules(t *testing.T) {
 		&Disqualify{Reason: "Canceled", Note: strings.Repeat("x", maxLongText)},
 		&EditOpportunity{Probability: prob(0), EstimatedRevenue: dptr("0")},
 		&EditOpportunity{Probability: prob(100), ClearRevenueOverride: true},
-		&AddLine{LineInput: line(func(l *LineInput) { l.Discount, l.Tax, l.UnitPrice = dptr("20"), dptr("0"), dec("10") })},
-		&AddLine{LineInput: line(func(l *LineInput) { l.UnitPrice = dec("0") })},
+		&AddLine{LineInput: line(func(l *LineInput) { l.Discount, l.Tax, l.UnitPrice = dptr("20"), dptr("0"), dptr("10") })},
+		&AddLine{LineInput: line(func(l *LineInput) { l.UnitPrice = dptr("0") })},
+		&AddLine{LineInput: line(func(l *LineInput) { l.DiscountPercent, l.TaxPercent = dptr("100"), dptr("0") })},
+		&AddLine{LineInput: line(func(l *LineInput) { l.Product, l.ProductID, l.UnitPrice, l.Discount = "", "SKU-1", nil, dptr("999") })},
+		&Propose{Charges: Charges{DiscountPercent: dptr("100"), Freight: dptr("0")}},
 		&EditQuote{Revision: 1, Lines: lines(maxLines)},
 		&Close{Outcome: "lost", Reason: "Out-Sold", Competitor: "Fabrikam"},
 		&Close{Outcome: "won", ActualRevenue: dptr("0")},

@@ -101,12 +101,12 @@ func randomCommand(rng *rand.Rand, d *Deal, a Action, now time.Time) Command {
 		}
 	case ActRecordPayment:
 		if d.Invoice != nil && rng.IntN(2) == 0 {
-			return &RecordPayment{Amount: d.Invoice.AmountDue(now, d.Policy.Day)}
+			return &RecordPayment{Amount: d.AmountDue(now)}
 		}
 		return &RecordPayment{Amount: decimal.NewFromInt(int64(1 + rng.IntN(30000)))}
 	case ActEditQuote:
 		if q := d.CurrentQuote(); q != nil && rng.IntN(2) == 0 {
-			return &EditQuote{Revision: q.Revision, Lines: &[]LineInput{{Product: "Tablet", Quantity: dec("3"), UnitPrice: dec("333.33"), Tax: dptr("0.01")}}}
+			return &EditQuote{Revision: q.Revision, Lines: &[]LineInput{{Product: "Tablet", Quantity: dec("3"), UnitPrice: dptr("333.33"), Tax: dptr("0.01")}}}
 		}
 	case ActPropose:
 		terms := PaymentTermsOptions[rng.IntN(len(PaymentTermsOptions))]

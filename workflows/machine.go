@@ -56,7 +56,11 @@ type Result struct {
 	Message string `json:"message"`
 }
 
-// NewDeal builds the state of a new deal from the workflow input.
+// DefaultCurrency is a deal's currency when its lead names none.
+const DefaultCurrency = "USD"
+
+// NewDeal builds the state of a new deal from the workflow input, under the
+// current money rules.
 func NewDeal(in NewLead, now time.Time) *Deal {
 	p := DefaultPolicy()
 	if in.Policy != nil {
@@ -64,11 +68,12 @@ func NewDeal(in NewLead, now time.Time) *Deal {
 	}
 	cur := in.Currency
 	if cur == "" {
-		cur = "USD"
+		cur = DefaultCurrency
 	}
 	f := in.Lead
 	d := &Deal{
 		ID: in.ID, Owner: in.Owner, Manager: in.Manager, Currency: cur,
+		PriceListID: in.PriceListID, Pricing: PricingCurrency,
 		Stage: StageQualify, Status: StatusOpen,
 		Lead: Lead{Topic: f.Topic, FirstName: f.FirstName, LastName: f.LastName, Company: f.Company,
 			JobTitle: f.JobTitle, Email: f.Email, Phone: f.Phone, Source: f.Source, Rating: f.Rating,
@@ -157,6 +162,11 @@ func (d *Deal) plan(cmd Command, now time.Time) (effect, error) {
 	act := cmd.Action()
 	if fields := cmd.Validate(); len(fields) > 0 {
 		return nil, d.reject(RejectInvalid, act, nil, fields, "invalid %s input: %s", act, Describe(fields))
+	}
+	if a, ok := cmd.(withAmounts); ok {
+		if fields := checkAmounts(d.Pricing, d.Currency, a.amounts()); len(fields) > 0 {
+			return nil, d.reject(RejectInvalid, act, nil, fields, "invalid %s input: %s", act, Describe(fields))
+		}
 	}
 	s, ok := SpecOf(act)
 	if !ok {
@@ -250,22 +260,38 @@ func (d *Deal) NextStep() string {
 	case StageOrder:
 		return "fulfill the order"
 	case StageInvoice:
-		return fmt.Sprintf("collect %s %s", d.Invoice.Balance().StringFixed(2), d.Currency)
+		return "collect " + d.describeAmount(d.Balance())
 	}
 	return "none"
 }
 
 // AmountDue is what settles the invoice at now: the balance, less the early
 // payment discount when the terms grant one and its window is still open.
-func (inv *Invoice) AmountDue(now time.Time, dayLen time.Duration) decimal.Decimal {
-	b := inv.Balance()
-	if inv.PaymentTerms == "2% 10, Net 30" && !now.After(inv.CreatedAt.Add(10*dayLen)) {
-		disc := inv.Total.Mul(decimal.New(2, -2)).Round(2)
-		if b.GreaterThan(disc) {
-			return b.Sub(disc)
-		}
+func (d *Deal) AmountDue(now time.Time) decimal.Decimal {
+	b := d.Balance()
+	if disc := d.earlyDiscount(now); b.GreaterThan(disc) {
+		return b.Sub(disc)
 	}
 	return b
+}
+
+// Balance is what is still open on the invoice, rounded to the currency (an
+// invoice of a deal priced before the money rules may carry more decimals).
+func (d *Deal) Balance() decimal.Decimal {
+	return d.round(d.Invoice.Balance())
+}
+
+// earlyDiscount is the discount the terms grant for paying at now: 2% of the
+// total within 10 days on "2% 10, Net 30", else zero.
+func (d *Deal) earlyDiscount(now time.Time) decimal.Decimal {
+	inv := d.Invoice
+	if inv.PaymentTerms != "2% 10, Net 30" || now.After(inv.CreatedAt.Add(10*d.Policy.Day)) {
+		return decimal.Zero
+	}
+	if d.Pricing == PricingExact {
+		return inv.Total.Mul(decimal.New(2, -2)).Round(2)
+	}
+	return d.round(inv.Total.Mul(decimal.New(2, -2)))
 }
 
 // termDays is the number of days to pay under the payment terms.

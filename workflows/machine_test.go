@@ -42,7 +42,7 @@ var developSteps = []Command{
 	&AddStakeholder{Name: "Dana Fox", Role: "Decision Maker"},
 	&AddCompetitor{Name: "Fabrikam"},
 	&AddTeamMember{UserID: "carol@example.com", Role: "Presales"},
-	&AddLine{LineInput: LineInput{Product: "Laptop", Quantity: dec("50"), UnitPrice: dec("1000"), Discount: dptr("2500"), Tax: dptr("9500")}},
+	&AddLine{LineInput: LineInput{Product: "Laptop", Quantity: dec("50"), UnitPrice: dptr("1000"), Discount: dptr("2500"), Tax: dptr("9500")}},
 }
 
 // fixtures builds one deal in each stage and status.
@@ -119,7 +119,7 @@ func sample(d *Deal, a Action) Command {
 	case ActRemoveTeamMember:
 		return &RemoveItem{Kind: a, ID: first("team")}
 	case ActAddLine:
-		return &AddLine{LineInput: LineInput{Product: "Dock", Quantity: dec("50"), UnitPrice: dec("120")}}
+		return &AddLine{LineInput: LineInput{Product: "Dock", Quantity: dec("50"), UnitPrice: dptr("120")}}
 	case ActRemoveLine:
 		return &RemoveItem{Kind: a, ID: first("line")}
 	case ActPropose:
@@ -230,7 +230,7 @@ func TestInvalidInputIsListedByField(t *testing.T) {
 		cmd    Command
 		fields []string
 	}{
-		{&AddLine{LineInput: LineInput{Product: "", Quantity: dec("-1"), UnitPrice: dec("10"), Discount: dptr("500")}}, []string{"product", "quantity", "discount"}},
+		{&AddLine{LineInput: LineInput{Product: "", Quantity: dec("-1"), UnitPrice: dptr("10"), Discount: dptr("500")}}, []string{"product", "quantity", "discount"}},
 		{&AddStakeholder{Name: "X", Role: "Boss"}, []string{"role"}},
 		{&Close{Outcome: "lost", Reason: "Out-Sold"}, []string{"competitor"}},
 		{&Close{Outcome: "maybe"}, []string{"outcome"}},
@@ -261,7 +261,7 @@ func TestInvalidInputIsListedByField(t *testing.T) {
 // TestMoneyIsExact follows one deal's money from lines to the paid invoice.
 func TestMoneyIsExact(t *testing.T) {
 	d := drive(t, NewDeal(readyLead("m1"), t0), developSteps...)
-	drive(t, d, &AddLine{LineInput: LineInput{Product: "Cable", Quantity: dec("3"), UnitPrice: dec("0.10"), Tax: dptr("0.07")}})
+	drive(t, d, &AddLine{LineInput: LineInput{Product: "Cable", Quantity: dec("3"), UnitPrice: dptr("0.10"), Tax: dptr("0.07")}})
 	// 50×1000 − 2500 + 9500 = 57000; 3×0.10 + 0.07 = 0.37
 	if got := d.Value().String(); got != "57000.37" {
 		t.Fatalf("value %s", got)
@@ -272,12 +272,12 @@ func TestMoneyIsExact(t *testing.T) {
 		t.Fatalf("invoice %s due %s", inv.Total, inv.DueDate)
 	}
 	// Within 10 days the 2% discount applies: 57000.37 − 1140.01 = 55860.36.
-	due := inv.AmountDue(inv.CreatedAt.Add(5*day), day)
+	due := d.AmountDue(inv.CreatedAt.Add(5 * day))
 	if due.String() != "55860.36" {
 		t.Fatalf("amount due with discount %s", due)
 	}
 	now := inv.CreatedAt.Add(5 * day)
-	if _, _, err := d.Apply(&RecordPayment{Amount: dec("55860.37")}, now); err == nil {
+	if _, _, err := d.Apply(&RecordPayment{Amount: dec("57000.38")}, now); err == nil {
 		t.Fatal("overpayment accepted")
 	}
 	mustApply(t, d, &RecordPayment{Amount: dec("10000")}, now)
@@ -299,7 +299,7 @@ func mustApply(t *testing.T, d *Deal, c Command, now time.Time) Change {
 func TestRevisionsCloseTheOldQuote(t *testing.T) {
 	d := drive(t, NewDeal(readyLead("r1"), t0), developSteps...)
 	drive(t, d, &Propose{}, &ActivateQuote{Revision: 1}, &ReviseQuote{Revision: 1},
-		&EditQuote{Revision: 2, Lines: &[]LineInput{{Product: "Laptop", Quantity: dec("40"), UnitPrice: dec("990")}}},
+		&EditQuote{Revision: 2, Lines: &[]LineInput{{Product: "Laptop", Quantity: dec("40"), UnitPrice: dptr("990")}}},
 		&ActivateQuote{Revision: 2}, &ReviseQuote{Revision: 2}, &ActivateQuote{Revision: 3})
 	if len(d.Quotes) != 3 {
 		t.Fatalf("%d quotes", len(d.Quotes))

@@ -44,8 +44,14 @@ type Deal struct {
 	Owner    string `json:"owner"`
 	Manager  string `json:"manager"`
 	Currency string `json:"currency"`
-	Stage    Stage  `json:"stage"`
-	Status   Status `json:"status"`
+	// PriceListID is the price list catalog lines are priced from; empty:
+	// the default price list of the deal's currency.
+	PriceListID string `json:"priceListId,omitempty"`
+	// Pricing is the version of the money rules the deal follows (see
+	// Price); 0 for deals started before the rules had versions.
+	Pricing int    `json:"pricing,omitempty"`
+	Stage   Stage  `json:"stage"`
+	Status  Status `json:"status"`
 
 	Lead        Lead         `json:"lead"`
 	AccountID   string       `json:"accountId,omitempty"`
@@ -190,28 +196,62 @@ type TeamMember struct {
 	Role   string `json:"role,omitempty"`
 }
 
-// Line is one product line of an opportunity, quote, order or invoice.
+// Line is one product line of an opportunity, quote, order or invoice: what
+// the rep entered (or the catalog priced) and the amounts Price computed from
+// it, kept with the line so that a later change to the catalog or to the
+// rules never changes a line already made.
 type Line struct {
-	ID        string          `json:"id"`
-	Product   string          `json:"product"`
-	Quantity  decimal.Decimal `json:"quantity"`
-	UnitPrice decimal.Decimal `json:"unitPrice"`
-	Discount  decimal.Decimal `json:"discount"`
-	Tax       decimal.Decimal `json:"tax"`
+	ID string `json:"id"`
+	// ProductID is the catalog product the line was priced from; empty for a
+	// write-in product, whose name and price the rep typed.
+	ProductID string `json:"productId,omitempty"`
+	Product   string `json:"product"`
+	Unit      string `json:"unit,omitempty"`
+	// PriceListID is the price list a catalog line took its price from.
+	PriceListID string          `json:"priceListId,omitempty"`
+	Quantity    decimal.Decimal `json:"quantity"`
+	UnitPrice   decimal.Decimal `json:"unitPrice"`
+	// DiscountPercent, when set, is the manual discount as a share of
+	// Amount; Discount is then computed from it.
+	DiscountPercent *decimal.Decimal `json:"discountPercent,omitempty"`
+	// Discount is the manual discount amount.
+	Discount decimal.Decimal `json:"discount"`
+	// TaxPercent, when set, is the tax rate on Amount - Discount; Tax is then
+	// computed from it.
+	TaxPercent *decimal.Decimal `json:"taxPercent,omitempty"`
+	Tax        decimal.Decimal  `json:"tax"`
+	// Amount is quantity × unit price; ExtendedAmount is Amount - Discount +
+	// Tax. Both computed by Price.
+	Amount         decimal.Decimal `json:"amount"`
+	ExtendedAmount decimal.Decimal `json:"extendedAmount"`
 }
 
-// Amount is quantity × unit price − discount + tax, exact.
-func (l Line) Amount() decimal.Decimal {
-	return l.Quantity.Mul(l.UnitPrice).Sub(l.Discount).Add(l.Tax)
-}
-
-// Total sums the amounts of lines.
+// Total sums the extended amounts of lines.
 func Total(lines []Line) decimal.Decimal {
 	sum := decimal.Zero
 	for _, l := range lines {
-		sum = sum.Add(l.Amount())
+		sum = sum.Add(l.ExtendedAmount)
 	}
 	return sum
+}
+
+// QuoteSummary is Dynamics 365's quote summary: the charges a quote (and the order
+// and invoice made from it) adds to its lines, and the amounts Price computes
+// from them. Total, the amount to pay, sits beside it on each record.
+type QuoteSummary struct {
+	// DetailAmount is the sum of the lines' amounts after their manual
+	// discounts, before tax.
+	DetailAmount decimal.Decimal `json:"detailAmount"`
+	// DiscountPercent, when set, is the quote discount as a share of
+	// DetailAmount; Discount is then computed from it.
+	DiscountPercent *decimal.Decimal `json:"discountPercent,omitempty"`
+	// Discount is the quote (header) discount amount.
+	Discount decimal.Decimal `json:"discount"`
+	// PreFreightAmount is DetailAmount - Discount.
+	PreFreightAmount decimal.Decimal `json:"preFreightAmount"`
+	Freight          decimal.Decimal `json:"freight"`
+	// TotalTax is the sum of the lines' tax.
+	TotalTax decimal.Decimal `json:"totalTax"`
 }
 
 // Quote statuses and the reasons a quote is closed.
@@ -228,12 +268,15 @@ const (
 
 // Quote is one revision of the offer made to the customer.
 type Quote struct {
-	ID            string          `json:"id"`
-	Revision      int             `json:"revision"`
-	Name          string          `json:"name"`
-	Status        string          `json:"status"`
-	StatusReason  string          `json:"statusReason,omitempty"`
-	Lines         []Line          `json:"lines"`
+	ID           string `json:"id"`
+	Revision     int    `json:"revision"`
+	Name         string `json:"name"`
+	Status       string `json:"status"`
+	StatusReason string `json:"statusReason,omitempty"`
+	Lines        []Line `json:"lines"`
+	PriceListID  string `json:"priceListId,omitempty"`
+	QuoteSummary
+	// Total is PreFreightAmount + Freight + TotalTax.
 	Total         decimal.Decimal `json:"total"`
 	PaymentTerms  string          `json:"paymentTerms"`
 	EffectiveFrom *time.Time      `json:"effectiveFrom,omitempty"`
@@ -252,9 +295,11 @@ const (
 
 // Order is created from the won quote.
 type Order struct {
-	ID           string          `json:"id"`
-	QuoteID      string          `json:"quoteId"`
-	Lines        []Line          `json:"lines"`
+	ID          string `json:"id"`
+	QuoteID     string `json:"quoteId"`
+	Lines       []Line `json:"lines"`
+	PriceListID string `json:"priceListId,omitempty"`
+	QuoteSummary
 	Total        decimal.Decimal `json:"total"`
 	PaymentTerms string          `json:"paymentTerms"`
 	Status       string          `json:"status"`
@@ -273,9 +318,11 @@ const (
 
 // Invoice is billed from the fulfilled order.
 type Invoice struct {
-	ID           string          `json:"id"`
-	OrderID      string          `json:"orderId"`
-	Lines        []Line          `json:"lines"`
+	ID          string `json:"id"`
+	OrderID     string `json:"orderId"`
+	Lines       []Line `json:"lines"`
+	PriceListID string `json:"priceListId,omitempty"`
+	QuoteSummary
 	Total        decimal.Decimal `json:"total"`
 	PaidAmount   decimal.Decimal `json:"paidAmount"`
 	PaymentTerms string          `json:"paymentTerms"`

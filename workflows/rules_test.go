@@ -220,7 +220,7 @@ func TestEditOpportunity(t *testing.T) {
 	if o := d.Opportunity; o.RevenueOverride == nil || o.EstimatedCloseDate == nil || !o.EstimatedCloseDate.Equal(closeBy) || o.Probability != 65 || o.ProposedSolution != "fix" {
 		t.Fatalf("an edit of one field changed others: %+v", o)
 	}
-	mustApply(t, d, &AddLine{LineInput: LineInput{Product: "Laptop", Quantity: dec("2"), UnitPrice: dec("1000")}}, at)
+	mustApply(t, d, &AddLine{LineInput: LineInput{Product: "Laptop", Quantity: dec("2"), UnitPrice: dptr("1000")}}, at)
 	mustApply(t, d, &EditOpportunity{ClearRevenueOverride: true}, at)
 	if d.Opportunity.RevenueOverride != nil || !d.Value().Equal(dec("2000")) {
 		t.Errorf("after clearing the override: %v, value %s", d.Opportunity.RevenueOverride, d.Value())
@@ -260,7 +260,7 @@ func TestOpportunityItems(t *testing.T) {
 	})
 	t.Run("at most 200 lines", func(t *testing.T) {
 		d := developed(t) // one line
-		line := &AddLine{LineInput: LineInput{Product: "Cable", Quantity: dec("1"), UnitPrice: dec("1")}}
+		line := &AddLine{LineInput: LineInput{Product: "Cable", Quantity: dec("1"), UnitPrice: dptr("1")}}
 		for len(d.Opportunity.Lines) < maxLines {
 			mustApply(t, d, line, at)
 		}
@@ -335,7 +335,7 @@ func TestEditQuote(t *testing.T) {
 		t.Fatalf("edit of the name and terms: %+v", q)
 	}
 	later := at.Add(30 * day)
-	mustApply(t, d, &EditQuote{Revision: 1, EffectiveTo: &later, Lines: &[]LineInput{{Product: "Tablet", Quantity: dec("3"), UnitPrice: dec("400"), Discount: dptr("100")}}}, at)
+	mustApply(t, d, &EditQuote{Revision: 1, EffectiveTo: &later, Lines: &[]LineInput{{Product: "Tablet", Quantity: dec("3"), UnitPrice: dptr("400"), Discount: dptr("100")}}}, at)
 	q = d.Quotes[0]
 	if !q.EffectiveTo.Equal(later) || len(q.Lines) != 1 || q.Lines[0].ID != "qline-1" || !q.Total.Equal(dec("1100")) {
 		t.Fatalf("edit of the lines: %+v", q)
@@ -491,20 +491,20 @@ func TestEarlyPaymentDiscount(t *testing.T) {
 		{20 * day, "57000"},
 	}
 	for _, c := range cases {
-		if got := inv.AmountDue(inv.CreatedAt.Add(c.after), day); !got.Equal(dec(c.due)) {
+		if got := d.AmountDue(inv.CreatedAt.Add(c.after)); !got.Equal(dec(c.due)) {
 			t.Errorf("due %s after the invoice: %s, want %s", c.after, got, c.due)
 		}
 	}
 	for _, terms := range []string{"Net 30", "Net 45"} {
-		inv := invoiced(t, terms).Invoice
-		if got := inv.AmountDue(inv.CreatedAt, day); !got.Equal(dec("57000")) {
+		d := invoiced(t, terms)
+		if got := d.AmountDue(d.Invoice.CreatedAt); !got.Equal(dec("57000")) {
 			t.Errorf("%s grants no discount: due %s", terms, got)
 		}
 	}
 	// A balance smaller than the discount is due in full, never less.
-	inv = invoiced(t, "2% 10, Net 30").Invoice
-	inv.PaidAmount = dec("56000")
-	if got := inv.AmountDue(inv.CreatedAt, day); !got.Equal(dec("1000")) {
+	d = invoiced(t, "2% 10, Net 30")
+	d.Invoice.PaidAmount = dec("56000")
+	if got := d.AmountDue(d.Invoice.CreatedAt); !got.Equal(dec("1000")) {
 		t.Errorf("a balance of 1000 under a 1140 discount: due %s", got)
 	}
 }
@@ -512,7 +512,7 @@ func TestEarlyPaymentDiscount(t *testing.T) {
 func TestPayments(t *testing.T) {
 	d := invoiced(t, "2% 10, Net 30")
 	now := d.Invoice.CreatedAt.Add(day)
-	refusedWith(t, d, &RecordPayment{Amount: dec("55860.01")}, now, RejectInvalid, "payment of 55860.01 exceeds the amount due of 55860.00 EUR")
+	refusedWith(t, d, &RecordPayment{Amount: dec("57000.01")}, now, RejectInvalid, "payment of 57000.01 exceeds the open balance of 57000.00 EUR")
 	mustApply(t, d, &RecordPayment{Amount: dec("10000")}, now)
 	if p := d.Invoice.Payments[0]; !p.Discount.IsZero() || p.Seq != 1 || d.Stage != StageInvoice {
 		t.Fatalf("a partial payment earns no discount: %+v", p)
@@ -525,10 +525,17 @@ func TestPayments(t *testing.T) {
 	if inv.Status != InvoicePaid || !inv.PaidAt.Equal(at) || d.Stage != StagePaid || !inv.Balance().IsZero() || !res.Balance.IsZero() || !strings.HasSuffix(res.Message, "invoice paid in full") {
 		t.Fatalf("paid: %s %s balance %s: %s", inv.Status, d.Stage, inv.Balance(), res.Message)
 	}
+	// Within the window a customer who ignores the discount pays the face
+	// value, and that settles the invoice too, with no discount.
+	d = invoiced(t, "2% 10, Net 30")
+	mustApply(t, d, &RecordPayment{Amount: dec("57000")}, d.Invoice.CreatedAt.Add(day))
+	if d.Stage != StagePaid || !d.Invoice.Payments[0].Discount.IsZero() {
+		t.Fatalf("face value in the window: %s discount %s", d.Stage, d.Invoice.Payments[0].Discount)
+	}
 	// Outside the window the full balance is due.
 	d = invoiced(t, "Net 30")
 	late := d.Invoice.CreatedAt.Add(40 * day)
-	refusedWith(t, d, &RecordPayment{Amount: dec("57000.01")}, late, RejectInvalid, "exceeds the amount due of 57000.00 EUR")
+	refusedWith(t, d, &RecordPayment{Amount: dec("57000.01")}, late, RejectInvalid, "exceeds the open balance of 57000.00 EUR")
 	mustApply(t, d, &RecordPayment{Amount: dec("57000")}, late)
 	if d.Stage != StagePaid || !d.Invoice.Payments[0].Discount.IsZero() {
 		t.Fatalf("paid late: %s discount %s", d.Stage, d.Invoice.Payments[0].Discount)

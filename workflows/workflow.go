@@ -70,15 +70,29 @@ func newDealWorkflow(ctx workflow.Context, in NewLead) (*dealWorkflow, error) {
 		log:       log.With(workflow.GetLogger(ctx), "leadID", in.ID, "owner", in.Owner),
 	}
 	w.visible = currentVisibility(ctx)
+	// Version 1 of "currency-pricing" brings the money rules of
+	// PricingCurrency (rounding to the currency, the quote summary, payments
+	// that always settle). Runs started before it keep PricingExact to their
+	// end; a deal carried over from such a run moves to the new rules here,
+	// its lines and records keeping the amounts they were made with.
+	pricing := PricingExact
+	if workflow.GetVersion(ctx, "currency-pricing", workflow.DefaultVersion, 1) == 1 {
+		pricing = PricingCurrency
+	}
 	var created *Change
 	if in.State != nil {
 		w.d = in.State // continued as new: the state was written already
+		if w.d.Pricing == PricingExact {
+			w.d.fillAmounts()
+		}
+		w.d.Pricing = max(w.d.Pricing, pricing)
 	} else {
-		if errs := in.Validate(); len(errs) > 0 {
+		if errs := in.validate(pricing); len(errs) > 0 {
 			return nil, temporal.NewNonRetryableApplicationError("invalid lead: "+Describe(errs), "InvalidLead", nil)
 		}
 		now := workflow.Now(ctx)
 		w.d = NewDeal(in, now)
+		w.d.Pricing = pricing
 		ch := w.d.Created(in.CreatedBy, now)
 		created = &ch
 	}
@@ -588,8 +602,8 @@ func (w *dealWorkflow) refresh() {
 
 // details is the deal's current state in Temporal markdown.
 func (d *Deal) details() string {
-	s := fmt.Sprintf("**Stage:** %s (%s)  \n**Value:** %s %s  \n**Owner:** %s  \n**Next step:** %s",
-		d.Stage, d.Status, d.Value().StringFixed(2), d.Currency, d.Owner, d.NextStep())
+	s := fmt.Sprintf("**Stage:** %s (%s)  \n**Value:** %s  \n**Owner:** %s  \n**Next step:** %s",
+		d.Stage, d.Status, d.describeAmount(d.Value()), d.Owner, d.NextStep())
 	if p := d.Pending(); len(p) > 0 {
 		s += fmt.Sprintf("  \n**Next reminder:** %s at %s", p[0].Kind, p[0].Due.UTC().Format(time.RFC3339))
 	}

@@ -215,7 +215,7 @@ func developSequence(s *scenario) *scenario {
 	return s.do(minute, ActQualify, Qualify{}).
 		do(minute, ActEditOpportunity, EditOpportunity{CustomerNeed: sptr("replace old laptops"), ProposedSolution: sptr("ThinkBook fleet")}).
 		do(minute, ActAddStakeholder, AddStakeholder{Name: "Dana Fox", Role: "Decision Maker"}).
-		do(minute, ActAddLine, AddLine{LineInput: LineInput{Product: "Laptop", Quantity: dec("50"), UnitPrice: dec("1000")}})
+		do(minute, ActAddLine, AddLine{LineInput: LineInput{Product: "Laptop", Quantity: dec("50"), UnitPrice: dptr("1000")}})
 }
 
 func TestWonDealRunsToPaidInvoice(t *testing.T) {
@@ -452,7 +452,7 @@ func TestTwoRevisions(t *testing.T) {
 		do(minute, ActActivateQuote, ActivateQuote{Revision: 1}).
 		do(minute, ActReviseQuote, ReviseQuote{Revision: 1}).
 		refuse(minute, ActEditQuote, EditQuote{Revision: 1, Name: sptr("old")}, RejectGate).
-		do(minute, ActEditQuote, EditQuote{Revision: 2, Lines: &[]LineInput{{Product: "Laptop", Quantity: dec("45"), UnitPrice: dec("980")}}}).
+		do(minute, ActEditQuote, EditQuote{Revision: 2, Lines: &[]LineInput{{Product: "Laptop", Quantity: dec("45"), UnitPrice: dptr("980")}}}).
 		do(minute, ActActivateQuote, ActivateQuote{Revision: 2}).
 		do(minute, ActReviseQuote, ReviseQuote{Revision: 2}).
 		do(minute, ActActivateQuote, ActivateQuote{Revision: 3}).

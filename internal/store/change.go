@@ -388,7 +388,7 @@ func replaceLines(ctx context.Context, tx pgx.Tx, table, parent string, lines []
 	qty, price, disc, tax, amount := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	for i, l := range lines {
 		pos[i], ids[i], products[i] = int32(i+1), l.ID, l.Product
-		qty[i], price[i], disc[i], tax[i], amount[i] = num(l.Quantity), num(l.UnitPrice), num(l.Discount), num(l.Tax), num(l.Amount())
+		qty[i], price[i], disc[i], tax[i], amount[i] = num(l.Quantity), num(l.UnitPrice), num(l.Discount), num(l.Tax), num(l.ExtendedAmount)
 	}
 	return replace(ctx, tx, table, parent, `
 INSERT INTO `+table+` (`+childKey[table]+`, pos, line_id, product, quantity, unit_price, discount, tax, amount)

@@ -182,7 +182,7 @@ func scripts() map[string]script {
 		update(workflows.ActEditOpportunity, workflows.EditOpportunity{CustomerNeed: s("faster month-end close"), ProposedSolution: s("hosted ledger")}),
 		update(workflows.ActAddStakeholder, workflows.AddStakeholder{Name: "Dana Fox", Role: "Decision Maker"}),
 		update(workflows.ActAddCompetitor, workflows.AddCompetitor{Name: "Fabrikam"}),
-		update(workflows.ActAddLine, workflows.AddLine{LineInput: workflows.LineInput{Product: "Ledger seat", Quantity: d("25"), UnitPrice: d("480.00"), Tax: d2("960")}}),
+		update(workflows.ActAddLine, workflows.AddLine{LineInput: workflows.LineInput{Product: "Ledger seat", Quantity: d("25"), UnitPrice: d2("480.00"), Tax: d2("960")}}),
 		update(workflows.ActPropose, workflows.Propose{PaymentTerms: "Net 30"}),
 		update(workflows.ActActivateQuote, workflows.ActivateQuote{Revision: 1}),
 	}
@@ -198,7 +198,7 @@ func scripts() map[string]script {
 			update(workflows.ActClose, workflows.Close{Outcome: "lost", Reason: "Out-Sold", Competitor: "Fabrikam"}))},
 		"revised": {policy: quick(), steps: join(develop,
 			update(workflows.ActReviseQuote, workflows.ReviseQuote{Revision: 1}),
-			update(workflows.ActEditQuote, workflows.EditQuote{Revision: 2, Lines: &[]workflows.LineInput{{Product: "Ledger seat", Quantity: d("30"), UnitPrice: d("450")}}}),
+			update(workflows.ActEditQuote, workflows.EditQuote{Revision: 2, Lines: &[]workflows.LineInput{{Product: "Ledger seat", Quantity: d("30"), UnitPrice: d2("450")}}}),
 			update(workflows.ActActivateQuote, workflows.ActivateQuote{Revision: 2}),
 			update(workflows.ActClose, workflows.Close{Outcome: "won"}),
 			update(workflows.ActCancelOrder, workflows.CancelOrder{Reason: "customer merged with another"}))},
@@ -211,7 +211,7 @@ func scripts() map[string]script {
 			update(workflows.ActAddStakeholder, workflows.AddStakeholder{Name: "Lee Park", Role: "Influencer"}),
 			update(workflows.ActRemoveStakeholder, workflows.RemoveItem{ID: "stakeholder-5"}),
 			update(workflows.ActRemoveCompetitor, workflows.RemoveItem{ID: "competitor-2"}),
-			update(workflows.ActAddLine, workflows.AddLine{LineInput: workflows.LineInput{Product: "Setup", Quantity: d("1"), UnitPrice: d("900")}}),
+			update(workflows.ActAddLine, workflows.AddLine{LineInput: workflows.LineInput{Product: "Setup", Quantity: d("1"), UnitPrice: d2("900")}}),
 			update(workflows.ActRemoveLine, workflows.RemoveItem{ID: "line-6"}),
 			update(workflows.ActAssign, workflows.Assign{Owner: "rep2@example.com"}),
 			update(workflows.ActClose, workflows.Close{Outcome: "won"}),
@@ -292,7 +292,7 @@ func scripts() map[string]script {
 		// ID) after the move is answered from the carried state.
 		"continue-as-new": {policy: quick(), minRuns: 2, steps: join(develop[:4],
 			withID("first-competitor", update(workflows.ActAddCompetitor, workflows.AddCompetitor{Name: "Fabrikam"})),
-			update(workflows.ActAddLine, workflows.AddLine{LineInput: workflows.LineInput{Product: "Ledger seat", Quantity: d("25"), UnitPrice: d("480.00"), Tax: d2("960")}}),
+			update(workflows.ActAddLine, workflows.AddLine{LineInput: workflows.LineInput{Product: "Ledger seat", Quantity: d("25"), UnitPrice: d2("480.00"), Tax: d2("960")}}),
 			update(workflows.ActPropose, workflows.Propose{PaymentTerms: "Net 30"}),
 			update(workflows.ActActivateQuote, workflows.ActivateQuote{Revision: 1}),
 			update(workflows.ActReviseQuote, workflows.ReviseQuote{Revision: 1}),
@@ -344,8 +344,8 @@ func signalsAll() []step {
 	sig(workflows.ActRemoveCompetitor, workflows.RemoveItem{ID: "competitor-3"})
 	sig(workflows.ActAddTeamMember, workflows.AddTeamMember{UserID: "carol@example.com"})
 	sig(workflows.ActRemoveTeamMember, workflows.RemoveItem{ID: "team-4"})
-	sig(workflows.ActAddLine, workflows.AddLine{LineInput: workflows.LineInput{Product: "Ledger seat", Quantity: d("10"), UnitPrice: d("480")}})
-	sig(workflows.ActAddLine, workflows.AddLine{LineInput: workflows.LineInput{Product: "Setup", Quantity: d("1"), UnitPrice: d("900")}})
+	sig(workflows.ActAddLine, workflows.AddLine{LineInput: workflows.LineInput{Product: "Ledger seat", Quantity: d("10"), UnitPrice: d2("480")}})
+	sig(workflows.ActAddLine, workflows.AddLine{LineInput: workflows.LineInput{Product: "Setup", Quantity: d("1"), UnitPrice: d2("900")}})
 	sig(workflows.ActRemoveLine, workflows.RemoveItem{ID: "line-6"})
 	sig(workflows.ActPropose, workflows.Propose{})
 	sig(workflows.ActEditQuote, workflows.EditQuote{Revision: 1, Name: s("Ledger, 10 seats")})

@@ -101,7 +101,7 @@ var lead = workflows.LeadFields{Topic: "3 engines", FirstName: "Ada", LastName: 
 func paidDeal(t *testing.T, id string, apply applyFunc) *workflows.Deal {
 	s := newDeal(t, id, apply, lead)
 	line := func(p, q, price, disc, tax string) workflows.LineInput {
-		return workflows.LineInput{Product: p, Quantity: dec(q), UnitPrice: dec(price), Discount: decp(disc), Tax: decp(tax)}
+		return workflows.LineInput{Product: p, Quantity: dec(q), UnitPrice: decp(price), Discount: decp(disc), Tax: decp(tax)}
 	}
 	s.do(&workflows.EditLead{JobTitle: strp("Chief Engines Officer"), Rating: strp("Hot")},
 		&workflows.Qualify{EstimatedCloseDate: timep(t0.Add(60 * 24 * time.Hour))},
@@ -121,7 +121,7 @@ func paidDeal(t *testing.T, id string, apply applyFunc) *workflows.Deal {
 	s.refuse(workflows.ActCancelOrder, "cancel_order is not allowed in stage Invoice")
 	s.fire(workflows.KindInvoiceDue)
 	s.do(&workflows.RecordPayment{Amount: dec("1000")})
-	s.do(&workflows.RecordPayment{Amount: s.d.Invoice.AmountDue(s.now.Add(time.Minute+time.Nanosecond), s.d.Policy.Day)})
+	s.do(&workflows.RecordPayment{Amount: s.d.AmountDue(s.now.Add(time.Minute + time.Nanosecond))})
 	if s.d.Stage != workflows.StagePaid || s.d.Invoice.Payments[1].Discount.IsZero() {
 		t.Fatalf("fixture: stage %s, payments %+v: want paid, the last with a discount", s.d.Stage, s.d.Invoice.Payments)
 	}

@@ -155,7 +155,7 @@ func wantPeople(o *workflows.Opportunity) ([]Stakeholder, []Competitor, []TeamMe
 // wantLine is the i-th line (from 0) of a snapshot, with its exact amount.
 func wantLine(i int, l workflows.Line) Line {
 	return Line{Pos: i + 1, LineID: l.ID, Product: l.Product, Quantity: l.Quantity, UnitPrice: l.UnitPrice,
-		Discount: l.Discount, Tax: l.Tax, Amount: l.Amount()}
+		Discount: l.Discount, Tax: l.Tax, Amount: l.ExtendedAmount}
 }
 
 func wantQuote(leadID, currency string, q workflows.Quote) Quote {
