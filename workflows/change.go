@@ -36,6 +36,7 @@ type DealHeader struct {
 	Stage          Stage           `json:"stage"`
 	Status         Status          `json:"status"`
 	Currency       string          `json:"currency"`
+	PriceListID    string          `json:"priceListId,omitempty"`
 	Customer       string          `json:"customer"`
 	Value          decimal.Decimal `json:"value"`
 	AccountID      string          `json:"accountId,omitempty"`

@@ -357,7 +357,7 @@ func (d *Deal) change(ev Event) Change {
 
 // Header is the deal's row in the leads table.
 func (d *Deal) Header() DealHeader {
-	return DealHeader{ID: d.ID, Owner: d.Owner, Stage: d.Stage, Status: d.Status, Currency: d.Currency,
+	return DealHeader{ID: d.ID, Owner: d.Owner, Stage: d.Stage, Status: d.Status, Currency: d.Currency, PriceListID: d.PriceListID,
 		Customer: d.Customer(), Value: d.Value(), AccountID: d.AccountID, ContactID: d.ContactID,
 		CreatedAt: d.CreatedAt, StageEnteredAt: d.StageEnteredAt, ClosedAt: d.ClosedAt}
 }

@@ -169,8 +169,11 @@ func (d *Deal) line(in LineInput, id, prefix string) (Line, []FieldError) {
 			c.add(prefix+"unitPrice", "is required for a write-in product")
 		case in.ProductID != "" && in.Catalog == nil:
 			c.add(prefix+"productId", "was not priced from the catalog: add catalog lines through the API")
-		case in.ProductID != "" && (in.Catalog.ProductID != in.ProductID || in.Catalog.Currency != d.Currency):
-			c.add(prefix+"productId", "was priced for another product or currency")
+		case in.ProductID != "" && (in.Catalog.ProductID != in.ProductID || in.Catalog.Currency != d.Currency ||
+			d.PriceListID != "" && in.Catalog.PriceListID != d.PriceListID):
+			// The API read the deal's currency and price list as they were a
+			// moment ago; they changed since.
+			c.add(prefix+"productId", "was priced for another currency or price list than the deal's: send it again")
 		case in.ProductID != "":
 			p := in.Catalog
 			l.ProductID, l.Product, l.Unit, l.PriceListID, l.UnitPrice = p.ProductID, p.Product, p.Unit, p.PriceListID, p.UnitPrice
