@@ -140,6 +140,16 @@ func (s *Server) routes() *gin.Engine {
 	}
 	v1.GET("/pipeline", h(s.pipeline))
 	v1.POST("/users", h(s.createUser))
+	v1.GET("/products", h(s.listProducts))
+	v1.POST("/products", h(s.createProduct))
+	v1.GET("/products/:id", h(s.getProduct))
+	v1.PATCH("/products/:id", h(s.editProduct))
+	v1.GET("/price-lists", h(s.listPriceLists))
+	v1.POST("/price-lists", h(s.createPriceList))
+	v1.GET("/price-lists/:id", h(s.getPriceList))
+	v1.PATCH("/price-lists/:id", h(s.editPriceList))
+	v1.PUT("/price-lists/:id/items/:productId", h(s.setPrice))
+	v1.DELETE("/price-lists/:id/items/:productId", h(s.removePrice))
 	return r
 }
 
