@@ -65,6 +65,9 @@ func (s *Server) action(spec workflows.ActionSpec) func(c *gin.Context) error {
 		if err := s.resolveNamedUser(c.Request.Context(), cmd); err != nil {
 			return err
 		}
+		if err := s.priceLines(c.Request.Context(), u, id, cmd); err != nil {
+			return err
+		}
 		return s.run(c, u, id, cmd)
 	}
 }
@@ -120,6 +123,11 @@ func (s *Server) editLead(c *gin.Context) error {
 	setActor(cmd, u)
 	if errs := cmd.Validate(); len(errs) > 0 {
 		return invalid(errs...)
+	}
+	if e, ok := cmd.(*workflows.EditOpportunity); ok && e.PriceListID != nil {
+		if err := s.checkPriceList(ctx, *e.PriceListID, view.Currency); err != nil {
+			return err
+		}
 	}
 	return s.run(c, u, id, cmd)
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -123,6 +124,9 @@ type createLeadRequest struct {
 	Manager  string       `json:"manager"`
 	Currency string       `json:"currency"`
 	Policy   *policyInput `json:"policy"`
+	// PriceListID is the price list catalog lines are priced from (default:
+	// the currency's default price list).
+	PriceListID string `json:"priceListId"`
 	workflows.LeadFields
 }
 
@@ -187,7 +191,7 @@ func (s *Server) newLead(c *gin.Context, u User) (workflows.NewLead, error) {
 	c.Set("leadID", id)
 
 	in := workflows.NewLead{ID: id, Owner: req.Owner, Manager: req.Manager, Currency: req.Currency,
-		Lead: req.LeadFields, CreatedBy: u.Email}
+		Lead: req.LeadFields, CreatedBy: u.Email, PriceListID: req.PriceListID}
 	var errs []workflows.FieldError
 	if req.Policy != nil {
 		p, perrs := req.Policy.policy()
@@ -204,6 +208,12 @@ func (s *Server) newLead(c *gin.Context, u User) (workflows.NewLead, error) {
 	}
 	if !strings.EqualFold(in.Owner, u.Email) && !u.Manager() {
 		return in, forbidden("only a manager may create a lead for another owner")
+	}
+	if in.PriceListID != "" {
+		cur := cmp.Or(in.Currency, workflows.DefaultCurrency)
+		if err := s.checkPriceList(c.Request.Context(), in.PriceListID, cur); err != nil {
+			return in, err
+		}
 	}
 	return in, s.resolveUsers(c.Request.Context(), u, &in)
 }
