@@ -229,7 +229,7 @@ func (d *Deal) Fire(r Reminder, now time.Time) (ch Change, ok bool) {
 		q := d.CurrentQuote()
 		f.QuoteReminded = q.Revision
 		msg.Recipient, msg.Subject = owner, fmt.Sprintf("Quote %s expires %s", q.ID, q.EffectiveTo.Format("2006-01-02"))
-		msg.Body = fmt.Sprintf("Quote %s (revision %d, %s %s) for %s expires at %s.", q.ID, q.Revision, q.Total.StringFixed(2), d.Currency, name, q.EffectiveTo.Format(time.RFC3339))
+		msg.Body = fmt.Sprintf("Quote %s (revision %d, %s) for %s expires at %s.", q.ID, q.Revision, d.describeAmount(q.Total), name, q.EffectiveTo.Format(time.RFC3339))
 	case KindQuoteExpired:
 		q := d.CurrentQuote()
 		q.Status, q.StatusReason, q.ClosedAt = QuoteClosed, QuoteReasonExpired, &now
@@ -244,12 +244,12 @@ func (d *Deal) Fire(r Reminder, now time.Time) (ch Change, ok bool) {
 		f.InvoiceDueSent = true
 		inv := d.Invoice
 		msg.Recipient, msg.Subject = contact, fmt.Sprintf("Invoice %s due %s", inv.ID, inv.DueDate.Format("2006-01-02"))
-		msg.Body = fmt.Sprintf("Dear %s, invoice %s over %s %s is due on %s. Balance: %s %s.", d.ContactName(), inv.ID, inv.Total.StringFixed(2), d.Currency, inv.DueDate.Format("2006-01-02"), inv.Balance().StringFixed(2), d.Currency)
+		msg.Body = fmt.Sprintf("Dear %s, invoice %s over %s is due on %s. Balance: %s.", d.ContactName(), inv.ID, d.describeAmount(inv.Total), inv.DueDate.Format("2006-01-02"), d.describeAmount(d.Balance()))
 	case KindInvoiceOverdue:
 		f.OverdueSent++
 		inv := d.Invoice
 		msg.Recipient, msg.Subject = contact, fmt.Sprintf("Overdue: invoice %s (notice %d)", inv.ID, f.OverdueSent)
-		msg.Body = fmt.Sprintf("Dear %s, invoice %s was due on %s and %s %s is still open. Please pay at your earliest convenience.", d.ContactName(), inv.ID, inv.DueDate.Format("2006-01-02"), inv.Balance().StringFixed(2), d.Currency)
+		msg.Body = fmt.Sprintf("Dear %s, invoice %s was due on %s and %s is still open. Please pay at your earliest convenience.", d.ContactName(), inv.ID, inv.DueDate.Format("2006-01-02"), d.describeAmount(d.Balance()))
 	case KindReengage:
 		f.Reengaged = true
 		msg.Recipient, msg.Subject = owner, "Re-engage: "+d.Lead.Topic
