@@ -127,12 +127,12 @@ INSERT INTO leads (id, owner, stage, status, currency, customer, value, account_
 	topic, first_name, last_name, company, job_title, email, phone, source, rating,
 	budget, estimated_value, purchase_timeframe, purchase_process, decision_maker_identified,
 	existing_account_id, lead_status, disqualify_reason,
-	created_at, stage_entered_at, closed_at, updated_at)
+	created_at, stage_entered_at, closed_at, updated_at, price_list_id)
 VALUES ($1, $2, $3, $4, $5, $6, $7::numeric, NULLIF($8, ''), NULLIF($9, ''),
 	$10, $11, $12, $13, $14, $15, $16, $17, $18,
 	$19::numeric, $20::numeric, $21, $22, $23,
 	$24, $25, $26,
-	$27, $28, $29, $30)
+	$27, $28, $29, $30, $31)
 ON CONFLICT (id) DO UPDATE SET
 	owner = EXCLUDED.owner, stage = EXCLUDED.stage, status = EXCLUDED.status,
 	currency = EXCLUDED.currency, customer = EXCLUDED.customer, value = EXCLUDED.value,
@@ -147,12 +147,12 @@ ON CONFLICT (id) DO UPDATE SET
 	existing_account_id = EXCLUDED.existing_account_id, lead_status = EXCLUDED.lead_status,
 	disqualify_reason = EXCLUDED.disqualify_reason,
 	created_at = EXCLUDED.created_at, stage_entered_at = EXCLUDED.stage_entered_at,
-	closed_at = EXCLUDED.closed_at, updated_at = EXCLUDED.updated_at`,
+	closed_at = EXCLUDED.closed_at, updated_at = EXCLUDED.updated_at, price_list_id = EXCLUDED.price_list_id`,
 		d.ID, d.Owner, string(d.Stage), string(d.Status), d.Currency, d.Customer, num(d.Value), d.AccountID, d.ContactID,
 		l.Topic, l.FirstName, l.LastName, l.Company, l.JobTitle, l.Email, l.Phone, l.Source, l.Rating,
 		num(l.Budget), num(l.EstimatedValue), l.PurchaseTimeframe, l.PurchaseProcess, l.DecisionMakerIdentified,
 		l.ExistingAccountID, l.Status, l.DisqualifyReason,
-		d.CreatedAt, d.StageEnteredAt, d.ClosedAt, updatedAt(ch))
+		d.CreatedAt, d.StageEnteredAt, d.ClosedAt, updatedAt(ch), d.PriceListID)
 	if err != nil {
 		return fmt.Errorf("upsert lead: %w", err)
 	}
@@ -380,21 +380,52 @@ func replace(ctx context.Context, tx pgx.Tx, table, parent, insert string, n int
 }
 
 // replaceLines replaces the product lines of an opportunity, quote, order or
-// invoice, storing each line's exact amount beside its parts.
+// invoice, storing each line as the workflow priced it: what was entered
+// (catalog product, unit, price list, percentages) beside the amounts
+// computed from it (base_amount is its Amount, amount its ExtendedAmount).
 func replaceLines(ctx context.Context, tx pgx.Tx, table, parent string, lines []workflows.Line) error {
 	n := len(lines)
 	pos := make([]int32, n)
-	ids, products := make([]string, n), make([]string, n)
-	qty, price, disc, tax, amount := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	ids, products, productIDs, units, priceLists := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	qty, price, disc, tax, amount, base := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	discPct, taxPct := make([]*string, n), make([]*string, n)
 	for i, l := range lines {
 		pos[i], ids[i], products[i] = int32(i+1), l.ID, l.Product
+		productIDs[i], units[i], priceLists[i] = l.ProductID, l.Unit, l.PriceListID
 		qty[i], price[i], disc[i], tax[i], amount[i] = num(l.Quantity), num(l.UnitPrice), num(l.Discount), num(l.Tax), num(l.ExtendedAmount)
+		base[i], discPct[i], taxPct[i] = num(l.Amount), numPtr(l.DiscountPercent), numPtr(l.TaxPercent)
 	}
 	return replace(ctx, tx, table, parent, `
-INSERT INTO `+table+` (`+childKey[table]+`, pos, line_id, product, quantity, unit_price, discount, tax, amount)
+INSERT INTO `+table+` (`+childKey[table]+`, pos, line_id, product, quantity, unit_price, discount, tax, amount,
+	product_id, unit, price_list_id, discount_percent, tax_percent, base_amount)
 SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[],
-	$5::text[]::numeric[], $6::text[]::numeric[], $7::text[]::numeric[], $8::text[]::numeric[], $9::text[]::numeric[])`,
-		n, pos, ids, products, qty, price, disc, tax, amount)
+	$5::text[]::numeric[], $6::text[]::numeric[], $7::text[]::numeric[], $8::text[]::numeric[], $9::text[]::numeric[],
+	$10::text[], $11::text[], $12::text[], $13::text[]::numeric[], $14::text[]::numeric[], $15::text[]::numeric[])`,
+		n, pos, ids, products, qty, price, disc, tax, amount,
+		productIDs, units, priceLists, discPct, taxPct, base)
+}
+
+// summaryArgs are the quote summary's columns (price_list_id, detail_amount,
+// discount_percent, discount_amount, pre_freight_amount, freight_amount,
+// total_tax) as upsertQuote, upsertOrder and upsertInvoice pass them.
+func summaryArgs(priceListID string, s workflows.QuoteSummary) []any {
+	return []any{priceListID, num(s.DetailAmount), numPtr(s.DiscountPercent), num(s.Discount),
+		num(s.PreFreightAmount), num(s.Freight), num(s.TotalTax)}
+}
+
+// summaryColumns and summarySet are the SQL that goes with summaryArgs.
+const (
+	summaryColumns = `price_list_id, detail_amount, discount_percent, discount_amount, pre_freight_amount, freight_amount, total_tax`
+	summarySet     = `price_list_id = EXCLUDED.price_list_id, detail_amount = EXCLUDED.detail_amount,
+	discount_percent = EXCLUDED.discount_percent, discount_amount = EXCLUDED.discount_amount,
+	pre_freight_amount = EXCLUDED.pre_freight_amount, freight_amount = EXCLUDED.freight_amount,
+	total_tax = EXCLUDED.total_tax`
+)
+
+// summaryValues is the VALUES placeholders of summaryArgs from $first on.
+func summaryValues(first int) string {
+	return fmt.Sprintf("$%d, $%d::numeric, $%d::numeric, $%d::numeric, $%d::numeric, $%d::numeric, $%d::numeric",
+		first, first+1, first+2, first+3, first+4, first+5, first+6)
 }
 
 // upsertQuote writes one quote revision, keyed by (deal, revision), and
@@ -402,16 +433,16 @@ SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[],
 func upsertQuote(ctx context.Context, tx pgx.Tx, leadID, currency string, q *workflows.Quote) error {
 	_, err := tx.Exec(ctx, `
 INSERT INTO quotes (id, lead_id, revision, name, status, status_reason, currency, total, payment_terms,
-	effective_from, effective_to, created_at, activated_at, closed_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8::numeric, $9, $10, $11, $12, $13, $14)
+	effective_from, effective_to, created_at, activated_at, closed_at, `+summaryColumns+`)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8::numeric, $9, $10, $11, $12, $13, $14, `+summaryValues(15)+`)
 ON CONFLICT (lead_id, revision) DO UPDATE SET
 	id = EXCLUDED.id, name = EXCLUDED.name, status = EXCLUDED.status,
 	status_reason = EXCLUDED.status_reason, currency = EXCLUDED.currency, total = EXCLUDED.total,
 	payment_terms = EXCLUDED.payment_terms, effective_from = EXCLUDED.effective_from,
 	effective_to = EXCLUDED.effective_to, created_at = EXCLUDED.created_at,
-	activated_at = EXCLUDED.activated_at, closed_at = EXCLUDED.closed_at`,
-		q.ID, leadID, q.Revision, q.Name, q.Status, q.StatusReason, currency, num(q.Total), q.PaymentTerms,
-		q.EffectiveFrom, q.EffectiveTo, q.CreatedAt, q.ActivatedAt, q.ClosedAt)
+	activated_at = EXCLUDED.activated_at, closed_at = EXCLUDED.closed_at, `+summarySet,
+		append([]any{q.ID, leadID, q.Revision, q.Name, q.Status, q.StatusReason, currency, num(q.Total), q.PaymentTerms,
+			q.EffectiveFrom, q.EffectiveTo, q.CreatedAt, q.ActivatedAt, q.ClosedAt}, summaryArgs(q.PriceListID, q.QuoteSummary)...)...)
 	if err != nil {
 		return fmt.Errorf("upsert quote %s (revision %d): %w", q.ID, q.Revision, err)
 	}
@@ -422,15 +453,15 @@ ON CONFLICT (lead_id, revision) DO UPDATE SET
 func upsertOrder(ctx context.Context, tx pgx.Tx, leadID, currency string, o *workflows.Order) error {
 	_, err := tx.Exec(ctx, `
 INSERT INTO orders (id, lead_id, quote_id, currency, total, payment_terms, status, cancel_reason,
-	created_at, fulfilled_at, canceled_at)
-VALUES ($1, $2, NULLIF($3, ''), $4, $5::numeric, $6, $7, $8, $9, $10, $11)
+	created_at, fulfilled_at, canceled_at, `+summaryColumns+`)
+VALUES ($1, $2, NULLIF($3, ''), $4, $5::numeric, $6, $7, $8, $9, $10, $11, `+summaryValues(12)+`)
 ON CONFLICT (lead_id) DO UPDATE SET
 	id = EXCLUDED.id, quote_id = EXCLUDED.quote_id, currency = EXCLUDED.currency,
 	total = EXCLUDED.total, payment_terms = EXCLUDED.payment_terms, status = EXCLUDED.status,
 	cancel_reason = EXCLUDED.cancel_reason, created_at = EXCLUDED.created_at,
-	fulfilled_at = EXCLUDED.fulfilled_at, canceled_at = EXCLUDED.canceled_at`,
-		o.ID, leadID, o.QuoteID, currency, num(o.Total), o.PaymentTerms, o.Status, o.CancelReason,
-		o.CreatedAt, o.FulfilledAt, o.CanceledAt)
+	fulfilled_at = EXCLUDED.fulfilled_at, canceled_at = EXCLUDED.canceled_at, `+summarySet,
+		append([]any{o.ID, leadID, o.QuoteID, currency, num(o.Total), o.PaymentTerms, o.Status, o.CancelReason,
+			o.CreatedAt, o.FulfilledAt, o.CanceledAt}, summaryArgs(o.PriceListID, o.QuoteSummary)...)...)
 	if err != nil {
 		return fmt.Errorf("upsert order %s: %w", o.ID, err)
 	}
@@ -443,15 +474,15 @@ ON CONFLICT (lead_id) DO UPDATE SET
 func upsertInvoice(ctx context.Context, tx pgx.Tx, leadID, currency string, inv *workflows.Invoice) error {
 	_, err := tx.Exec(ctx, `
 INSERT INTO invoices (id, lead_id, order_id, currency, total, paid_amount, payment_terms, due_date,
-	status, cancel_reason, created_at, paid_at)
-VALUES ($1, $2, NULLIF($3, ''), $4, $5::numeric, $6::numeric, $7, $8, $9, $10, $11, $12)
+	status, cancel_reason, created_at, paid_at, `+summaryColumns+`)
+VALUES ($1, $2, NULLIF($3, ''), $4, $5::numeric, $6::numeric, $7, $8, $9, $10, $11, $12, `+summaryValues(13)+`)
 ON CONFLICT (lead_id) DO UPDATE SET
 	id = EXCLUDED.id, order_id = EXCLUDED.order_id, currency = EXCLUDED.currency,
 	total = EXCLUDED.total, paid_amount = EXCLUDED.paid_amount,
 	payment_terms = EXCLUDED.payment_terms, due_date = EXCLUDED.due_date, status = EXCLUDED.status,
-	cancel_reason = EXCLUDED.cancel_reason, created_at = EXCLUDED.created_at, paid_at = EXCLUDED.paid_at`,
-		inv.ID, leadID, inv.OrderID, currency, num(inv.Total), num(inv.PaidAmount), inv.PaymentTerms, inv.DueDate,
-		inv.Status, inv.CancelReason, inv.CreatedAt, inv.PaidAt)
+	cancel_reason = EXCLUDED.cancel_reason, created_at = EXCLUDED.created_at, paid_at = EXCLUDED.paid_at, `+summarySet,
+		append([]any{inv.ID, leadID, inv.OrderID, currency, num(inv.Total), num(inv.PaidAmount), inv.PaymentTerms, inv.DueDate,
+			inv.Status, inv.CancelReason, inv.CreatedAt, inv.PaidAt}, summaryArgs(inv.PriceListID, inv.QuoteSummary)...)...)
 	if err != nil {
 		return fmt.Errorf("upsert invoice %s: %w", inv.ID, err)
 	}
