@@ -48,7 +48,7 @@ type stepper struct {
 
 func newDeal(t *testing.T, id string, apply applyFunc, lead workflows.LeadFields) *stepper {
 	s := &stepper{t: t, apply: apply, now: t0}
-	s.d = workflows.NewDeal(workflows.NewLead{ID: id, Owner: "rep@example.com", Currency: "EUR", Lead: lead}, t0)
+	s.d = workflows.NewDeal(workflows.NewLead{ID: id, Owner: "rep@example.com", Currency: "EUR", PriceListID: "EU-2026", Lead: lead}, t0)
 	s.apply(s.d.Created("rep@example.com", t0))
 	return s
 }
@@ -97,12 +97,18 @@ var lead = workflows.LeadFields{Topic: "3 engines", FirstName: "Ada", LastName: 
 
 // paidDeal is a deal with a row in every table and a value in every
 // nullable column but one (an order both fulfilled and canceled cannot be):
-// revised quotes, a refused action, a follow-up, payments with a discount.
+// revised quotes, a refused action, a follow-up, payments with a discount,
+// a catalog line with a percentage discount and tax, a quote discount as an
+// amount (revision 1) and as a percentage with freight (revision 2).
 func paidDeal(t *testing.T, id string, apply applyFunc) *workflows.Deal {
 	s := newDeal(t, id, apply, lead)
 	line := func(p, q, price, disc, tax string) workflows.LineInput {
 		return workflows.LineInput{Product: p, Quantity: dec(q), UnitPrice: decp(price), Discount: decp(disc), Tax: decp(tax)}
 	}
+	// 2 × 19.99 = 39.98, less 10 % (4.00) = 35.98, plus 20 % tax (7.20).
+	widget := workflows.LineInput{ProductID: "SKU-1", Quantity: dec("2"), DiscountPercent: decp("10"), TaxPercent: decp("20"),
+		Catalog: &workflows.CatalogPrice{PriceListID: "EU-2026", Currency: "EUR", ProductID: "SKU-1", Product: "Widget",
+			Unit: "each", UnitPrice: dec("19.99")}}
 	s.do(&workflows.EditLead{JobTitle: strp("Chief Engines Officer"), Rating: strp("Hot")},
 		&workflows.Qualify{EstimatedCloseDate: timep(t0.Add(60 * 24 * time.Hour))},
 		&workflows.EditOpportunity{CustomerNeed: strp("faster engines"), ProposedSolution: strp("difference engine no. 2")},
@@ -111,10 +117,12 @@ func paidDeal(t *testing.T, id string, apply applyFunc) *workflows.Deal {
 		&workflows.AddTeamMember{UserID: "presales@example.com", Role: "Presales"},
 		&workflows.AddLine{LineInput: line("Engine", "3", "1999.99", "100", "50.25")},
 		&workflows.AddLine{LineInput: line("Installation", "1", "15000", "0", "0")},
-		&workflows.Propose{Name: "Engines offer", PaymentTerms: "2% 10, Net 30"},
+		&workflows.Propose{Name: "Engines offer", PaymentTerms: "2% 10, Net 30", Charges: workflows.Charges{Discount: decp("500")}},
 		&workflows.ActivateQuote{Revision: 1},
 		&workflows.ReviseQuote{Revision: 1},
-		&workflows.EditQuote{Revision: 2, Lines: &[]workflows.LineInput{line("Engine", "2", "2100", "0", "42")}},
+		// Detail 4235.98, less 5 % (211.80), freight 10, tax 49.20: 4083.38.
+		&workflows.EditQuote{Revision: 2, Lines: &[]workflows.LineInput{line("Engine", "2", "2100", "0", "42"), widget},
+			Charges: workflows.Charges{DiscountPercent: decp("5"), Freight: decp("10")}},
 		&workflows.ActivateQuote{Revision: 2},
 		&workflows.Close{Outcome: "won", ActualRevenue: decp("4242.00"), Note: "signed"},
 		&workflows.FulfillOrder{})
@@ -122,8 +130,9 @@ func paidDeal(t *testing.T, id string, apply applyFunc) *workflows.Deal {
 	s.fire(workflows.KindInvoiceDue)
 	s.do(&workflows.RecordPayment{Amount: dec("1000")})
 	s.do(&workflows.RecordPayment{Amount: s.d.AmountDue(s.now.Add(time.Minute + time.Nanosecond))})
-	if s.d.Stage != workflows.StagePaid || s.d.Invoice.Payments[1].Discount.IsZero() {
-		t.Fatalf("fixture: stage %s, payments %+v: want paid, the last with a discount", s.d.Stage, s.d.Invoice.Payments)
+	if s.d.Stage != workflows.StagePaid || s.d.Invoice.Payments[1].Discount.IsZero() || !s.d.Invoice.Total.Equal(dec("4083.38")) {
+		t.Fatalf("fixture: stage %s, total %s, payments %+v: want paid, 4083.38, the last with a discount",
+			s.d.Stage, s.d.Invoice.Total, s.d.Invoice.Payments)
 	}
 	s.fire(workflows.KindThankYou)
 	return s.d
@@ -240,7 +249,11 @@ func TestDiffReports(t *testing.T) {
 			got.Payments = append(got.Payments, Payment{InvoiceID: "INV-d1", Seq: 3, Amount: dec("5"), PaidAt: t0})
 		}, []string{`invoice INV-d1 payment 3 is in PostgreSQL but not in the state (invoice_id "INV-d1", seq 3, amount 5, discount 0, paid_at 2026-03-02T09:00:00.123456789Z)`}},
 		{"quote line lost", func(_, got *Rows) { got.QuoteLines = got.QuoteLines[1:] },
-			[]string{`quote QUO-d1-1 line 1 is in the state but not in PostgreSQL (quote_id "QUO-d1-1", pos 1, line_id "line-4", product "Engine", quantity 3, unit_price 1999.99, discount 100, tax 50.25, amount 5950.22)`}},
+			[]string{`quote QUO-d1-1 line 1 is in the state but not in PostgreSQL (quote_id "QUO-d1-1", pos 1, line_id "line-4", product "Engine", quantity 3, unit_price 1999.99, discount 100, tax 50.25, amount 5950.22, product_id "", unit "", price_list_id "", discount_percent NULL, tax_percent NULL, base_amount 5999.97)`}},
+		{"percentage cleared", func(_, got *Rows) { got.InvoiceLines[1].TaxPercent = nil },
+			[]string{"invoice INV-d1 line 2 tax_percent NULL in PostgreSQL, 20 in the state"}},
+		{"freight", func(_, got *Rows) { got.Orders[0].FreightAmount = dec("10.01") },
+			[]string{"order ORD-d1 freight_amount 10.01 in PostgreSQL, 10 in the state"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -367,13 +380,26 @@ func TestDiffFindsCorruptRows(t *testing.T) {
 		{`UPDATE opportunity_lines SET tax = 50.26 WHERE pos = 1`, "opportunity OPP-d1 line 1 tax 50.26 in PostgreSQL, 50.25 in the state"},
 		{`UPDATE quotes SET status_reason = '' WHERE revision = 1`, `quote QUO-d1-1 status_reason "" in PostgreSQL, "Revised" in the state`},
 		{`UPDATE quotes SET effective_to = NULL WHERE revision = 2`, "quote QUO-d1-2 effective_to NULL in PostgreSQL"},
-		{`UPDATE quote_lines SET unit_price = 2110 WHERE quote_id = 'QUO-d1-2'`, "quote QUO-d1-2 line 1 unit_price 2110 in PostgreSQL, 2100 in the state"},
-		{`INSERT INTO quote_lines SELECT quote_id, 2, 'qline-2', product, quantity, unit_price, discount, tax, amount FROM quote_lines WHERE quote_id = 'QUO-d1-2'`,
-			"quote QUO-d1-2 line 2 is in PostgreSQL but not in the state"},
-		{`UPDATE orders SET total = total - 0.01`, "order ORD-d1 total 4241.99 in PostgreSQL, 4242 in the state"},
-		{`UPDATE order_lines SET discount = 1`, "order ORD-d1 line 1 discount 1 in PostgreSQL, 0 in the state"},
+		{`UPDATE quote_lines SET unit_price = 2110 WHERE quote_id = 'QUO-d1-2' AND pos = 1`, "quote QUO-d1-2 line 1 unit_price 2110 in PostgreSQL, 2100 in the state"},
+		{`INSERT INTO quote_lines SELECT quote_id, 3, 'qline-3', product, quantity, unit_price, discount, tax, amount,
+			product_id, unit, price_list_id, discount_percent, tax_percent, base_amount FROM quote_lines WHERE quote_id = 'QUO-d1-2' AND pos = 1`,
+			"quote QUO-d1-2 line 3 is in PostgreSQL but not in the state"},
+		{`UPDATE quote_lines SET product_id = '' WHERE quote_id = 'QUO-d1-2' AND pos = 2`, `quote QUO-d1-2 line 2 product_id "" in PostgreSQL, "SKU-1" in the state`},
+		{`UPDATE quotes SET discount_amount = 0 WHERE revision = 1`, "quote QUO-d1-1 discount_amount 0 in PostgreSQL, 500 in the state"},
+		{`UPDATE quotes SET discount_percent = NULL WHERE revision = 2`, "quote QUO-d1-2 discount_percent NULL in PostgreSQL, 5 in the state"},
+		{`UPDATE orders SET total = total - 0.01`, "order ORD-d1 total 4083.37 in PostgreSQL, 4083.38 in the state"},
+		{`UPDATE orders SET price_list_id = ''`, `order ORD-d1 price_list_id "" in PostgreSQL, "EU-2026" in the state`},
+		{`UPDATE order_lines SET discount = 1 WHERE pos = 1`, "order ORD-d1 line 1 discount 1 in PostgreSQL, 0 in the state"},
+		{`UPDATE order_lines SET unit = 'hour' WHERE pos = 2`, `order ORD-d1 line 2 unit "hour" in PostgreSQL, "each" in the state`},
 		{`UPDATE invoices SET due_date = due_date + interval '1 day'`, "invoice INV-d1 due_date"},
-		{`UPDATE invoice_lines SET amount = 0`, "invoice INV-d1 line 1 amount 0 in PostgreSQL, 4242 in the state"},
+		{`UPDATE invoices SET detail_amount = 4235.99`, "invoice INV-d1 detail_amount 4235.99 in PostgreSQL, 4235.98 in the state"},
+		{`UPDATE invoices SET pre_freight_amount = 4024.17`, "invoice INV-d1 pre_freight_amount 4024.17 in PostgreSQL, 4024.18 in the state"},
+		{`UPDATE invoices SET total_tax = 49.2 + 0.001`, "invoice INV-d1 total_tax 49.201 in PostgreSQL, 49.2 in the state"},
+		{`UPDATE invoice_lines SET amount = 0 WHERE pos = 1`, "invoice INV-d1 line 1 amount 0 in PostgreSQL, 4242 in the state"},
+		{`UPDATE invoice_lines SET base_amount = 39.97 WHERE pos = 2`, "invoice INV-d1 line 2 base_amount 39.97 in PostgreSQL, 39.98 in the state"},
+		{`UPDATE invoice_lines SET discount_percent = 11 WHERE pos = 2`, "invoice INV-d1 line 2 discount_percent 11 in PostgreSQL, 10 in the state"},
+		{`UPDATE opportunity_lines SET price_list_id = 'X' WHERE pos = 1`, `opportunity OPP-d1 line 1 price_list_id "X" in PostgreSQL, "" in the state`},
+		{`UPDATE leads SET price_list_id = '' WHERE id = 'd1'`, `lead row price_list_id "" in PostgreSQL, "EU-2026" in the state`},
 		{`UPDATE invoice_payments SET discount = 0 WHERE seq = 2`, "invoice INV-d1 payment 2 discount 0 in PostgreSQL"},
 		{`INSERT INTO invoice_payments SELECT invoice_id, 3, amount, 0, paid_at FROM invoice_payments WHERE seq = 1`,
 			"invoice INV-d1 payment 3 is in PostgreSQL but not in the state"},

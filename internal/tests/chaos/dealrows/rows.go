@@ -82,6 +82,7 @@ type Lead struct {
 	StageEnteredAt          time.Time       `db:"stage_entered_at"`
 	ClosedAt                *time.Time      `db:"closed_at"`
 	UpdatedAt               time.Time       `db:"updated_at"`
+	PriceListID             string          `db:"price_list_id"`
 }
 
 // Account is a row of accounts. linked marks one the deal links but did not
@@ -154,16 +155,35 @@ type TeamMember struct {
 	Role          string `db:"role"`
 }
 
-// Line holds the columns the four line tables share.
+// Line holds the columns the four line tables share. Amount is the line's
+// extended amount, BaseAmount its amount before discount and tax.
 type Line struct {
-	Pos       int             `db:"pos"`
-	LineID    string          `db:"line_id"`
-	Product   string          `db:"product"`
-	Quantity  decimal.Decimal `db:"quantity"`
-	UnitPrice decimal.Decimal `db:"unit_price"`
-	Discount  decimal.Decimal `db:"discount"`
-	Tax       decimal.Decimal `db:"tax"`
-	Amount    decimal.Decimal `db:"amount"`
+	Pos             int              `db:"pos"`
+	LineID          string           `db:"line_id"`
+	Product         string           `db:"product"`
+	Quantity        decimal.Decimal  `db:"quantity"`
+	UnitPrice       decimal.Decimal  `db:"unit_price"`
+	Discount        decimal.Decimal  `db:"discount"`
+	Tax             decimal.Decimal  `db:"tax"`
+	Amount          decimal.Decimal  `db:"amount"`
+	ProductID       string           `db:"product_id"`
+	Unit            string           `db:"unit"`
+	PriceListID     string           `db:"price_list_id"`
+	DiscountPercent *decimal.Decimal `db:"discount_percent"`
+	TaxPercent      *decimal.Decimal `db:"tax_percent"`
+	BaseAmount      decimal.Decimal  `db:"base_amount"`
+}
+
+// Summary holds the quote summary columns quotes, orders and invoices share
+// (workflows.QuoteSummary and the price list), beside each one's total.
+type Summary struct {
+	PriceListID      string           `db:"price_list_id"`
+	DetailAmount     decimal.Decimal  `db:"detail_amount"`
+	DiscountPercent  *decimal.Decimal `db:"discount_percent"`
+	DiscountAmount   decimal.Decimal  `db:"discount_amount"`
+	PreFreightAmount decimal.Decimal  `db:"pre_freight_amount"`
+	FreightAmount    decimal.Decimal  `db:"freight_amount"`
+	TotalTax         decimal.Decimal  `db:"total_tax"`
 }
 
 // OpportunityLine is a row of opportunity_lines.
@@ -188,6 +208,7 @@ type Quote struct {
 	CreatedAt     time.Time       `db:"created_at"`
 	ActivatedAt   *time.Time      `db:"activated_at"`
 	ClosedAt      *time.Time      `db:"closed_at"`
+	Summary
 }
 
 // QuoteLine is a row of quote_lines.
@@ -209,6 +230,7 @@ type Order struct {
 	CreatedAt    time.Time       `db:"created_at"`
 	FulfilledAt  *time.Time      `db:"fulfilled_at"`
 	CanceledAt   *time.Time      `db:"canceled_at"`
+	Summary
 }
 
 // OrderLine is a row of order_lines.
@@ -231,6 +253,7 @@ type Invoice struct {
 	CancelReason string          `db:"cancel_reason"`
 	CreatedAt    time.Time       `db:"created_at"`
 	PaidAt       *time.Time      `db:"paid_at"`
+	Summary
 }
 
 // InvoiceLine is a row of invoice_lines.

@@ -74,7 +74,8 @@ func wantLead(d *workflows.Deal) Lead {
 		EstimatedValue: l.EstimatedValue, PurchaseTimeframe: l.PurchaseTimeframe, PurchaseProcess: l.PurchaseProcess,
 		DecisionMakerIdentified: l.DecisionMakerIdentified, ExistingAccountID: l.ExistingAccountID,
 		LeadStatus: l.Status, DisqualifyReason: l.DisqualifyReason,
-		CreatedAt: h.CreatedAt, StageEnteredAt: h.StageEnteredAt, ClosedAt: h.ClosedAt, UpdatedAt: updated}
+		CreatedAt: h.CreatedAt, StageEnteredAt: h.StageEnteredAt, ClosedAt: h.ClosedAt, UpdatedAt: updated,
+		PriceListID: h.PriceListID}
 }
 
 // wantParties returns the account and contact the lead links. Those the
@@ -152,29 +153,39 @@ func wantPeople(o *workflows.Opportunity) ([]Stakeholder, []Competitor, []TeamMe
 	return s, c, t
 }
 
-// wantLine is the i-th line (from 0) of a snapshot, with its exact amount.
+// wantLine is the i-th line (from 0) of a snapshot, with its amounts as the
+// workflow computed them.
 func wantLine(i int, l workflows.Line) Line {
 	return Line{Pos: i + 1, LineID: l.ID, Product: l.Product, Quantity: l.Quantity, UnitPrice: l.UnitPrice,
-		Discount: l.Discount, Tax: l.Tax, Amount: l.ExtendedAmount}
+		Discount: l.Discount, Tax: l.Tax, Amount: l.ExtendedAmount,
+		ProductID: l.ProductID, Unit: l.Unit, PriceListID: l.PriceListID,
+		DiscountPercent: l.DiscountPercent, TaxPercent: l.TaxPercent, BaseAmount: l.Amount}
+}
+
+// wantSummary is the quote summary of a quote, order or invoice.
+func wantSummary(priceListID string, s workflows.QuoteSummary) Summary {
+	return Summary{PriceListID: priceListID, DetailAmount: s.DetailAmount, DiscountPercent: s.DiscountPercent,
+		DiscountAmount: s.Discount, PreFreightAmount: s.PreFreightAmount, FreightAmount: s.Freight, TotalTax: s.TotalTax}
 }
 
 func wantQuote(leadID, currency string, q workflows.Quote) Quote {
 	return Quote{ID: q.ID, LeadID: leadID, Revision: q.Revision, Name: q.Name, Status: q.Status,
 		StatusReason: q.StatusReason, Currency: currency, Total: q.Total, PaymentTerms: q.PaymentTerms,
 		EffectiveFrom: q.EffectiveFrom, EffectiveTo: q.EffectiveTo, CreatedAt: q.CreatedAt,
-		ActivatedAt: q.ActivatedAt, ClosedAt: q.ClosedAt}
+		ActivatedAt: q.ActivatedAt, ClosedAt: q.ClosedAt, Summary: wantSummary(q.PriceListID, q.QuoteSummary)}
 }
 
 func wantOrder(leadID, currency string, o *workflows.Order) Order {
 	return Order{ID: o.ID, LeadID: leadID, QuoteID: nullable(o.QuoteID), Currency: currency, Total: o.Total,
 		PaymentTerms: o.PaymentTerms, Status: o.Status, CancelReason: o.CancelReason, CreatedAt: o.CreatedAt,
-		FulfilledAt: o.FulfilledAt, CanceledAt: o.CanceledAt}
+		FulfilledAt: o.FulfilledAt, CanceledAt: o.CanceledAt, Summary: wantSummary(o.PriceListID, o.QuoteSummary)}
 }
 
 func wantInvoice(leadID, currency string, inv *workflows.Invoice) Invoice {
 	return Invoice{ID: inv.ID, LeadID: leadID, OrderID: nullable(inv.OrderID), Currency: currency, Total: inv.Total,
 		PaidAmount: inv.PaidAmount, PaymentTerms: inv.PaymentTerms, DueDate: inv.DueDate, Status: inv.Status,
-		CancelReason: inv.CancelReason, CreatedAt: inv.CreatedAt, PaidAt: inv.PaidAt}
+		CancelReason: inv.CancelReason, CreatedAt: inv.CreatedAt, PaidAt: inv.PaidAt,
+		Summary: wantSummary(inv.PriceListID, inv.QuoteSummary)}
 }
 
 // nullable is how the writer stores an optional id: NULL when empty.
