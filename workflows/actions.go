@@ -368,7 +368,7 @@ func (d *Deal) propose(c *Propose, now time.Time) (effect, error) {
 		rev := len(d.Quotes) + 1
 		q := Quote{
 			ID: fmt.Sprintf("QUO-%s-%d", d.ID, rev), Revision: rev, Name: c.Name, Status: QuoteDraft,
-			Lines: lines, PriceListID: d.PriceListID, QuoteSummary: summary, Total: total, PaymentTerms: c.PaymentTerms,
+			Lines: lines, PriceListID: d.quotePriceList(lines), QuoteSummary: summary, Total: total, PaymentTerms: c.PaymentTerms,
 			EffectiveTo: c.EffectiveTo, CreatedAt: now,
 		}
 		if q.Name == "" {

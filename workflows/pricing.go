@@ -238,3 +238,17 @@ func (d *Deal) fillAmounts() {
 		inv.QuoteSummary, _ = Price(inv.Lines, inv.QuoteSummary, exact)
 	}
 }
+
+// quotePriceList is the price list a quote is priced from: the deal's, or
+// (a deal priced from its currency's default) its first catalog line's.
+func (d *Deal) quotePriceList(lines []Line) string {
+	if d.PriceListID != "" {
+		return d.PriceListID
+	}
+	for _, l := range lines {
+		if l.PriceListID != "" {
+			return l.PriceListID
+		}
+	}
+	return ""
+}

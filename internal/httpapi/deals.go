@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -209,11 +208,8 @@ func (s *Server) newLead(c *gin.Context, u User) (workflows.NewLead, error) {
 	if !strings.EqualFold(in.Owner, u.Email) && !u.Manager() {
 		return in, forbidden("only a manager may create a lead for another owner")
 	}
-	if in.PriceListID != "" {
-		cur := cmp.Or(in.Currency, workflows.DefaultCurrency)
-		if err := s.checkPriceList(c.Request.Context(), in.PriceListID, cur); err != nil {
-			return in, err
-		}
+	if err := s.dealPriceList(c.Request.Context(), &in); err != nil {
+		return in, err
 	}
 	return in, s.resolveUsers(c.Request.Context(), u, &in)
 }

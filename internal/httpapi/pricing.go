@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -79,6 +80,23 @@ func (s *Server) checkPriceList(ctx context.Context, priceListID, currency strin
 	case pl.Currency != currency:
 		return invalid(workflows.FieldError{Field: "priceListId",
 			Reason: fmt.Sprintf("is in %s, the deal is in %s", pl.Currency, currency)})
+	}
+	return nil
+}
+
+// dealPriceList checks a new lead's price list against its currency, or
+// gives it its currency's default price list, when there is one.
+func (s *Server) dealPriceList(ctx context.Context, in *workflows.NewLead) error {
+	cur := cmp.Or(in.Currency, workflows.DefaultCurrency)
+	if in.PriceListID != "" {
+		return s.checkPriceList(ctx, in.PriceListID, cur)
+	}
+	id, ok, err := store.DefaultPriceList(ctx, s.cfg.Pool, cur)
+	if err != nil {
+		return pgErr(ctx, err)
+	}
+	if ok {
+		in.PriceListID = id
 	}
 	return nil
 }

@@ -26,3 +26,13 @@ func DealPricing(ctx context.Context, pool *Pool, u User, id string) (currency, 
 	}
 	return currency, priceListID, true, nil
 }
+
+// DefaultPriceList is the id of currency's default price list; ok is false
+// when it has none.
+func DefaultPriceList(ctx context.Context, pool *Pool, currency string) (id string, ok bool, err error) {
+	err = pool.QueryRow(ctx, `SELECT id FROM price_lists WHERE currency = $1 AND is_default`, currency).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, nil
+	}
+	return id, err == nil, err
+}
