@@ -4,9 +4,10 @@
 //	starter import [flags] FILE   start one deal per row of a CSV or JSON Lines file
 //	starter demo [flags]          drive a lead through every stage, leaving one deal per stage
 //	starter generate [flags]      write a CSV of made-up leads, for load tests
+//	starter catalog FILE.csv      import products and prices into the catalog
 //
-// import and demo connect to Temporal like the worker: TEMPORAL_ADDRESS,
-// TEMPORAL_NAMESPACE, the TLS and API key variables and the temporal CLI's
+// catalog writes to PostgreSQL (DATABASE_URL) only. import and demo connect
+// to Temporal like the worker: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, the TLS and API key variables and the temporal CLI's
 // profile file (flags -temporal and -namespace override the address and the
 // namespace).
 package main
@@ -38,6 +39,7 @@ const usage = `Usage:
   starter import [flags] FILE   start one deal per row of FILE (.csv with a header row, or .jsonl)
   starter demo [flags]          create demo deals: one walked through every stage, one parked in each
   starter generate [flags]      write a CSV of made-up leads, for load tests of import
+  starter catalog FILE.csv      import products and price list prices into the catalog (PostgreSQL only)
 
 Run "starter COMMAND -h" for the flags.
 `
@@ -55,6 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runDemo(ctx, args[1:], stdout, stderr)
 	case "generate":
 		return runGenerate(args[1:], stdout, stderr)
+	case "catalog":
+		return runCatalog(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
