@@ -50,7 +50,7 @@ func (s *Server) priceLines(ctx context.Context, u User, id string, cmd workflow
 		if _, many := cmd.(*workflows.EditQuote); many {
 			field = fmt.Sprintf("lines[%d].productId", i)
 		}
-		p, err := store.PriceOf(ctx, s.cfg.Pool, priceListID, currency, l.ProductID, l.Unit, time.Now())
+		p, err := store.PriceOf(ctx, s.cfg.Pool, priceListID, currency, l.ProductID, l.Unit, time.Now().UTC())
 		var ce *store.CatalogError
 		switch {
 		case errors.As(err, &ce):
@@ -71,9 +71,9 @@ func (s *Server) priceLines(ctx context.Context, u User, id string, cmd workflow
 // checkPriceList refuses a price list that does not exist or is in another
 // currency than the deal's.
 func (s *Server) checkPriceList(ctx context.Context, priceListID, currency string) error {
-	pl, err := store.GetPriceList(ctx, s.cfg.Pool, priceListID)
+	pl, err := store.FindPriceList(ctx, s.cfg.Pool, priceListID)
 	switch {
-	case errors.Is(err, store.ErrPriceListNotFound):
+	case errors.Is(err, store.ErrPriceListNotFound) || err == nil && pl.ID != priceListID: // FindPriceList also matches names
 		return invalid(workflows.FieldError{Field: "priceListId", Reason: "is not a price list"})
 	case err != nil:
 		return pgErr(ctx, err)
