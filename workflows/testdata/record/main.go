@@ -1,16 +1,28 @@
 // Command record drives deals along every path of the process through a
 // running stack with the Temporal client, and saves their histories as JSON
 // for the replay test (every run of a deal that continued as new). Run it
-// against a stack whose worker runs today's workflow code:
+// against a stack whose worker runs today's workflow code (`make up`):
 //
-//	go run ./workflows/testdata/record -prefix v3- -out workflows/testdata/histories
+//	go run ./workflows/testdata/record -prefix v5- -out workflows/testdata/histories
 //
 // The continue-as-new path needs a server that suggests it early: start a
 // second dev server with
 //
 //	--dynamic-config-value limit.historyCount.suggestContinueAsNew=40
 //
-// and record only that script there (-only continue-as-new -temporal ADDR).
+// and a worker on it (TEMPORAL_ADDRESS=ADDR, the stack's DATABASE_URL), and
+// record only that script there (-only continue-as-new -temporal ADDR):
+//
+//	.dev/bin/temporal server start-dev --ip 127.0.0.1 --port 7460 --headless --namespace default \
+//	  --search-attribute SalesStage=Keyword --search-attribute SalesOwner=Keyword \
+//	  --search-attribute DealStatus=Keyword --search-attribute Customer=Keyword \
+//	  --search-attribute LeadSource=Keyword --search-attribute EstimatedRevenue=Double \
+//	  --search-attribute ExpectedCloseDate=Datetime \
+//	  --dynamic-config-value limit.historyCount.suggestContinueAsNew=40
+//	TEMPORAL_ADDRESS=127.0.0.1:7460 WORKER_METRICS_ADDR= \
+//	  DATABASE_URL='postgres://postgres@127.0.0.1:5433/dealflow?sslmode=disable' .dev/bin/worker
+//	go run ./workflows/testdata/record -prefix v5- -out workflows/testdata/histories -only continue-as-new -temporal 127.0.0.1:7460
+//
 // It lives under testdata so `go build ./...` and `go vet ./...` skip it.
 package main
 
@@ -149,11 +161,32 @@ type script struct {
 	open bool
 	// minRuns is the number of runs the deal must have had (continue-as-new).
 	minRuns int
+	// currency is the deal's currency (default USD); priceList its price
+	// list (default none: the currency's default list).
+	currency, priceList string
 }
 
 func d(s string) decimal.Decimal   { return decimal.RequireFromString(s) }
 func s(v string) *string           { return &v }
 func d2(v string) *decimal.Decimal { x := d(v); return &x }
+
+// catalog is a catalog line as the API sends it once it has priced it from
+// the deal's price list: the recorder plays the API, a trusted operator.
+func catalog(list, cur, id, name, unit, price string, qty string) workflows.LineInput {
+	return workflows.LineInput{ProductID: id, Quantity: d(qty), Catalog: &workflows.CatalogPrice{
+		PriceListID: list, Currency: cur, ProductID: id, Product: name, Unit: unit, UnitPrice: d(price)}}
+}
+
+// paid waits until the invoice is paid in full, the last payment having
+// earned the early-payment discount given (0: none). It checks that the
+// money rules settled the invoice as the script expects.
+func paid(discount string) step {
+	return wait("the invoice paid, last discount "+discount, func(v workflows.DealView) bool {
+		inv := v.Invoice
+		return inv != nil && inv.Status == workflows.InvoicePaid && len(inv.Payments) > 0 &&
+			inv.Payments[len(inv.Payments)-1].Discount.Equal(d(discount))
+	})
+}
 
 // quick ends deals within seconds: no idle follow-up fires unless a script
 // waits for it.
@@ -287,6 +320,93 @@ func scripts() map[string]script {
 			sent(workflows.KindInvoiceDue, workflows.KindInvoiceOverdue, workflows.KindInvoiceOverdue),
 			update(workflows.ActRecordPayment, workflows.RecordPayment{Amount: d("12960")}))},
 
+		// The money rules (version 1 of "currency-pricing") in yen, which has
+		// no minor unit, on the deal's own price list: write-in and catalog
+		// lines with percentage discounts and tax rates (each product and
+		// share rounded to the yen), refusals of amounts with decimals (a
+		// payment also as a Signal, its refusal recorded), of a write-in line
+		// without a price and of a line priced from another price list,
+		// quote charges (a percentage discount and freight, then an amount
+		// and more freight), and the invoice settled within the "2% 10,
+		// Net 30" window by the discounted amount, written with trailing
+		// zeros. Rules: README "Money"; rounding half away from zero.
+		//
+		//	seat  3 × 33333 = 99999, -12.5% 12499.875→12500, +10% of 87499 = 8749.9→8750
+		//	setup 1 × 150000 (catalog), +10% 15000
+		//	detail 237499, tax 23750; propose -5% 11874.95→11875 +2500 freight = 251874
+		//	edit -10000 +3000 freight = 254249; 2% of it 5084.98→5085; due 249164
+		"money-jpy": {policy: quick(), currency: "JPY", priceList: "jpy-list-2027", steps: join(develop[:5],
+			refused(workflows.ActAddLine, workflows.AddLine{LineInput: workflows.LineInput{Product: "Ledger seat", Quantity: d("3")}}, workflows.RejectInvalid),
+			refused(workflows.ActAddLine, workflows.AddLine{LineInput: workflows.LineInput{Product: "Ledger seat", Quantity: d("3"), UnitPrice: d2("33333.5")}}, workflows.RejectInvalid),
+			refused(workflows.ActAddLine, workflows.AddLine{LineInput: catalog("jpy-list-2026", "JPY", "ledger-setup", "Ledger setup", "each", "150000", "1")}, workflows.RejectInvalid),
+			update(workflows.ActAddLine, workflows.AddLine{LineInput: workflows.LineInput{Product: "Ledger seat", Unit: "seat", Quantity: d("3"), UnitPrice: d2("33333"),
+				DiscountPercent: d2("12.5"), TaxPercent: d2("10")}}),
+			update(workflows.ActAddLine, workflows.AddLine{LineInput: func() workflows.LineInput {
+				l := catalog("jpy-list-2027", "JPY", "ledger-setup", "Ledger setup", "each", "150000", "1")
+				l.TaxPercent = d2("10")
+				return l
+			}()}),
+			update(workflows.ActPropose, workflows.Propose{PaymentTerms: "2% 10, Net 30", Charges: workflows.Charges{DiscountPercent: d2("5"), Freight: d2("2500")}}),
+			state("the quote priced", func(v workflows.DealView) bool {
+				return len(v.Quotes) == 1 && v.Quotes[0].Total.Equal(d("251874"))
+			}),
+			update(workflows.ActEditQuote, workflows.EditQuote{Revision: 1, Charges: workflows.Charges{Discount: d2("10000"), Freight: d2("3000")}}),
+			update(workflows.ActActivateQuote, workflows.ActivateQuote{Revision: 1}),
+			update(workflows.ActClose, workflows.Close{Outcome: "won"}),
+			update(workflows.ActFulfillOrder, workflows.FulfillOrder{}),
+			refused(workflows.ActRecordPayment, workflows.RecordPayment{Amount: d("249163.5")}, workflows.RejectInvalid),
+			// The same as a Signal: refused, and the refusal recorded.
+			signal(workflows.ActRecordPayment, workflows.RecordPayment{Amount: d("249163.5")}),
+			state("the payment signal refused", func(v workflows.DealView) bool {
+				last := v.Timeline[len(v.Timeline)-1]
+				return last.Action == string(workflows.ActRecordPayment) && !last.Accepted
+			}),
+			// Sent as JSON so that the trailing zeros reach the workflow (a
+			// decimal.Decimal marshals without them).
+			update(workflows.ActRecordPayment, map[string]any{"amount": "249164.00000"}),
+			paid("5085"))},
+
+		// The money rules in euros, on the currency's default price list:
+		// a catalog line with a percentage discount beside a write-in one,
+		// a fixed quote discount and freight on the proposal, then the
+		// quote's lines replaced (the catalog line with an amount discount)
+		// and a percentage discount; the invoice's full face value paid
+		// within the "2% 10, Net 30" window, which settles it with no
+		// discount.
+		//
+		//	propose: day 2.5 × 1234.56 = 3086.40, -7.5% 231.48, +19% of 2854.92 = 542.4348→542.43
+		//	         seat 10 × 39.90 = 399.00, -10% 39.90, +19% of 359.10 = 68.229→68.23
+		//	         detail 3214.02 -150.00 +45.50 freight +610.66 tax = 3720.18
+		//	edit:    day 3 × 1234.56 = 3703.68, -7.5% 277.776→277.78, +19% of 3425.90 = 650.921→650.92
+		//	         seat 12 × 39.90 = 478.80, -20.00, +19% of 458.80 = 87.172→87.17
+		//	         detail 3884.70 -2.5% 97.1175→97.12 +60 freight +738.09 tax = 4585.67
+		"money-eur": {policy: quick(), currency: "EUR", steps: join(develop[:5],
+			update(workflows.ActAddLine, workflows.AddLine{LineInput: workflows.LineInput{Product: "Consulting day", Unit: "day", Quantity: d("2.5"), UnitPrice: d2("1234.56"),
+				DiscountPercent: d2("7.5"), TaxPercent: d2("19")}}),
+			update(workflows.ActAddLine, workflows.AddLine{LineInput: func() workflows.LineInput {
+				l := catalog("eur-list-2027", "EUR", "ledger-seat", "Ledger seat", "seat", "39.90", "10")
+				l.DiscountPercent, l.TaxPercent = d2("10"), d2("19")
+				return l
+			}()}),
+			update(workflows.ActPropose, workflows.Propose{PaymentTerms: "2% 10, Net 30", Charges: workflows.Charges{Discount: d2("150.00"), Freight: d2("45.50")}}),
+			state("the quote priced", func(v workflows.DealView) bool {
+				return len(v.Quotes) == 1 && v.Quotes[0].Total.Equal(d("3720.18"))
+			}),
+			update(workflows.ActEditQuote, workflows.EditQuote{Revision: 1, Lines: &[]workflows.LineInput{
+				{Product: "Consulting day", Unit: "day", Quantity: d("3"), UnitPrice: d2("1234.56"), DiscountPercent: d2("7.5"), TaxPercent: d2("19")},
+				func() workflows.LineInput {
+					l := catalog("eur-list-2027", "EUR", "ledger-seat", "Ledger seat", "seat", "39.90", "12")
+					l.Discount, l.TaxPercent = d2("20.00"), d2("19")
+					return l
+				}(),
+			}, Charges: workflows.Charges{DiscountPercent: d2("2.5"), Freight: d2("60")}}),
+			update(workflows.ActActivateQuote, workflows.ActivateQuote{Revision: 1}),
+			update(workflows.ActClose, workflows.Close{Outcome: "won"}),
+			update(workflows.ActFulfillOrder, workflows.FulfillOrder{}),
+			state("the invoice of 4585.67", func(v workflows.DealView) bool { return v.Invoice != nil && v.Invoice.Total.Equal(d("4585.67")) }),
+			update(workflows.ActRecordPayment, workflows.RecordPayment{Amount: d("4585.67")}),
+			paid("0"))},
+
 		// A long deal on a server that suggests continue-as-new after a few
 		// dozen events: it crosses runs mid-way, and a retried Update (same
 		// ID) after the move is answered from the carried state.
@@ -363,7 +483,11 @@ func signalsAll() []step {
 
 func drive(ctx context.Context, c client.Client, id string, sc script) (runs []string, err error) {
 	p := sc.policy
-	in := workflows.NewLead{ID: id, Owner: "rep@example.com", Manager: "manager@example.com", Currency: "USD", Policy: &p,
+	cur := sc.currency
+	if cur == "" {
+		cur = "USD"
+	}
+	in := workflows.NewLead{ID: id, Owner: "rep@example.com", Manager: "manager@example.com", Currency: cur, PriceListID: sc.priceList, Policy: &p,
 		Lead: workflows.LeadFields{Topic: "Ledger for " + id, FirstName: "Pat", LastName: "Lee", Company: "Contoso " + id,
 			Email: "pat@contoso.example", Source: "Web", Budget: d2("20000"), PurchaseTimeframe: "This Quarter", DecisionMakerIdentified: true}}
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
