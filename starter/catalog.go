@@ -15,6 +15,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"dealflow/internal/config"
+	"dealflow/internal/leadimport"
 	"dealflow/internal/money"
 	"dealflow/internal/store"
 	"dealflow/workflows"
@@ -129,17 +130,9 @@ func foldHeader(s string) string {
 }
 
 func newCatalogReader(in io.Reader) (*catalogReader, error) {
-	r := csv.NewReader(in)
-	r.FieldsPerRecord = -1 // checked per row, to reject the row rather than stop
-	header, err := r.Read()
-	if errors.Is(err, io.EOF) {
-		return nil, errors.New("the file is empty: want a header row naming the columns")
-	}
+	r, header, err := leadimport.OpenCSV(in)
 	if err != nil {
-		return nil, fmt.Errorf("read the header row: %w", err)
-	}
-	if len(header) > 0 {
-		header[0] = strings.TrimPrefix(header[0], "\ufeff") // a BOM, as spreadsheets write it
+		return nil, err
 	}
 	known := map[string]string{}
 	for _, c := range catalogColumns {
@@ -273,7 +266,7 @@ func describe(fields []workflows.FieldError, columns map[string]string) string {
 func (im *catalogImport) importRow(ctx context.Context, row catalogRow) error {
 	v := row.vals
 	p := store.NewProduct{ID: v["product_id"], Name: v["name"], Unit: v["unit"], Description: v["description"],
-		Status: canonicalOf(store.ProductStatuses, v["status"])}
+		Status: leadimport.Canonical(store.ProductStatuses, v["status"])}
 	if errs := p.Validate(); len(errs) > 0 {
 		return rejectf("%s", describe(errs, productColumn))
 	}
@@ -483,16 +476,6 @@ func listID(name string) string {
 	return id
 }
 
-// canonicalOf returns the entry of list v is, whatever the case ("retired"
-// is Retired); v itself when none.
-func canonicalOf(list []string, v string) string {
-	for _, x := range list {
-		if strings.EqualFold(x, v) {
-			return x
-		}
-	}
-	return v
-}
 
 func (im *catalogImport) summary() string {
 	count := func(m map[string]store.Outcome) [3]int {

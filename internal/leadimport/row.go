@@ -145,12 +145,14 @@ func text(at func(*workflows.LeadFields) *string) func(*builder, string) error {
 // validation to refuse.
 func oneOf(list []string, at func(*workflows.LeadFields) *string) func(*builder, string) error {
 	return func(b *builder, v string) error {
-		*at(&b.in.Lead) = canonical(list, v)
+		*at(&b.in.Lead) = Canonical(list, v)
 		return nil
 	}
 }
 
-func canonical(list []string, v string) string {
+// Canonical returns the entry of list v is, whatever the case ("hot" is
+// Hot); v itself when none, for validation to refuse.
+func Canonical(list []string, v string) string {
 	for _, s := range list {
 		if strings.EqualFold(s, v) {
 			return s

@@ -84,18 +84,30 @@ type csvSource struct {
 	cols   []*field // per column; nil for an ignored one
 }
 
-func newCSVSource(in io.Reader, o Options) (*csvSource, error) {
+// OpenCSV reads a CSV file's header row and returns the reader positioned at
+// its first data row. Rows may have any number of fields: each is checked
+// on its own, so a bad row is rejected rather than stopping the file. (The
+// catalog import shares it.)
+func OpenCSV(in io.Reader) (*csv.Reader, []string, error) {
 	r := csv.NewReader(in)
-	r.FieldsPerRecord = -1 // checked per row, to reject the row rather than stop
+	r.FieldsPerRecord = -1
 	header, err := r.Read()
 	if errors.Is(err, io.EOF) {
-		return nil, errors.New("the file is empty: want a header row naming the columns")
+		return nil, nil, errors.New("the file is empty: want a header row naming the columns")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read the header row: %w", err)
+		return nil, nil, fmt.Errorf("read the header row: %w", err)
 	}
 	if len(header) > 0 {
 		header[0] = strings.TrimPrefix(header[0], "\ufeff") // a BOM, as spreadsheets write it
+	}
+	return r, header, nil
+}
+
+func newCSVSource(in io.Reader, o Options) (*csvSource, error) {
+	r, header, err := OpenCSV(in)
+	if err != nil {
+		return nil, err
 	}
 	s := &csvSource{r: r, o: o, header: header, cols: make([]*field, len(header))}
 	seen := map[string]string{}
@@ -217,10 +229,10 @@ func (s *jsonlSource) Next() (Row, error) {
 			bl.in.Lead = *jr.Lead
 		}
 		l := &bl.in.Lead
-		l.Source = canonical(workflows.LeadSources, strings.TrimSpace(l.Source))
-		l.Rating = canonical(workflows.Ratings, strings.TrimSpace(l.Rating))
-		l.PurchaseTimeframe = canonical(workflows.PurchaseTimeframes, strings.TrimSpace(l.PurchaseTimeframe))
-		l.PurchaseProcess = canonical(workflows.PurchaseProcesses, strings.TrimSpace(l.PurchaseProcess))
+		l.Source = Canonical(workflows.LeadSources, strings.TrimSpace(l.Source))
+		l.Rating = Canonical(workflows.Ratings, strings.TrimSpace(l.Rating))
+		l.PurchaseTimeframe = Canonical(workflows.PurchaseTimeframes, strings.TrimSpace(l.PurchaseTimeframe))
+		l.PurchaseProcess = Canonical(workflows.PurchaseProcesses, strings.TrimSpace(l.PurchaseProcess))
 		bl.given = givenOf(bl.in)
 		row.Lead, row.Reject, row.key = bl.finish(s.o.Defaults)
 		return row, nil
