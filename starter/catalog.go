@@ -476,7 +476,6 @@ func listID(name string) string {
 	return id
 }
 
-
 func (im *catalogImport) summary() string {
 	count := func(m map[string]store.Outcome) [3]int {
 		var n [3]int
