@@ -539,9 +539,16 @@ func (d *Deal) fulfillOrder(_ *FulfillOrder, now time.Time) (effect, error) {
 			Status: InvoiceActive, CreatedAt: now,
 		}
 		d.enter(StageInvoice, now)
+		msg := fmt.Sprintf("order fulfilled: invoice %s due %s", d.Invoice.ID, d.Invoice.DueDate.Format("2006-01-02"))
 		balance := d.Balance()
-		return Change{Order: ord, Invoice: d.Invoice}, Result{ID: d.Invoice.ID, Total: &d.Invoice.Total, Balance: &balance,
-			Message: fmt.Sprintf("order fulfilled: invoice %s due %s", d.Invoice.ID, d.Invoice.DueDate.Format("2006-01-02"))}
+		if d.Pricing != PricingExact && balance.IsZero() {
+			// Nothing to pay (free items, a 100 % discount): no payment,
+			// which must be positive, could ever settle it.
+			d.Invoice.Status, d.Invoice.PaidAt = InvoicePaid, &now
+			d.enter(StagePaid, now)
+			msg = fmt.Sprintf("order fulfilled: invoice %s over nothing, paid", d.Invoice.ID)
+		}
+		return Change{Order: ord, Invoice: d.Invoice}, Result{ID: d.Invoice.ID, Total: &d.Invoice.Total, Balance: &balance, Message: msg}
 	}, nil
 }
 
