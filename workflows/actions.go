@@ -37,6 +37,12 @@ const (
 	ActCancelOrder   Action = "cancel_order"
 	ActRecordPayment Action = "record_payment"
 	ActCancelInvoice Action = "cancel_invoice"
+	// Activities: calls, emails, tasks, appointments and notes, on a deal
+	// in any stage.
+	ActAddActivity      Action = "add_activity"
+	ActEditActivity     Action = "edit_activity"
+	ActCompleteActivity Action = "complete_activity"
+	ActCancelActivity   Action = "cancel_activity"
 )
 
 // Route is where the API takes an action: a method and a path under
@@ -81,6 +87,8 @@ func spec[T any, C interface {
 
 var (
 	opportunityStages = []Stage{StageDevelop, StagePropose, StageClose}
+	anyStage          = Stages
+	anyStatus         = Statuses
 	open              = []Status{StatusOpen}
 	won               = []Status{StatusWon}
 )
@@ -119,6 +127,10 @@ var Specs = []ActionSpec{
 	spec(ActCancelOrder, []Stage{StageOrder}, won, post("/order/cancel"), (*Deal).cancelOrder),
 	spec(ActRecordPayment, []Stage{StageInvoice}, won, post("/invoice/payments"), (*Deal).recordPayment),
 	spec(ActCancelInvoice, []Stage{StageInvoice}, won, post("/invoice/cancel"), (*Deal).cancelInvoice),
+	spec(ActAddActivity, anyStage, anyStatus, post("/activities"), (*Deal).addActivity),
+	spec(ActEditActivity, anyStage, anyStatus, Route{Method: "PATCH", Path: "/activities/:itemId"}, (*Deal).editActivity),
+	spec(ActCompleteActivity, anyStage, anyStatus, post("/activities/:itemId/complete"), (*Deal).completeActivity),
+	spec(ActCancelActivity, anyStage, anyStatus, post("/activities/:itemId/cancel"), (*Deal).cancelActivity),
 }
 
 // Actions lists every action, in Specs' order.
@@ -182,6 +194,7 @@ func (d *Deal) editLead(c *EditLead, now time.Time) (effect, error) {
 		setVal(&l.PurchaseTimeframe, c.PurchaseTimeframe)
 		setVal(&l.PurchaseProcess, c.PurchaseProcess)
 		setVal(&l.ExistingAccountID, c.ExistingAccountID)
+		setVal(&l.ExistingContactID, c.ExistingContactID)
 		setVal(&l.Budget, c.Budget)
 		setVal(&l.EstimatedValue, c.EstimatedValue)
 		setVal(&l.DecisionMakerIdentified, c.DecisionMakerIdentified)
@@ -190,12 +203,22 @@ func (d *Deal) editLead(c *EditLead, now time.Time) (effect, error) {
 }
 
 func (d *Deal) qualify(c *Qualify, now time.Time) (effect, error) {
-	if missing := d.QualifyMissing(); len(missing) > 0 {
+	if c.ExistingAccountID != "" || c.ExistingContactID != "" {
+		// Linking records on file is what the lead was missing, perhaps.
+		next := d.Clone()
+		setNonEmpty(&next.Lead.ExistingAccountID, c.ExistingAccountID)
+		setNonEmpty(&next.Lead.ExistingContactID, c.ExistingContactID)
+		if missing := next.QualifyMissing(); len(missing) > 0 {
+			return nil, d.reject(RejectGate, ActQualify, missing, nil, "cannot qualify: missing %s", strings.Join(missing, ", "))
+		}
+	} else if missing := d.QualifyMissing(); len(missing) > 0 {
 		return nil, d.reject(RejectGate, ActQualify, missing, nil, "cannot qualify: missing %s", strings.Join(missing, ", "))
 	}
 	return func() (Change, Result) {
 		l := &d.Lead
-		l.Status = "Qualified"
+		setNonEmpty(&l.ExistingAccountID, c.ExistingAccountID)
+		setNonEmpty(&l.ExistingContactID, c.ExistingContactID)
+		l.Status, l.StatusReason = "Qualified", ""
 		d.Opportunity = &Opportunity{
 			ID: "OPP-" + d.ID, Name: l.Topic, Status: "Open",
 			Probability:        map[string]int{"Hot": 70, "Warm": 40, "Cold": 10}[l.Rating],
@@ -206,12 +229,16 @@ func (d *Deal) qualify(c *Qualify, now time.Time) (effect, error) {
 			d.Opportunity.RevenueOverride = &v
 		}
 		ch := Change{Opportunity: d.Opportunity, Qualify: &QualifyRecord{
-			AccountID: l.ExistingAccountID, AccountName: l.Company,
+			AccountID: l.ExistingAccountID, ContactID: l.ExistingContactID, AccountName: l.Company,
 			NewAccountID: NewAccountID(d.ID), NewContactID: NewContactID(d.ID),
 			FirstName: l.FirstName, LastName: l.LastName, Email: l.Email, Phone: l.Phone, JobTitle: l.JobTitle,
 		}}
 		d.enter(StageDevelop, now)
-		return ch, Result{ID: d.Opportunity.ID, Message: "lead qualified: opportunity " + d.Opportunity.ID}
+		msg := "lead qualified: opportunity " + d.Opportunity.ID
+		if c.AllowDuplicate {
+			msg += " (possible duplicates allowed)"
+		}
+		return ch, Result{ID: d.Opportunity.ID, Message: msg}
 	}, nil
 }
 
@@ -468,9 +495,23 @@ func (d *Deal) reviseQuote(c *ReviseQuote, now time.Time) (effect, error) {
 // is made from it) or lost (its open quotes close with it).
 func (d *Deal) closeOpportunity(c *Close, now time.Time) (effect, error) {
 	o := d.Opportunity
+	closeDate := now
+	if c.CloseDate != nil {
+		closeDate = *c.CloseDate
+		day := func(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
+		switch {
+		case day(closeDate).After(day(now)):
+			return nil, d.reject(RejectInvalid, ActClose, nil, []FieldError{{"closeDate", "must not be in the future"}},
+				"invalid close input: closeDate must not be in the future")
+		case day(closeDate).Before(day(d.CreatedAt)):
+			return nil, d.reject(RejectInvalid, ActClose, nil, []FieldError{{"closeDate", "must not be before the deal was created (" + d.CreatedAt.UTC().Format(time.DateOnly) + ")"}},
+				"invalid close input: closeDate must not be before the deal was created")
+		}
+	}
+	note := c.Note + c.Description // one of them at most (Close.Validate)
 	if c.Outcome != "won" {
 		return func() (Change, Result) {
-			o.CloseNote, o.CloseCompetitor, o.ClosedAt = c.Note, c.Competitor, &now
+			o.CloseNote, o.CloseCompetitor, o.ClosedAt, o.ActualCloseDate = note, c.Competitor, &now, &closeDate
 			o.Status, o.CloseReason = "Lost", c.Reason
 			var ch Change
 			for i := range d.Quotes {
@@ -496,7 +537,7 @@ func (d *Deal) closeOpportunity(c *Close, now time.Time) (effect, error) {
 			"cannot close as won: missing an active quote presented to the customer")
 	}
 	return func() (Change, Result) {
-		o.CloseNote, o.CloseCompetitor, o.ClosedAt = c.Note, c.Competitor, &now
+		o.CloseNote, o.CloseCompetitor, o.ClosedAt, o.ActualCloseDate = note, c.Competitor, &now, &closeDate
 		revenue := q.Total
 		if c.ActualRevenue != nil {
 			revenue = *c.ActualRevenue
@@ -517,7 +558,7 @@ func (d *Deal) closeOpportunity(c *Close, now time.Time) (effect, error) {
 func (d *Deal) reopen(_ *Reopen, now time.Time) (effect, error) {
 	return func() (Change, Result) {
 		o := d.Opportunity
-		o.Status, o.CloseReason, o.CloseCompetitor, o.CloseNote, o.ClosedAt = "Open", "", "", "", nil
+		o.Status, o.CloseReason, o.CloseCompetitor, o.CloseNote, o.ClosedAt, o.ActualCloseDate = "Open", "", "", "", nil, nil
 		d.Status, d.ClosedAt = StatusOpen, nil
 		d.FollowUps = FollowUps{QuoteReminded: d.FollowUps.QuoteReminded}
 		d.enter(StageDevelop, now)

@@ -24,6 +24,7 @@ type Change struct {
 	Quotes      []Quote      `json:"quotes,omitempty"`
 	Order       *Order       `json:"order,omitempty"`
 	Invoice     *Invoice     `json:"invoice,omitempty"`
+	Activities  []Activity   `json:"activities,omitempty"`
 	// Messages are follow-ups to record in the outbox (unique by Key) and deliver.
 	Messages []Message `json:"messages,omitempty"`
 }
@@ -49,7 +50,9 @@ type DealHeader struct {
 // QualifyRecord carries what qualification writes besides the opportunity.
 type QualifyRecord struct {
 	// AccountID, when set, links an account already on file.
-	AccountID   string `json:"accountId,omitempty"`
+	AccountID string `json:"accountId,omitempty"`
+	// ContactID, when set, links a contact already on file.
+	ContactID   string `json:"contactId,omitempty"`
 	AccountName string `json:"accountName"`
 	// NewAccountID is the deterministic ID used if a new account is created.
 	NewAccountID string `json:"newAccountId"`

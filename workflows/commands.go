@@ -224,6 +224,7 @@ type LeadFields struct {
 	PurchaseProcess         string           `json:"purchaseProcess,omitempty"`
 	DecisionMakerIdentified bool             `json:"decisionMakerIdentified,omitempty"`
 	ExistingAccountID       string           `json:"existingAccountId,omitempty"`
+	ExistingContactID       string           `json:"existingContactId,omitempty"`
 }
 
 // Validate checks a new lead's fields.
@@ -254,6 +255,9 @@ func (f LeadFields) check(c *checker, requireTopic bool) {
 	if f.ExistingAccountID != "" && !ValidID(f.ExistingAccountID) {
 		c.add("existingAccountId", "is not a valid id")
 	}
+	if f.ExistingContactID != "" && !ValidID(f.ExistingContactID) {
+		c.add("existingContactId", "is not a valid id")
+	}
 }
 
 func (f LeadFields) amounts() []amount {
@@ -277,6 +281,9 @@ type NewLead struct {
 	PriceListID string `json:"priceListId,omitempty"`
 	// CreatedBy is who created the lead (an API user or an import).
 	CreatedBy string `json:"createdBy,omitempty"`
+	// AllowDuplicate: the creator saw the possible duplicates the API found
+	// and created the lead anyway (recorded on the timeline).
+	AllowDuplicate bool `json:"allowDuplicate,omitempty"`
 	// State carries a running deal across continue-as-new.
 	State *Deal `json:"state,omitempty"`
 }
@@ -330,6 +337,7 @@ type EditLead struct {
 	PurchaseProcess         *string          `json:"purchaseProcess,omitempty"`
 	DecisionMakerIdentified *bool            `json:"decisionMakerIdentified,omitempty"`
 	ExistingAccountID       *string          `json:"existingAccountId,omitempty"`
+	ExistingContactID       *string          `json:"existingContactId,omitempty"`
 }
 
 func (EditLead) Action() Action { return ActEditLead }
@@ -342,7 +350,7 @@ func (e EditLead) Validate() []FieldError {
 		JobTitle: deref(e.JobTitle), Email: deref(e.Email), Phone: deref(e.Phone), Source: deref(e.Source),
 		Rating: deref(e.Rating), Budget: e.Budget, EstimatedValue: e.EstimatedValue,
 		PurchaseTimeframe: deref(e.PurchaseTimeframe), PurchaseProcess: deref(e.PurchaseProcess),
-		ExistingAccountID: deref(e.ExistingAccountID)}
+		ExistingAccountID: deref(e.ExistingAccountID), ExistingContactID: deref(e.ExistingContactID)}
 	f.check(&c, false)
 	return c.errs
 }
@@ -359,13 +367,28 @@ func deref(s *string) string {
 }
 
 // Qualify turns the lead into an account, a contact and an opportunity.
+// ExistingAccountID and ExistingContactID link records already on file (the
+// way to resolve possible duplicates); AllowDuplicate creates new ones
+// although the API found possible duplicates (recorded on the timeline).
 type Qualify struct {
 	Actor
 	EstimatedCloseDate *time.Time `json:"estimatedCloseDate,omitempty"`
+	ExistingAccountID  string     `json:"existingAccountId,omitempty"`
+	ExistingContactID  string     `json:"existingContactId,omitempty"`
+	AllowDuplicate     bool       `json:"allowDuplicate,omitempty"`
 }
 
-func (Qualify) Action() Action         { return ActQualify }
-func (Qualify) Validate() []FieldError { return nil }
+func (Qualify) Action() Action { return ActQualify }
+func (q Qualify) Validate() []FieldError {
+	var c checker
+	if q.ExistingAccountID != "" && !ValidID(q.ExistingAccountID) {
+		c.add("existingAccountId", "is not a valid id")
+	}
+	if q.ExistingContactID != "" && !ValidID(q.ExistingContactID) {
+		c.add("existingContactId", "is not a valid id")
+	}
+	return c.errs
+}
 
 // Disqualify closes the lead with a reason.
 type Disqualify struct {
@@ -786,7 +809,13 @@ type Close struct {
 	// Reason of a lost deal: Canceled or Out-Sold.
 	Reason     string `json:"reason,omitempty"`
 	Competitor string `json:"competitor,omitempty"`
-	Note       string `json:"note,omitempty"`
+	// Description says how it ended (Dynamics 365's close dialog); Note is
+	// its older name.
+	Description string `json:"description,omitempty"`
+	Note        string `json:"note,omitempty"`
+	// CloseDate is the day it was won or lost (default: now); not in the
+	// future, not before the deal was created.
+	CloseDate *time.Time `json:"closeDate,omitempty"`
 }
 
 func (Close) Action() Action { return ActClose }
@@ -814,6 +843,8 @@ func (cl Close) Validate() []FieldError {
 	}
 	c.text("competitor", cl.Competitor, false, maxText)
 	c.text("note", cl.Note, false, maxLongText)
+	c.text("description", cl.Description, false, maxLongText)
+	c.either("note", cl.Note != "", "description", cl.Description != "")
 	return c.errs
 }
 

@@ -3,6 +3,7 @@ package workflows
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -40,6 +41,27 @@ type Policy struct {
 	// Day is the length of a "day" in payment terms (Net 30 = 30 Days). Real
 	// deals use 24h; the demo and tests shrink it.
 	Day time.Duration `json:"day"`
+	// ActivityReminderBefore: an open appointment reminds its owner this long
+	// before it starts (and a task due before TaskReminderAt on its day,
+	// this long before it is due).
+	ActivityReminderBefore time.Duration `json:"activityReminderBefore,omitempty"`
+	// TaskReminderAt: an open task reminds its owner at this time of its due
+	// day (UTC): the morning.
+	TaskReminderAt time.Duration `json:"taskReminderAt,omitempty"`
+}
+
+// activityReminders are the policy's activity durations; a policy from
+// before activities (zero) has the defaults.
+func (p Policy) activityReminders() (before, taskAt time.Duration) {
+	def := DefaultPolicy()
+	before, taskAt = p.ActivityReminderBefore, p.TaskReminderAt
+	if before <= 0 {
+		before = def.ActivityReminderBefore
+	}
+	if taskAt <= 0 {
+		taskAt = def.TaskReminderAt
+	}
+	return before, taskAt
 }
 
 const day = 24 * time.Hour
@@ -60,6 +82,9 @@ func DefaultPolicy() Policy {
 		ThankYouAfter:         day,
 		Retention:             90 * day,
 		Day:                   day,
+		// An hour before a meeting; 8:00 UTC on a task's due day.
+		ActivityReminderBefore: time.Hour,
+		TaskReminderAt:         8 * time.Hour,
 	}
 }
 
@@ -78,7 +103,7 @@ func (p Policy) Validate() error {
 			return fmt.Errorf("policy %s must be positive", c.name)
 		}
 	}
-	if p.QuoteReminderBefore < 0 || p.InvoiceReminderBefore < 0 || p.ThankYouAfter < 0 {
+	if p.QuoteReminderBefore < 0 || p.InvoiceReminderBefore < 0 || p.ThankYouAfter < 0 || p.ActivityReminderBefore < 0 {
 		return fmt.Errorf("policy durations must not be negative")
 	}
 	if p.LeadReminders < 0 || p.StageNudges < 0 || p.OverdueNotices < 0 {
@@ -100,6 +125,12 @@ const (
 	KindThankYou       = "thank_you"
 	// KindRetentionEnd sends nothing: it ends a closed deal's workflow.
 	KindRetentionEnd = "retention_end"
+	// An open task or appointment reminds its owner before it is due, and
+	// once when it is overdue.
+	KindActivityReminder = "activity_reminder"
+	KindActivityOverdue  = "activity_overdue"
+	// KindActivityEmail is an email activity the rep sent (not a timer).
+	KindActivityEmail = "activity_email"
 )
 
 // FollowUps counts what the deal has already sent, so each follow-up fires
@@ -121,6 +152,8 @@ type Reminder struct {
 	Due  time.Time `json:"due"`
 	// Key makes the message unique across retries, replays and reruns.
 	Key string `json:"key"`
+	// Activity is the activity an activity reminder is about.
+	Activity string `json:"activity,omitempty"`
 }
 
 // Pending lists the follow-ups the deal is waiting on, soonest first. It is
@@ -183,6 +216,7 @@ func (d *Deal) Pending() []Reminder {
 			add(KindInvoiceOverdue, inv.DueDate.Add(time.Duration(n)*p.OverdueEvery), n)
 		}
 	}
+	out = append(out, d.activityReminders()...)
 	switch d.Status {
 	case StatusLost:
 		if !f.Reengaged {
@@ -258,6 +292,19 @@ func (d *Deal) Fire(r Reminder, now time.Time) (ch Change, ok bool) {
 		f.ThankYouSent = true
 		msg.Recipient, msg.Subject = contact, "Thank you for your order"
 		msg.Body = fmt.Sprintf("Dear %s, thank you for choosing us for %s. Your order is %s.", d.ContactName(), d.Lead.Topic, d.orderRef())
+	case KindActivityReminder, KindActivityOverdue:
+		a := d.activity(r.Activity)
+		due := a.Due()
+		if r.Kind == KindActivityReminder {
+			a.Reminded = true
+			msg.Subject = fmt.Sprintf("Reminder: %s %q at %s", strings.ReplaceAll(a.Type, "_", " "), a.Subject, due.UTC().Format("2006-01-02 15:04 MST"))
+		} else {
+			a.OverdueSent = true
+			msg.Subject = fmt.Sprintf("Overdue: %s %q", strings.ReplaceAll(a.Type, "_", " "), a.Subject)
+		}
+		msg.Recipient = a.Owner
+		msg.Body = fmt.Sprintf("%s on the deal %s (%s). Complete it, move it or cancel it.", msg.Subject, name, a.ID)
+		touched = func(c *Change) { c.Activities = []Activity{*a} }
 	case KindRetentionEnd:
 		return Change{}, false
 	}
@@ -292,4 +339,35 @@ func (inv *Invoice) Balance() decimal.Decimal {
 		return decimal.Zero
 	}
 	return b
+}
+
+// activityReminders are the pending reminders of the open tasks and
+// appointments: one before each is due, one once it is overdue. They are
+// keyed by the due time, so moving it makes new reminders.
+func (d *Deal) activityReminders() []Reminder {
+	before, taskAt := d.Policy.activityReminders()
+	var out []Reminder
+	for i := range d.Activities {
+		a := &d.Activities[i]
+		due, overdue := a.Due(), a.overdueAt()
+		if a.Status != ActivityOpen || due == nil {
+			continue
+		}
+		key := func(kind string, at time.Time) string {
+			return fmt.Sprintf("%s/%s/%s/%d", d.ID, kind, a.ID, at.UnixMilli())
+		}
+		if !a.Reminded {
+			at := due.Add(-before)
+			if a.Type == ActivityTask {
+				if morning := due.UTC().Truncate(24 * time.Hour).Add(taskAt); morning.Before(*due) {
+					at = morning
+				}
+			}
+			out = append(out, Reminder{Kind: KindActivityReminder, Due: at, Key: key(KindActivityReminder, *due), Activity: a.ID})
+		}
+		if !a.OverdueSent && overdue != nil {
+			out = append(out, Reminder{Kind: KindActivityOverdue, Due: *overdue, Key: key(KindActivityOverdue, *overdue), Activity: a.ID})
+		}
+	}
+	return out
 }

@@ -79,7 +79,7 @@ func NewDeal(in NewLead, now time.Time) *Deal {
 			JobTitle: f.JobTitle, Email: f.Email, Phone: f.Phone, Source: f.Source, Rating: f.Rating,
 			PurchaseTimeframe: f.PurchaseTimeframe, PurchaseProcess: f.PurchaseProcess,
 			DecisionMakerIdentified: f.DecisionMakerIdentified, ExistingAccountID: f.ExistingAccountID,
-			Status: "Open"},
+			ExistingContactID: f.ExistingContactID, Status: "Open", StatusReason: LeadNew, DuplicateAllowed: in.AllowDuplicate},
 		CreatedAt: now, StageEnteredAt: now, LastActivityAt: now,
 		Policy:  p,
 		History: []StageLog{{StageQualify, now}},
@@ -101,7 +101,11 @@ func (d *Deal) Created(by string, now time.Time) Change {
 	if by == "" {
 		by = d.Owner
 	}
-	return d.change(d.record(now, by, "create", true, "lead created: "+d.Lead.Topic))
+	detail := "lead created: " + d.Lead.Topic
+	if d.Lead.DuplicateAllowed {
+		detail += " (possible duplicates allowed)"
+	}
+	return d.change(d.record(now, by, "create", true, detail))
 }
 
 // Clone returns a deep copy, so an action can be tried without touching the
@@ -152,6 +156,7 @@ func (d *Deal) Apply(cmd Command, now time.Time) (Change, Result, error) {
 	ev := d.record(now, cmd.By(), string(cmd.Action()), true, res.Message)
 	base := d.change(ev)
 	base.Qualify, base.Opportunity, base.Quotes, base.Order, base.Invoice = ch.Qualify, ch.Opportunity, ch.Quotes, ch.Order, ch.Invoice
+	base.Activities, base.Messages = ch.Activities, ch.Messages
 	res.Stage, res.Status = d.Stage, d.Status
 	return base, res, nil
 }
@@ -360,6 +365,13 @@ func (d *Deal) Header() DealHeader {
 	return DealHeader{ID: d.ID, Owner: d.Owner, Stage: d.Stage, Status: d.Status, Currency: d.Currency, PriceListID: d.PriceListID,
 		Customer: d.Customer(), Value: d.Value(), AccountID: d.AccountID, ContactID: d.ContactID,
 		CreatedAt: d.CreatedAt, StageEnteredAt: d.StageEnteredAt, ClosedAt: d.ClosedAt}
+}
+
+// setNonEmpty sets *dst to v when v is not empty.
+func setNonEmpty(dst *string, v string) {
+	if v != "" {
+		*dst = v
+	}
 }
 
 // setVal sets *dst to *v when v is given.

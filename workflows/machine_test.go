@@ -88,6 +88,14 @@ func sample(d *Deal, a Action) Command {
 		}
 		return "none"
 	}
+	openActivity := func() string {
+		for _, a := range d.Activities {
+			if a.Status == ActivityOpen {
+				return a.ID
+			}
+		}
+		return "none"
+	}
 	rev := 1
 	if q := d.CurrentQuote(); q != nil {
 		rev = q.Revision
@@ -142,6 +150,15 @@ func sample(d *Deal, a Action) Command {
 		return &RecordPayment{Amount: dec("100")}
 	case ActCancelInvoice:
 		return &CancelInvoice{Reason: "billed in error"}
+	case ActAddActivity:
+		due := d.LastActivityAt.Add(26 * time.Hour)
+		return &AddActivity{Type: ActivityTask, ActivityFields: ActivityFields{Subject: sptr("Call back"), DueAt: &due}}
+	case ActEditActivity:
+		return &EditActivity{ID: openActivity(), ActivityFields: ActivityFields{Subject: sptr("Call back, urgently")}}
+	case ActCompleteActivity:
+		return &CompleteActivity{ID: openActivity(), Outcome: "done"}
+	case ActCancelActivity:
+		return &CancelActivity{ID: openActivity()}
 	}
 	panic("no sample for " + a)
 }
@@ -151,19 +168,22 @@ func sample(d *Deal, a Action) Command {
 func TestEveryStageAndAction(t *testing.T) {
 	items := []Action{ActEditOpportunity, ActAddStakeholder, ActAddCompetitor, ActAddTeamMember, ActAddLine, ActAssign}
 	removes := []Action{ActRemoveStakeholder, ActRemoveCompetitor, ActRemoveTeamMember, ActRemoveLine}
+	// Activities are taken in every stage; the fixtures have none to edit.
+	activities := []Action{ActAddActivity}
+	noActivity := map[Action]string{ActEditActivity: RejectNotFound, ActCompleteActivity: RejectNotFound, ActCancelActivity: RejectNotFound}
 	allowed := map[string][]Action{
-		"qualify/ready":      {ActEditLead, ActQualify, ActDisqualify, ActAssign},
-		"qualify/incomplete": {ActEditLead, ActDisqualify, ActAssign},
-		"disqualified":       {ActReactivate},
-		"develop/empty":      items,
-		"develop/ready":      append(slices.Clone(items), append(removes, ActPropose)...),
-		"propose/draft":      append(slices.Clone(items), append(removes, ActEditQuote, ActActivateQuote)...),
-		"close/active":       append(slices.Clone(items), append(removes, ActReviseQuote, ActClose)...),
-		"lost":               {ActReopen},
-		"order":              {ActAssign, ActFulfillOrder, ActCancelOrder},
-		"invoice":            {ActAssign, ActRecordPayment, ActCancelInvoice},
-		"paid":               nil,
-		"canceled":           nil,
+		"qualify/ready":      append(activities, ActEditLead, ActQualify, ActDisqualify, ActAssign),
+		"qualify/incomplete": append(activities, ActEditLead, ActDisqualify, ActAssign),
+		"disqualified":       append(activities, ActReactivate),
+		"develop/empty":      append(slices.Clone(activities), items...),
+		"develop/ready":      append(slices.Clone(activities), append(slices.Clone(items), append(removes, ActPropose)...)...),
+		"propose/draft":      append(slices.Clone(activities), append(slices.Clone(items), append(removes, ActEditQuote, ActActivateQuote)...)...),
+		"close/active":       append(slices.Clone(activities), append(slices.Clone(items), append(removes, ActReviseQuote, ActClose)...)...),
+		"lost":               append(activities, ActReopen),
+		"order":              append(activities, ActAssign, ActFulfillOrder, ActCancelOrder),
+		"invoice":            append(activities, ActAssign, ActRecordPayment, ActCancelInvoice),
+		"paid":               activities,
+		"canceled":           activities,
 	}
 	// Refusals that are not about the stage: the gate, or a missing item.
 	special := map[string]map[Action]string{
@@ -191,6 +211,8 @@ func TestEveryStageAndAction(t *testing.T) {
 				}
 				wantCode := RejectWrongStage
 				if c, ok := special[name][a]; ok {
+					wantCode = c
+				} else if c, ok := noActivity[a]; ok {
 					wantCode = c
 				}
 				if rej.Code != wantCode {

@@ -60,6 +60,7 @@ type Deal struct {
 	Quotes      []Quote      `json:"quotes,omitempty"`
 	Order       *Order       `json:"order,omitempty"`
 	Invoice     *Invoice     `json:"invoice,omitempty"`
+	Activities  []Activity   `json:"activities,omitempty"`
 
 	CreatedAt      time.Time `json:"createdAt"`
 	StageEnteredAt time.Time `json:"stageEnteredAt"`
@@ -147,8 +148,17 @@ type Lead struct {
 	// ExistingAccountID links the lead to an account already on file instead
 	// of a company name.
 	ExistingAccountID string `json:"existingAccountId,omitempty"`
+	// ExistingContactID links the lead to a contact already on file: qualify
+	// uses it instead of creating one.
+	ExistingContactID string `json:"existingContactId,omitempty"`
 	// Status of the lead record itself: Open, Qualified, Disqualified.
-	Status           string `json:"status"`
+	Status string `json:"status"`
+	// StatusReason of an open lead: New, or Contacted once a call, email or
+	// meeting with the customer is completed on it.
+	StatusReason string `json:"statusReason,omitempty"`
+	// DuplicateAllowed: the lead was created although the API found
+	// possible duplicates (NewLead.AllowDuplicate).
+	DuplicateAllowed bool   `json:"duplicateAllowed,omitempty"`
 	DisqualifyReason string `json:"disqualifyReason,omitempty"`
 }
 
@@ -171,7 +181,10 @@ type Opportunity struct {
 	CloseCompetitor    string           `json:"closeCompetitor,omitempty"`
 	CloseNote          string           `json:"closeNote,omitempty"`
 	ActualRevenue      *decimal.Decimal `json:"actualRevenue,omitempty"`
-	ClosedAt           *time.Time       `json:"closedAt,omitempty"`
+	// ClosedAt is when it was closed; ActualCloseDate the day the rep says
+	// it was won or lost (Close.CloseDate, default the same).
+	ClosedAt        *time.Time `json:"closedAt,omitempty"`
+	ActualCloseDate *time.Time `json:"actualCloseDate,omitempty"`
 }
 
 // Stakeholder is a person at the customer with a role in the decision.

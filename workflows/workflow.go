@@ -256,6 +256,12 @@ func (w *dealWorkflow) act(ctx workflow.Context, act Action, cmd Command, decode
 	case w.closing != "" && !w.carriesSignal(updateID):
 		// A signal, or an Update admitted before the run began to end.
 		rej = w.closingRejection(act)
+	case isActivityAction(act) && workflow.GetVersion(ctx, "activities", workflow.DefaultVersion, 1) == workflow.DefaultVersion:
+		// Activities (and their reminders) came with version 1; the marker
+		// is recorded where a run first takes one. A history from before
+		// holds none, so this refusal is only for the record.
+		rej = &Rejection{Code: RejectWrongStage, Action: act, Stage: w.d.Stage, Status: w.d.Status,
+			Message: "this deal's workflow predates activities"}
 	default:
 		// The one copy: the state changes only once its records are written.
 		next := w.d.Clone()

@@ -24,6 +24,9 @@ type policyInput struct {
 	ThankYouAfter         *string `json:"thankYouAfter"`
 	Retention             *string `json:"retention"`
 	Day                   *string `json:"day"`
+	// Activities: reminders of open appointments and tasks.
+	ActivityReminderBefore *string `json:"activityReminderBefore"`
+	TaskReminderAt         *string `json:"taskReminderAt"`
 }
 
 // policyView is p as the API shows it: as it takes it, not in the
@@ -36,6 +39,7 @@ func policyView(p workflows.Policy) policyInput {
 		InvoiceReminderBefore: new(p.InvoiceReminderBefore.String()), OverdueEvery: new(p.OverdueEvery.String()),
 		OverdueNotices: new(p.OverdueNotices), ReengageAfter: new(p.ReengageAfter.String()),
 		ThankYouAfter: new(p.ThankYouAfter.String()), Retention: new(p.Retention.String()), Day: new(p.Day.String()),
+		ActivityReminderBefore: new(p.ActivityReminderBefore.String()), TaskReminderAt: new(p.TaskReminderAt.String()),
 	}
 }
 
@@ -77,6 +81,8 @@ func (in policyInput) policy() (workflows.Policy, []workflows.FieldError) {
 	dur("thankYouAfter", in.ThankYouAfter, &p.ThankYouAfter)
 	dur("retention", in.Retention, &p.Retention)
 	dur("day", in.Day, &p.Day)
+	dur("activityReminderBefore", in.ActivityReminderBefore, &p.ActivityReminderBefore)
+	dur("taskReminderAt", in.TaskReminderAt, &p.TaskReminderAt)
 	if len(errs) == 0 {
 		if err := p.Validate(); err != nil {
 			errs = append(errs, workflows.FieldError{Field: "policy", Reason: err.Error()})
