@@ -96,7 +96,7 @@ func TestActivityRemindersFollowTheDueTime(t *testing.T) {
 		{KindActivityReminder, "activity-1", clock(8, 0, 3)}, // the morning of its day
 		{KindActivityOverdue, "activity-1", due},
 		{KindActivityReminder, "activity-3", clock(9, 0, 4)}, // an hour before it starts
-		{KindActivityOverdue, "activity-3", end},              // open after it ended
+		{KindActivityOverdue, "activity-3", end},             // open after it ended
 	}
 	if len(got) != len(want) {
 		t.Fatalf("reminders %+v", got)
