@@ -1,9 +1,13 @@
 // Command record drives deals along every path of the process through a
 // running stack with the Temporal client, and saves their histories as JSON
 // for the replay test (every run of a deal that continued as new). Run it
-// against a stack whose worker runs today's workflow code (`make up`):
+// against a stack whose worker runs today's committed workflow code: `make
+// up` in a clean worktree of HEAD, so that uncommitted work in the tree
+// cannot reach the worker (the recorder itself needs only workflows/):
 //
-//	go run ./workflows/testdata/record -prefix v5- -out workflows/testdata/histories
+//	git worktree add /tmp/v6wt HEAD
+//	(cd /tmp/v6wt && make up)     # until Ctrl-C; the Temporal CLI comes from the user cache
+//	go run ./workflows/testdata/record -prefix v6- -out workflows/testdata/histories
 //
 // The continue-as-new path needs a server that suggests it early: start a
 // second dev server with
@@ -11,7 +15,8 @@
 //	--dynamic-config-value limit.historyCount.suggestContinueAsNew=40
 //
 // and a worker on it (TEMPORAL_ADDRESS=ADDR, the stack's DATABASE_URL), and
-// record only that script there (-only continue-as-new -temporal ADDR):
+// record only that script there (-only continue-as-new -temporal ADDR); in
+// /tmp/v6wt:
 //
 //	.dev/bin/temporal server start-dev --ip 127.0.0.1 --port 7460 --headless --namespace default \
 //	  --search-attribute SalesStage=Keyword --search-attribute SalesOwner=Keyword \
@@ -21,7 +26,13 @@
 //	  --dynamic-config-value limit.historyCount.suggestContinueAsNew=40
 //	TEMPORAL_ADDRESS=127.0.0.1:7460 WORKER_METRICS_ADDR= \
 //	  DATABASE_URL='postgres://postgres@127.0.0.1:5433/dealflow?sslmode=disable' .dev/bin/worker
-//	go run ./workflows/testdata/record -prefix v5- -out workflows/testdata/histories -only continue-as-new -temporal 127.0.0.1:7460
+//
+// and in the repository:
+//
+//	go run ./workflows/testdata/record -prefix v6- -out workflows/testdata/histories -only continue-as-new -temporal 127.0.0.1:7460
+//
+// Then stop the worker, the server and the stack (Ctrl-C), and `git worktree
+// remove /tmp/v6wt`.
 //
 // It lives under testdata so `go build ./...` and `go vet ./...` skip it.
 package main
@@ -112,6 +123,9 @@ type step struct {
 	what    string // what a wait waits for
 	// id is the Update's ID when it must be a given one (a retry).
 	id string
+	// mk builds the command when the step is taken, from the deal's state
+	// then: an activity's id, a due time a few seconds ahead.
+	mk func(workflows.DealView) any
 }
 
 // withID gives an Update a fixed ID, so that a later step can retry it.
@@ -122,6 +136,25 @@ func refused(act workflows.Action, cmd any, code string) step {
 	return step{act: act, cmd: cmd, reject: code}
 }
 func signal(act workflows.Action, cmd any) step { return step{act: act, cmd: cmd, signal: true} }
+
+// later makes st's command when it is taken (see step.mk).
+func later(st step, mk func(workflows.DealView) any) step { st.mk = mk; return st }
+
+// ahead is the time d from now, the moment a step is taken.
+func ahead(d time.Duration) *time.Time {
+	t := time.Now().UTC().Add(d).Truncate(time.Millisecond)
+	return &t
+}
+
+// activityID is the id of the deal's last activity with the subject.
+func activityID(v workflows.DealView, subject string) string {
+	for i := len(v.Activities) - 1; i >= 0; i-- {
+		if v.Activities[i].Subject == subject {
+			return v.Activities[i].ID
+		}
+	}
+	return "no-activity-" + subject
+}
 func rawSignal(act workflows.Action, p *commonpb.Payload) step {
 	return step{act: act, signal: true, payload: p}
 }
@@ -164,6 +197,9 @@ type script struct {
 	// currency is the deal's currency (default USD); priceList its price
 	// list (default none: the currency's default list).
 	currency, priceList string
+	// allowDuplicate creates the lead although the API found possible
+	// duplicates (NewLead.AllowDuplicate).
+	allowDuplicate bool
 }
 
 func d(s string) decimal.Decimal   { return decimal.RequireFromString(s) }
@@ -207,6 +243,20 @@ func timed() workflows.Policy {
 		Day: 100 * time.Millisecond, // Net 30 is due 3 s after the invoice
 	}
 }
+
+// activityTimers reminds of an appointment or a task 2 s before it is due.
+// TaskReminderAt is 23:00 UTC, after the tasks' due times (seconds ahead,
+// recorded before 23:00), so a task reminds 2 s before it is due rather than
+// the morning of its day, already past.
+func activityTimers() workflows.Policy {
+	p := quick()
+	p.ActivityReminderBefore, p.TaskReminderAt = 2*time.Second, 23*time.Hour
+	return p
+}
+
+// today is midnight UTC of the day: a close date the deal's creation day
+// allows.
+func today() *time.Time { t := time.Now().UTC().Truncate(24 * time.Hour); return &t }
 
 func scripts() map[string]script {
 	develop := []step{
@@ -259,6 +309,74 @@ func scripts() map[string]script {
 			signal(workflows.ActFulfillOrder, workflows.FulfillOrder{}),
 			state("the invoice", func(v workflows.DealView) bool { return v.Invoice != nil }),
 			signal(workflows.ActCancelInvoice, workflows.CancelInvoice{Reason: "customer disputes the delivery"}))},
+
+		// Activities as Updates, on a lead created although the API found
+		// possible duplicates: a call completed (the lead is Contacted),
+		// an email sent through the outbox, a task whose reminder fires, is
+		// moved (new reminders, keyed by the new due time) and goes overdue
+		// before it is completed, an appointment reminded and overdue
+		// (every one from a timer), a note, a task canceled; then qualified
+		// allowing duplicates, developed and won with a close date (today;
+		// tomorrow refused) and a description, fulfilled and paid.
+		"activities": {policy: activityTimers(), allowDuplicate: true, steps: []step{
+			update(workflows.ActAddActivity, workflows.AddActivity{Type: workflows.ActivityPhoneCall, ActivityFields: workflows.ActivityFields{
+				Subject: s("Intro call"), Direction: s("outgoing"), PhoneNumber: s("+1 555 0100")}}),
+			state("a new lead", func(v workflows.DealView) bool { return v.Lead.StatusReason == workflows.LeadNew }),
+			later(update(workflows.ActCompleteActivity, nil), func(v workflows.DealView) any {
+				return workflows.CompleteActivity{ID: activityID(v, "Intro call"), Outcome: "interested; wants a demo"}
+			}),
+			state("the lead contacted", func(v workflows.DealView) bool { return v.Lead.StatusReason == workflows.LeadContacted }),
+			update(workflows.ActAddActivity, workflows.AddActivity{Type: workflows.ActivityEmail, Send: true, ActivityFields: workflows.ActivityFields{
+				Subject: s("Thanks for your time"), Description: s("As promised, the demo invitation follows."), To: s("pat@contoso.example")}}),
+			sent(workflows.KindActivityEmail),
+			later(update(workflows.ActAddActivity, nil), func(workflows.DealView) any {
+				return workflows.AddActivity{Type: workflows.ActivityTask, ActivityFields: workflows.ActivityFields{
+					Subject: s("Send the security questionnaire"), DueAt: ahead(6 * time.Second), Priority: s("high")}}
+			}),
+			sent(workflows.KindActivityEmail, workflows.KindActivityReminder),
+			later(update(workflows.ActEditActivity, nil), func(v workflows.DealView) any {
+				return workflows.EditActivity{ID: activityID(v, "Send the security questionnaire"), ActivityFields: workflows.ActivityFields{DueAt: ahead(5 * time.Second)}}
+			}),
+			sent(workflows.KindActivityEmail, workflows.KindActivityReminder, workflows.KindActivityReminder, workflows.KindActivityOverdue),
+			later(update(workflows.ActCompleteActivity, nil), func(v workflows.DealView) any {
+				return workflows.CompleteActivity{ID: activityID(v, "Send the security questionnaire"), Outcome: "sent, a day late"}
+			}),
+			later(update(workflows.ActAddActivity, nil), func(workflows.DealView) any {
+				return workflows.AddActivity{Type: workflows.ActivityAppointment, ActivityFields: workflows.ActivityFields{
+					Subject: s("Demo"), StartAt: ahead(4 * time.Second), EndAt: ahead(6 * time.Second), Location: s("Contoso HQ"),
+					Attendees: &[]string{"pat@contoso.example", "rep@example.com"}}}
+			}),
+			sent(workflows.KindActivityEmail, workflows.KindActivityReminder, workflows.KindActivityReminder, workflows.KindActivityReminder,
+				workflows.KindActivityOverdue, workflows.KindActivityOverdue),
+			later(update(workflows.ActCompleteActivity, nil), func(v workflows.DealView) any {
+				return workflows.CompleteActivity{ID: activityID(v, "Demo"), Outcome: "went well"}
+			}),
+			update(workflows.ActAddActivity, workflows.AddActivity{Type: workflows.ActivityNote, ActivityFields: workflows.ActivityFields{
+				Description: s("Prefers quarterly billing")}}),
+			later(update(workflows.ActAddActivity, nil), func(workflows.DealView) any {
+				return workflows.AddActivity{Type: workflows.ActivityTask, ActivityFields: workflows.ActivityFields{
+					Subject: s("Chase legal"), DueAt: ahead(time.Hour)}}
+			}),
+			later(update(workflows.ActCancelActivity, nil), func(v workflows.DealView) any {
+				return workflows.CancelActivity{ID: activityID(v, "Chase legal")}
+			}),
+			state("every activity done", func(v workflows.DealView) bool {
+				return len(v.Activities) == 6 && !slices.ContainsFunc(v.Activities, func(a workflows.Activity) bool {
+					return a.Status == workflows.ActivityOpen && a.Type != workflows.ActivityNote
+				})
+			}),
+			update(workflows.ActEditLead, workflows.EditLead{Rating: s("Hot")}),
+			update(workflows.ActQualify, workflows.Qualify{AllowDuplicate: true}),
+			develop[2], develop[3], develop[4], develop[5], develop[6], develop[7],
+			later(refused(workflows.ActClose, nil, workflows.RejectInvalid), func(workflows.DealView) any {
+				return workflows.Close{Outcome: "won", CloseDate: ahead(48 * time.Hour)}
+			}),
+			later(update(workflows.ActClose, nil), func(workflows.DealView) any {
+				return workflows.Close{Outcome: "won", CloseDate: today(), Description: "Signed after the demo"}
+			}),
+			update(workflows.ActFulfillOrder, workflows.FulfillOrder{}),
+			update(workflows.ActRecordPayment, workflows.RecordPayment{Amount: d("12960")}),
+		}},
 
 		// Refusals: Updates refused by the validator (never in the history,
 		// but replay must not need them) and by the gate, and a refused
@@ -476,6 +594,28 @@ func signalsAll() []step {
 	sig(workflows.ActReopen, workflows.Reopen{})
 	sig(workflows.ActPropose, workflows.Propose{})
 	sig(workflows.ActActivateQuote, workflows.ActivateQuote{Revision: 3})
+	// The activity actions, with due times days ahead (no reminder fires
+	// while the script runs, which would add to the timeline).
+	lsig := func(act workflows.Action, mk func(workflows.DealView) any) {
+		n++
+		out = append(out, later(signal(act, nil), mk), events(n))
+	}
+	lsig(workflows.ActAddActivity, func(workflows.DealView) any {
+		return workflows.AddActivity{Type: workflows.ActivityTask, ActivityFields: workflows.ActivityFields{
+			Subject: s("Book the onboarding"), DueAt: ahead(72 * time.Hour)}}
+	})
+	lsig(workflows.ActEditActivity, func(v workflows.DealView) any {
+		return workflows.EditActivity{ID: activityID(v, "Book the onboarding"), ActivityFields: workflows.ActivityFields{
+			DueAt: ahead(96 * time.Hour), Priority: s("high")}}
+	})
+	lsig(workflows.ActCompleteActivity, func(v workflows.DealView) any {
+		return workflows.CompleteActivity{ID: activityID(v, "Book the onboarding"), Outcome: "booked"}
+	})
+	sig(workflows.ActAddActivity, workflows.AddActivity{Type: workflows.ActivityPhoneCall, ActivityFields: workflows.ActivityFields{
+		Subject: s("Call about the order"), Direction: s("incoming")}})
+	lsig(workflows.ActCancelActivity, func(v workflows.DealView) any {
+		return workflows.CancelActivity{ID: activityID(v, "Call about the order")}
+	})
 	sig(workflows.ActClose, workflows.Close{Outcome: "won"})
 	sig(workflows.ActCancelOrder, workflows.CancelOrder{Reason: "order placed twice"})
 	return out
@@ -488,6 +628,7 @@ func drive(ctx context.Context, c client.Client, id string, sc script) (runs []s
 		cur = "USD"
 	}
 	in := workflows.NewLead{ID: id, Owner: "rep@example.com", Manager: "manager@example.com", Currency: cur, PriceListID: sc.priceList, Policy: &p,
+		AllowDuplicate: sc.allowDuplicate,
 		Lead: workflows.LeadFields{Topic: "Ledger for " + id, FirstName: "Pat", LastName: "Lee", Company: "Contoso " + id,
 			Email: "pat@contoso.example", Source: "Web", Budget: d2("20000"), PurchaseTimeframe: "This Quarter", DecisionMakerIdentified: true}}
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
@@ -522,6 +663,13 @@ func drive(ctx context.Context, c client.Client, id string, sc script) (runs []s
 }
 
 func do(ctx context.Context, c client.Client, wid, updateID string, st step) error {
+	if st.mk != nil {
+		v, err := query(ctx, c, wid)
+		if err != nil {
+			return err
+		}
+		st.cmd = st.mk(v)
+	}
 	switch {
 	case st.until != nil:
 		deadline := time.Now().Add(time.Minute)
