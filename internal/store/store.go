@@ -113,7 +113,7 @@ func Migrate(ctx context.Context, pool *Pool) error {
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
-	return nil
+	return backfillDuplicateKeys(ctx, pool)
 }
 
 // SchemaVersion returns the version of the newest migration applied, and
