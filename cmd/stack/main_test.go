@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -163,7 +164,7 @@ func upAndDown(t *testing.T, mode string) {
 	select {
 	case code := <-done:
 		if code != 0 {
-			t.Fatalf("stack exited with %d after Ctrl-C:\n%s", code, out.String())
+			t.Fatalf("stack exited with %d after Ctrl-C:\n%s%s", code, out.String(), failedLogs(out.String()))
 		}
 	case <-time.After(2 * time.Minute):
 		t.Fatalf("stack did not stop:\n%s", out.String())
@@ -206,4 +207,20 @@ func TestParseFlags(t *testing.T) {
 	if got := redact("postgres://u:secret@h:5432/db"); strings.Contains(got, "secret") {
 		t.Errorf("redact leaks the password: %s", got)
 	}
+}
+
+// failedLogs is the end of each log a failed stop names ("(log PATH)"),
+// read before the test's folder goes: why a process did not stop cleanly.
+func failedLogs(out string) string {
+	var b strings.Builder
+	for _, m := range regexp.MustCompile(`\(log (\S+\.log)\)`).FindAllStringSubmatch(out, -1) {
+		data, err := os.ReadFile(m[1])
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+		lines = lines[max(0, len(lines)-40):]
+		fmt.Fprintf(&b, "\n--- last lines of %s:\n%s\n", m[1], strings.Join(lines, "\n"))
+	}
+	return b.String()
 }
