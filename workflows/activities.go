@@ -331,7 +331,7 @@ func (d *Deal) addActivity(c *AddActivity, now time.Time) (effect, error) {
 			ch.Messages = []Message{m}
 			a.Sent = true
 		}
-		msg := fmt.Sprintf("%s %s logged: %s", strings.ReplaceAll(a.Type, "_", " "), a.ID, a.Subject)
+		msg := fmt.Sprintf("%s %s logged: %s", strings.ReplaceAll(a.Type, "_", " "), a.ID, a.title())
 		if c.Completed || c.Send {
 			msg += d.complete(&a, c.Outcome, now)
 		}
@@ -423,4 +423,16 @@ func isActivityAction(act Action) bool {
 		return true
 	}
 	return false
+}
+
+// title names the activity in the timeline: its subject, or the start of a
+// note's text.
+func (a *Activity) title() string {
+	if a.Subject != "" {
+		return a.Subject
+	}
+	if r := []rune(a.Description); len(r) > 60 {
+		return string(r[:60]) + "…"
+	}
+	return a.Description
 }
