@@ -126,6 +126,9 @@ type createLeadRequest struct {
 	// PriceListID is the price list catalog lines are priced from (default:
 	// the currency's default price list).
 	PriceListID string `json:"priceListId"`
+	// AllowDuplicate creates the lead although it may duplicate records on
+	// file (recorded on the timeline).
+	AllowDuplicate bool `json:"allowDuplicate"`
 	workflows.LeadFields
 }
 
@@ -137,6 +140,9 @@ func (s *Server) createLead(c *gin.Context) error {
 	u := userOf(c)
 	in, err := s.newLead(c, u)
 	if err != nil {
+		return err
+	}
+	if err := s.checkNewLead(ctx, u, in); err != nil {
 		return err
 	}
 	if err := s.health.up(ctx); err != nil {
@@ -190,7 +196,7 @@ func (s *Server) newLead(c *gin.Context, u User) (workflows.NewLead, error) {
 	c.Set("leadID", id)
 
 	in := workflows.NewLead{ID: id, Owner: req.Owner, Manager: req.Manager, Currency: req.Currency,
-		Lead: req.LeadFields, CreatedBy: u.Email, PriceListID: req.PriceListID}
+		Lead: req.LeadFields, CreatedBy: u.Email, PriceListID: req.PriceListID, AllowDuplicate: req.AllowDuplicate}
 	var errs []workflows.FieldError
 	if req.Policy != nil {
 		p, perrs := req.Policy.policy()

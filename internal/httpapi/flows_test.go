@@ -35,6 +35,9 @@ func TestCreateIsIdempotent(t *testing.T) {
 	if again.code != http.StatusOK || again.str("id") != id {
 		t.Fatalf("repeat: %d %s", again.code, again.raw)
 	}
+	// Another user's lead, of the same customer: a possible duplicate of
+	// the first, allowed.
+	body["allowDuplicate"] = true
 	other := e.do("POST", "/v1/leads", e.repB, body, "Idempotency-Key: k-1")
 	if other.code != http.StatusCreated || other.str("id") == id {
 		t.Fatalf("another user's key made %d %s", other.code, other.raw)

@@ -38,6 +38,9 @@ type Problem struct {
 	DealStatus workflows.Status `json:"dealStatus,omitempty"`
 	// Checks says which dependency is down (readiness).
 	Checks map[string]string `json:"checks,omitempty"`
+	// Matches are the records a new lead or a qualification may duplicate
+	// (409 possible-duplicate).
+	Matches []store.DuplicateMatch `json:"matches,omitempty"`
 
 	// RetryAfter, in seconds, is sent as the Retry-After header (429, 503).
 	RetryAfter int `json:"-"`
