@@ -11,7 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"dealflow/internal/config"
 	"dealflow/internal/leadimport"
+	"dealflow/internal/store"
+	"dealflow/workflows"
 )
 
 type importFlags struct {
@@ -25,6 +28,7 @@ type importFlags struct {
 	progress             string
 	every                time.Duration
 	wait                 bool
+	allowDuplicates      bool
 }
 
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -44,6 +48,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.BoolVar(&f.ignoreUnknownColumns, "ignore-unknown-columns", false, "skip CSV columns that are not lead fields instead of refusing the file")
 	fs.StringVar(&f.progress, "progress", "auto", "progress on stderr: bar, lines, none, or auto (a bar on a terminal, else lines)")
 	fs.DurationVar(&f.every, "progress-every", 5*time.Second, "how often a progress line is printed when not drawing a bar")
+	fs.BoolVar(&f.allowDuplicates, "allow-duplicates", false, "import rows that may duplicate records on file or earlier rows (same email, phone or company), each lead recording it; without it they are rejected, and PostgreSQL (DATABASE_URL) is read to find them")
 	fs.BoolVar(&f.wait, "wait", false, "after the starts, wait until the worker has caught up (the deal task queue's backlog is empty), so every new lead is in PostgreSQL")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: starter import [flags] FILE
@@ -53,8 +58,11 @@ naming the columns, or JSON Lines (one lead object per line; FILE "-" reads
 standard input, with -format). Columns: %s
 (any case, spaces or underscores: "First Name" is firstName). A row's lead id
 is its id column, else derived from its content, so importing a file again
-creates nothing twice. Rejected rows go to the rejects file with their line
-and reason; they never stop the import.
+creates nothing twice. A row that may duplicate a lead, contact or account
+on file (PostgreSQL at DATABASE_URL) or an earlier row of FILE — the same
+email, phone or company name, folded — is rejected unless -allow-duplicates.
+Rejected rows go to the rejects file with their line and reason; they never
+stop the import.
 
 Flags:
 `, strings.Join(leadimport.ColumnNames(), ", "))
@@ -125,6 +133,17 @@ func importFile(ctx context.Context, path string, f importFlags, stdout, stderr 
 	}
 	rejects := leadimport.NewRejectWriter(rf, src.Header())
 
+	var dups leadimport.DuplicateFinder
+	if !f.allowDuplicates {
+		pool, err := openDuplicates(ctx)
+		if err != nil {
+			_ = rf.Close()
+			_ = os.Remove(rejectsPath)
+			return err
+		}
+		defer pool.Close()
+		dups = storeDuplicates{pool}
+	}
 	c, err := f.temporal.dial(ctx, stderr)
 	if err != nil {
 		_ = rf.Close()
@@ -138,6 +157,7 @@ func importFile(ctx context.Context, path string, f importFlags, stdout, stderr 
 	prog := startProgress(stderr, f.progress, f.every, &st, size, start)
 	_, runErr := leadimport.Run(ctx, src, leadimport.Config{
 		Temporal: c, Concurrency: f.concurrency, Rejects: rejects, Stats: &st,
+		Duplicates: dups, AllowDuplicates: f.allowDuplicates,
 	})
 	prog.stop()
 	elapsed := time.Since(start)
@@ -164,6 +184,37 @@ func importFile(ctx context.Context, path string, f importFlags, stdout, stderr 
 	fmt.Fprintf(stdout, "%s: the worker caught up %s after the start (%.1f new leads/s end to end)\n",
 		name, total.Round(100*time.Millisecond), float64(st.New.Load())/max(total.Seconds(), 1e-3))
 	return nil
+}
+
+// openDuplicates opens the store the duplicate check reads (DATABASE_URL).
+func openDuplicates(ctx context.Context) (*store.Pool, error) {
+	r := config.NewReader()
+	url := r.PostgresURL(config.DatabaseURL)
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("environment: %w", err)
+	}
+	pool, err := store.Open(ctx, url, store.Options{Name: "dealflow-import"})
+	if err != nil {
+		return nil, fmt.Errorf("the check for possible duplicates reads PostgreSQL (DATABASE_URL; -allow-duplicates skips it): %w", err)
+	}
+	return pool, nil
+}
+
+// storeDuplicates finds the records on file a row may duplicate, through
+// the store, as the API does for a new lead.
+type storeDuplicates struct{ pool *store.Pool }
+
+func (s storeDuplicates) FindDuplicates(ctx context.Context, in workflows.NewLead) ([]string, error) {
+	ms, err := store.FindDuplicates(ctx, s.pool, store.DuplicateQuery{
+		Email: in.Lead.Email, Phone: in.Lead.Phone, Company: in.Lead.Company, ExcludeLeadID: in.ID})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.String()
+	}
+	return out, nil
 }
 
 // openInput opens FILE ("-" is standard input) and returns its size when it

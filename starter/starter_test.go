@@ -33,10 +33,11 @@ var stack *e2e.Stack
 
 func TestMain(m *testing.M) { os.Exit(e2e.Main(m, e2e.Options{}, &stack)) }
 
-// starter runs the command with the stack's Temporal and returns its exit
-// code and output.
+// starter runs the command with the stack's Temporal (and PostgreSQL, which
+// import reads for possible duplicates) and returns its exit code and output.
 func starter(t *testing.T, ctx context.Context, args ...string) (int, string, string) {
 	t.Helper()
+	t.Setenv("DATABASE_URL", stack.DatabaseURL)
 	args = append(args[:1:1], append([]string{"-temporal", stack.TemporalAddress(), "-namespace", stack.Namespace()}, args[1:]...)...)
 	var stdout, stderr bytes.Buffer
 	code := run(ctx, args, &stdout, &stderr)
@@ -123,16 +124,18 @@ func TestImportCSV(t *testing.T) {
 	tag := strconv.FormatInt(time.Now().UnixNano(), 36)
 	topic := func(n int) string { return fmt.Sprintf("E2E import %s #%d", tag, n) }
 	// Lines 3-5 hold one record: a quoted topic suffix with line breaks.
+	// Companies and emails are the run's own (tag): the same as another
+	// run's, or another test's, would be a possible duplicate.
 	file := "ID,Topic,First Name,last_name,Company,Email,Lead Source,Rating,Budget,Estimated Value,Purchase Timeframe,Decision Maker Identified\n" +
-		fmt.Sprintf("%s-1,%s,Ada,Park,Northwind Traders,ada.park@northwind.example.com,Web,Hot,25000.00,24000,This Quarter,yes\n", tag, topic(1)) + // 2
-		fmt.Sprintf(",\"%s\nsecond line\nthird line\",Bo,Berg,Contoso,bo.berg@contoso.example.com,trade show,warm,,,,\n", topic(2)) + // 3-5
-		fmt.Sprintf(",%s,Cy,Chen,Fabrikam,cy.chen@fabrikam.example.com,Partner,Cold,,1999.99,,no\n", topic(3)) + // 6
-		fmt.Sprintf(",%s,Cy,Chen,Fabrikam,cy.chen@fabrikam.example.com,Partner,Cold,,1999.99,,no\n", topic(3)) + // 7: repeat of 6
-		fmt.Sprintf("%s-bad-1,,Di,Diaz,Litware,di@litware.example.com,Web,,,,,\n", tag) + // 8: no topic
-		fmt.Sprintf("%s-bad-2,%s,Ed,Eze,Proseware,ed-at-proseware.example.com,Web,,,,,\n", tag, topic(92)) + // 9: bad email
-		fmt.Sprintf("%s-bad-3,%s,Fa,Fox,Woodgrove,fa@woodgrove.example.com,Billboard,,,,,\n", tag, topic(93)) + // 10: unknown source
-		fmt.Sprintf("%s-bad-4,%s,Gu,Gray,Relecloud,gu@relecloud.example.com,Web,,12k,,,\n", tag, topic(94)) + // 11: not a number
-		fmt.Sprintf("%s-4,%s,Hana,Ito,Tailspin,hana.ito@tailspin.example.com,Seminar,Warm,5000,,Next Quarter,y\n", tag, topic(4)) // 12
+		fmt.Sprintf("%s-1,%s,Ada,Park,Northwind Traders "+tag+",ada.park@northwind-"+tag+".example.com,Web,Hot,25000.00,24000,This Quarter,yes\n", tag, topic(1)) + // 2
+		fmt.Sprintf(",\"%s\nsecond line\nthird line\",Bo,Berg,Contoso "+tag+",bo.berg@contoso-"+tag+".example.com,trade show,warm,,,,\n", topic(2)) + // 3-5
+		fmt.Sprintf(",%s,Cy,Chen,Fabrikam "+tag+",cy.chen@fabrikam-"+tag+".example.com,Partner,Cold,,1999.99,,no\n", topic(3)) + // 6
+		fmt.Sprintf(",%s,Cy,Chen,Fabrikam "+tag+",cy.chen@fabrikam-"+tag+".example.com,Partner,Cold,,1999.99,,no\n", topic(3)) + // 7: repeat of 6
+		fmt.Sprintf("%s-bad-1,,Di,Diaz,Litware "+tag+",di@litware-"+tag+".example.com,Web,,,,,\n", tag) + // 8: no topic
+		fmt.Sprintf("%s-bad-2,%s,Ed,Eze,Proseware "+tag+",ed-at-proseware.example.com,Web,,,,,\n", tag, topic(92)) + // 9: bad email
+		fmt.Sprintf("%s-bad-3,%s,Fa,Fox,Woodgrove "+tag+",fa@woodgrove-"+tag+".example.com,Billboard,,,,,\n", tag, topic(93)) + // 10: unknown source
+		fmt.Sprintf("%s-bad-4,%s,Gu,Gray,Relecloud "+tag+",gu@relecloud-"+tag+".example.com,Web,,12k,,,\n", tag, topic(94)) + // 11: not a number
+		fmt.Sprintf("%s-4,%s,Hana,Ito,Tailspin "+tag+",hana.ito@tailspin-"+tag+".example.com,Seminar,Warm,5000,,Next Quarter,y\n", tag, topic(4)) // 12
 	dir := t.TempDir()
 	path := filepath.Join(dir, "leads.csv")
 	if err := os.WriteFile(path, []byte(file), 0o644); err != nil {
@@ -267,7 +270,7 @@ func TestImportResume(t *testing.T) {
 		tp := fmt.Sprintf("E2E resume %s #%d", tag, i)
 		topics = append(topics, tp)
 		if i%2 == 0 {
-			lines = append(lines, fmt.Sprintf(`{"topic":%q,"company":"Coho Winery","email":"buyer%d@coho.example.com","budget":"1200.50"}`, tp, i))
+			lines = append(lines, fmt.Sprintf(`{"topic":%q,"company":"Coho Winery %s-%d","email":"buyer%d@coho-%s.example.com","budget":"1200.50"}`, tp, tag, i, i, tag))
 		} else {
 			lines = append(lines, fmt.Sprintf(`{"lead":{"topic":%q,"estimatedValue":99.95},"owner":"manager@example.com"}`, tp))
 		}
@@ -294,6 +297,60 @@ func TestImportResume(t *testing.T) {
 		t.Errorf("rejects file: %q (%v)", b, err)
 	}
 	waitTopics(t, ctx, pool(t, ctx), "E2E resume "+tag, topics)
+}
+
+// TestImportDuplicates: a row that may duplicate an earlier row of the file,
+// or a lead on file, goes to the rejects file with the matches; with
+// -allow-duplicates it is imported, allowing duplicates on its timeline.
+func TestImportDuplicates(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	tag := strconv.FormatInt(time.Now().UnixNano(), 36)
+	dir := t.TempDir()
+	first := filepath.Join(dir, "first.csv")
+	second := filepath.Join(dir, "second.csv")
+	if err := os.WriteFile(first, []byte("id,topic,email,company\n"+
+		tag+"-a,E2E dup "+tag+" a,ada@dup-"+tag+".example.com,Dup Co "+tag+"\n"+
+		tag+"-b,E2E dup "+tag+" b,ADA@dup-"+tag+".example.com,Other "+tag+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(second, []byte("id,topic,email,company\n"+
+		tag+"-c,E2E dup "+tag+" c,cy@dup-"+tag+".example.com,\"DUP CO "+tag+", LTD.\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rejects := func(path string) string {
+		b, err := os.ReadFile(strings.TrimSuffix(path, ".csv") + ".rejects.csv")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	code, stdout, _ := starter(t, ctx, "import", "-progress", "none", first, "-wait")
+	if code != 0 || counts(t, stdout) != [5]int{2, 1, 0, 0, 1} {
+		t.Fatalf("first file: exit %d, %q", code, stdout)
+	}
+	if r := rejects(first); !strings.Contains(r, "possible duplicate of line 2 (email) of this file") {
+		t.Errorf("rejects of the first file: %q", r)
+	}
+	code, stdout, _ = starter(t, ctx, "import", "-progress", "none", second)
+	if code != 0 || counts(t, stdout) != [5]int{1, 0, 0, 0, 1} {
+		t.Fatalf("second file: exit %d, %q", code, stdout)
+	}
+	if r := rejects(second); !strings.Contains(r, "possible duplicate of lead "+tag+"-a") || !strings.Contains(r, "company") {
+		t.Errorf("rejects of the second file: %q", r)
+	}
+
+	code, stdout, _ = starter(t, ctx, "import", "-progress", "none", "-allow-duplicates", first, "-wait")
+	if code != 0 || counts(t, stdout) != [5]int{2, 1, 1, 0, 0} {
+		t.Fatalf("first file, duplicates allowed: exit %d, %q", code, stdout)
+	}
+	var detail string
+	if err := pool(t, ctx).QueryRow(ctx, `SELECT detail FROM deal_events WHERE lead_id = $1 AND action = 'create'`, tag+"-b").Scan(&detail); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(detail, "possible duplicates allowed") {
+		t.Errorf("timeline of %s-b: %q", tag, detail)
+	}
 }
 
 // TestImportUsage: what cannot run says so and exits 2 (usage) or 1.

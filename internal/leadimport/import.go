@@ -6,13 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
 	"go.temporal.io/api/serviceerror"
 
 	"dealflow/internal/deals"
+	"dealflow/internal/dedup"
+	"dealflow/workflows"
 )
 
 // Stats counts an import's rows as they are done. Every row read ends up in
@@ -46,6 +50,23 @@ type Config struct {
 	Rejects *RejectWriter
 	// Stats, when set, is updated as rows finish (to show progress).
 	Stats *Stats
+	// Duplicates, when set, finds the records on file a row's lead may
+	// duplicate (starter import passes the store): such a row is rejected,
+	// with the matches as its reason. Without it only the rows of the file
+	// are compared with one another.
+	Duplicates DuplicateFinder
+	// AllowDuplicates compares nothing and creates every lead with
+	// AllowDuplicate (recorded on its timeline).
+	AllowDuplicates bool
+}
+
+// DuplicateFinder finds the records on file (leads, contacts, accounts) a
+// new lead may duplicate: the same email, phone or company, folded by
+// internal/dedup. The lead's own id is no duplicate of it (a rerun).
+type DuplicateFinder interface {
+	// FindDuplicates describes each record in may duplicate; none when it
+	// may not.
+	FindDuplicates(ctx context.Context, in workflows.NewLead) ([]string, error)
 }
 
 // Run starts a deal for every row of src that passes the validation and
@@ -111,6 +132,17 @@ func (im *importer) reject(r Row, reason string) {
 // start starts the deals of the rows sent on jobs.
 func (im *importer) start(ctx context.Context, jobs <-chan Row) {
 	for r := range jobs {
+		if reason, err := im.duplicates(ctx, &r); err != nil || reason != "" {
+			if err != nil {
+				if ctx.Err() == nil {
+					im.cancel(fmt.Errorf("line %d (lead %s): check for possible duplicates: %w", r.Line, r.Lead.ID, err))
+				}
+				continue // the row stays undone; a rerun picks it up
+			}
+			im.reject(r, reason)
+			im.st.Offset.Store(im.offsets.done(r.Offset))
+			continue
+		}
 		created, err := deals.Start(ctx, im.cfg.Temporal, r.Lead)
 		var inv *deals.InvalidLeadError
 		var arg *serviceerror.InvalidArgument
@@ -133,6 +165,73 @@ func (im *importer) start(ctx context.Context, jobs <-chan Row) {
 	}
 }
 
+// duplicates returns why r may duplicate records on file, "" when it may
+// not (or AllowDuplicates, which marks its lead).
+func (im *importer) duplicates(ctx context.Context, r *Row) (string, error) {
+	if im.cfg.AllowDuplicates {
+		r.Lead.AllowDuplicate = true
+		return "", nil
+	}
+	if im.cfg.Duplicates == nil || linksRecords(r.Lead) {
+		return "", nil
+	}
+	ms, err := im.cfg.Duplicates.FindDuplicates(ctx, r.Lead)
+	if err != nil || len(ms) == 0 {
+		return "", err
+	}
+	return "possible duplicate of " + strings.Join(ms, "; ") + " (-allow-duplicates imports it)", nil
+}
+
+// linksRecords reports a lead that names an account or contact on file: it
+// links them rather than creating any, so it duplicates nothing.
+func linksRecords(in workflows.NewLead) bool {
+	return in.Lead.ExistingAccountID != "" || in.Lead.ExistingContactID != ""
+}
+
+// fileKeys remembers the duplicate-detection keys of the rows read so far,
+// so that a row that may duplicate an earlier row of the same file is
+// rejected, as one that may duplicate a record on file is.
+type fileKeys map[string]keyedRow
+
+type keyedRow struct {
+	line int
+	id   string
+}
+
+// check returns why r may duplicate an earlier row ("" when it may not),
+// and remembers r's keys when it may not.
+func (fk fileKeys) check(r Row) string {
+	k := dedup.KeysOf(r.Lead.Lead.Email, r.Lead.Lead.Phone, r.Lead.Lead.Company)
+	keys := []struct{ what, key string }{{"email", k.Email}, {"phone", k.Phone}, {"company", k.Company}}
+	var lines []int
+	on := map[int][]string{}
+	for _, x := range keys {
+		if x.key == "" {
+			continue
+		}
+		if f, ok := fk[x.what+"\x00"+x.key]; ok && f.id != r.Lead.ID {
+			if on[f.line] == nil {
+				lines = append(lines, f.line)
+			}
+			on[f.line] = append(on[f.line], x.what)
+		}
+	}
+	if len(lines) == 0 {
+		for _, x := range keys {
+			if _, ok := fk[x.what+"\x00"+x.key]; x.key != "" && !ok {
+				fk[x.what+"\x00"+x.key] = keyedRow{r.Line, r.Lead.ID}
+			}
+		}
+		return ""
+	}
+	slices.Sort(lines)
+	var parts []string
+	for _, l := range lines {
+		parts = append(parts, fmt.Sprintf("line %d (%s)", l, strings.Join(on[l], ", ")))
+	}
+	return "possible duplicate of " + strings.Join(parts, "; ") + " of this file (-allow-duplicates imports it)"
+}
+
 // read sends the source's rows to jobs, settling refused and repeated rows
 // itself, until the source ends or the run is stopped.
 func (im *importer) read(ctx context.Context, src Source, jobs chan<- Row) error {
@@ -144,6 +243,7 @@ func (im *importer) read(ctx context.Context, src Source, jobs chan<- Row) error
 		key  string
 	}
 	seen := map[string]first{}
+	keys := fileKeys{}
 	for ctx.Err() == nil {
 		r, err := src.Next()
 		if errors.Is(err, io.EOF) {
@@ -169,6 +269,13 @@ func (im *importer) read(ctx context.Context, src Source, jobs chan<- Row) error
 			continue
 		}
 		seen[r.Lead.ID] = first{r.Line, r.key}
+		if !im.cfg.AllowDuplicates && !linksRecords(r.Lead) {
+			if reason := keys.check(r); reason != "" {
+				im.reject(r, reason)
+				im.st.Offset.Store(im.offsets.done(r.Offset))
+				continue
+			}
+		}
 		select {
 		case jobs <- r:
 		case <-ctx.Done():

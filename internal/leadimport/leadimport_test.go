@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -294,5 +295,83 @@ func TestSample(t *testing.T) {
 	}
 	if len(rows) != 50 || len(ids) != 50 {
 		t.Errorf("%d rows, %d ids; want 50 of each", len(rows), len(ids))
+	}
+}
+
+// fakeDuplicates finds a duplicate on file for one email address.
+type fakeDuplicates struct {
+	mu    sync.Mutex
+	asked []string
+}
+
+func (f *fakeDuplicates) FindDuplicates(_ context.Context, in workflows.NewLead) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.asked = append(f.asked, in.ID)
+	if strings.EqualFold(in.Lead.Email, "onfile@example.com") {
+		return []string{"contact CON-1 (On File): email"}, nil
+	}
+	return nil, nil
+}
+
+// TestRunDuplicates: a row that may duplicate an earlier row of the file
+// or a record on file is rejected with the matches, unless AllowDuplicates,
+// which creates every lead allowing duplicates; a row that links an account
+// on file is not checked.
+func TestRunDuplicates(t *testing.T) {
+	in := "id,topic,email,phone,company,existingAccountId\n" +
+		"d-1,Desks,ada@contoso.example.com,+1 555 123 4567,Contoso Ltd,\n" +
+		"d-2,Chairs,ADA@contoso.example.com,,Fabrikam,\n" + // line 3: email of line 2
+		"d-3,Lamps,bo@example.com,555.123.4567,CONTOSO INC,\n" + // line 4: phone and company of line 2
+		"d-4,Rugs,onfile@example.com,,Tailspin,\n" + // line 5: on file
+		"d-5,Desks,cy@example.com,,Contoso,ACC-1\n" + // line 6: links an account
+		"d-6,Pens,di@example.com,,Litware,\n"
+	run := func(allow bool) (*fakeTemporal, *fakeDuplicates, *Stats, map[string]string) {
+		f := &fakeTemporal{started: map[string]workflows.NewLead{}, fail: map[string]error{}}
+		dups := &fakeDuplicates{}
+		src, err := NewSource(strings.NewReader(in), CSV, Options{Defaults: defaults})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		st, err := Run(context.Background(), src, Config{Temporal: f, Concurrency: 2, Rejects: NewRejectWriter(&buf, src.Header()),
+			Duplicates: dups, AllowDuplicates: allow})
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := csv.NewReader(strings.NewReader(buf.String())).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, r := range recs[min(1, len(recs)):] {
+			got[r[0]] = r[1]
+		}
+		return f, dups, st, got
+	}
+	f, dups, st, rejects := run(false)
+	if st.New.Load() != 3 || st.Rejected.Load() != 3 || len(rejects) != 3 {
+		t.Fatalf("new %d rejected %d: %v", st.New.Load(), st.Rejected.Load(), rejects)
+	}
+	if !strings.Contains(rejects["3"], "possible duplicate of line 2 (email) of this file") ||
+		!strings.Contains(rejects["4"], "possible duplicate of line 2 (phone, company) of this file") ||
+		!strings.Contains(rejects["5"], "possible duplicate of contact CON-1 (On File): email") {
+		t.Errorf("rejects: %v", rejects)
+	}
+	for _, id := range []string{"lead/d-1", "lead/d-5", "lead/d-6"} {
+		if _, ok := f.started[id]; !ok || f.started[id].AllowDuplicate {
+			t.Errorf("%s: started %v, %+v", id, ok, f.started[id])
+		}
+	}
+	if slices.Contains(dups.asked, "d-5") || slices.Contains(dups.asked, "d-2") {
+		t.Errorf("asked the store about %v", dups.asked)
+	}
+
+	f, dups, st, rejects = run(true)
+	if st.New.Load() != 6 || st.Rejected.Load() != 0 || len(dups.asked) != 0 {
+		t.Fatalf("allowed: new %d rejected %d %v, asked %v", st.New.Load(), st.Rejected.Load(), rejects, dups.asked)
+	}
+	if !f.started["lead/d-2"].AllowDuplicate || !f.started["lead/d-6"].AllowDuplicate {
+		t.Errorf("started without AllowDuplicate: %+v", f.started["lead/d-2"])
 	}
 }
