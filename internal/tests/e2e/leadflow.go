@@ -25,8 +25,10 @@ func leadFlow(ctx context.Context, s *Stack, id string) error {
 		"topic":     "E2E: 40 widgets",
 		"firstName": "Ada",
 		"lastName":  "Lovelace",
-		"company":   "Analytical Engines Ltd",
-		"email":     "ada@example.com",
+		// Each lead a customer of its own: the same email or company would
+		// be a possible duplicate of another test's lead (409).
+		"company": "Analytical Engines " + id,
+		"email":   id + "@example.com",
 	}
 	resp, b, err := s.Do(ctx, http.MethodPost, "/v1/leads", s.RepToken, body)
 	if err != nil {
