@@ -111,6 +111,7 @@ func TestAuthorization(t *testing.T) {
 		"edit_quote":      map[string]any{"name": "n"}, "close": map[string]any{"outcome": "won"},
 		"cancel_order": map[string]any{"reason": "r"}, "record_payment": map[string]any{"amount": "1"},
 		"cancel_invoice": map[string]any{"reason": "r"},
+		"add_activity":   map[string]any{"type": "note", "description": "n"},
 	}
 	for _, ra := range httpapi.RouteActions() {
 		path := strings.NewReplacer(":id", "a1", ":itemId", "x", ":revision", "1").Replace(ra.Path)
@@ -453,8 +454,8 @@ func TestPolicyShownAsGiven(t *testing.T) {
 				t.Errorf("policy.%s = %#v, want %#v (%s)", k, p[k], v, got.raw)
 			}
 		}
-		if len(p) != 13 {
-			t.Errorf("policy has %d fields, want all 13: %v", len(p), p)
+		if len(p) != 15 {
+			t.Errorf("policy has %d fields, want all 15: %v", len(p), p)
 		}
 	}
 }
