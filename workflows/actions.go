@@ -244,7 +244,7 @@ func (d *Deal) qualify(c *Qualify, now time.Time) (effect, error) {
 
 func (d *Deal) disqualify(c *Disqualify, now time.Time) (effect, error) {
 	return func() (Change, Result) {
-		d.Lead.Status, d.Lead.DisqualifyReason = "Disqualified", c.Reason
+		d.Lead.Status, d.Lead.DisqualifyReason, d.Lead.StatusReason = "Disqualified", c.Reason, ""
 		d.Status, d.ClosedAt = StatusDisqualified, &now
 		return Change{}, Result{Message: "lead disqualified: " + c.Reason}
 	}, nil
@@ -252,7 +252,10 @@ func (d *Deal) disqualify(c *Disqualify, now time.Time) (effect, error) {
 
 func (d *Deal) reactivate(_ *Reactivate, now time.Time) (effect, error) {
 	return func() (Change, Result) {
-		d.Lead.Status, d.Lead.DisqualifyReason = "Open", ""
+		d.Lead.Status, d.Lead.DisqualifyReason, d.Lead.StatusReason = "Open", "", LeadNew
+		if d.contacted() {
+			d.Lead.StatusReason = LeadContacted
+		}
 		d.Status, d.ClosedAt = StatusOpen, nil
 		d.FollowUps = FollowUps{}
 		return Change{}, Result{Message: "lead reactivated"}

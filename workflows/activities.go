@@ -256,6 +256,9 @@ func (a AddActivity) Validate() []FieldError {
 	if a.Send && a.Type != ActivityEmail {
 		c.add("send", "applies only to an email")
 	}
+	if a.Outcome != "" && !a.Completed && !a.Send {
+		c.add("outcome", "applies only to an activity logged as completed")
+	}
 	return c.errs
 }
 
@@ -332,7 +335,8 @@ func (d *Deal) addActivity(c *AddActivity, now time.Time) (effect, error) {
 			a.Sent = true
 		}
 		msg := fmt.Sprintf("%s %s logged: %s", strings.ReplaceAll(a.Type, "_", " "), a.ID, a.title())
-		if c.Completed || c.Send {
+		// A note is a record, not a to-do: it is complete as written.
+		if c.Completed || c.Send || a.Type == ActivityNote {
 			msg += d.complete(&a, c.Outcome, now)
 		}
 		d.Activities = append(d.Activities, a)
@@ -414,6 +418,32 @@ func timeEqual(a, b *time.Time) bool {
 		return a == b
 	}
 	return a.Equal(*b)
+}
+
+// contacted reports whether a call, email or meeting with the customer was
+// completed on the deal.
+func (d *Deal) contacted() bool {
+	return slices.ContainsFunc(d.Activities, func(a Activity) bool { return a.contacts() && a.Status == ActivityCompleted })
+}
+
+// EndActivities cancels the activities still open when the deal's workflow
+// ends (paid, or past its retention window), so that no to-do list keeps
+// them: nothing could complete them afterwards. ok is false when none is
+// open.
+func (d *Deal) EndActivities(now time.Time) (ch Change, ok bool) {
+	var ended []Activity
+	for i := range d.Activities {
+		if a := &d.Activities[i]; a.Status == ActivityOpen {
+			a.Status, a.CanceledAt = ActivityCanceled, &now
+			ended = append(ended, *a)
+		}
+	}
+	if len(ended) == 0 {
+		return Change{}, false
+	}
+	ch = d.change(d.record(now, "system", "end_activities", true, fmt.Sprintf("the deal ended: %d open activities canceled", len(ended))))
+	ch.Activities = ended
+	return ch, true
 }
 
 // isActivityAction reports whether act is one of the activity actions.

@@ -228,3 +228,36 @@ func TestQualifyLinksRecordsOnFile(t *testing.T) {
 		t.Fatalf("created: %q", ev.Detail)
 	}
 }
+
+// TestActivitiesEndWithTheDeal: activities still open when the deal's
+// workflow ends are canceled on its timeline (no to-do list keeps them);
+// a note is complete as written; an outcome needs a completed activity;
+// a disqualified lead has no open-lead reason, and gets it back when
+// reactivated.
+func TestActivitiesEndWithTheDeal(t *testing.T) {
+	d := NewDeal(readyLead("act-end"), t0)
+	if errs := (AddActivity{Type: ActivityTask, Outcome: "done"}).Validate(); len(errs) != 1 || errs[0].Field != "outcome" {
+		t.Fatalf("outcome of an open task: %+v", errs)
+	}
+	ch := mustApply(t, d, &AddActivity{Type: ActivityNote, ActivityFields: ActivityFields{Description: sptr("called twice, no answer " + strings.Repeat("x", 80))}}, at)
+	if ch.Activities[0].Status != ActivityCompleted || !strings.HasSuffix(ch.Event.Detail, "…") {
+		t.Fatalf("note %+v event %q", ch.Activities[0], ch.Event.Detail)
+	}
+	mustApply(t, d, &AddActivity{Type: ActivityPhoneCall, Completed: true, ActivityFields: ActivityFields{Subject: sptr("Intro")}}, at)
+	mustApply(t, d, &AddActivity{Type: ActivityPhoneCall, ActivityFields: ActivityFields{Subject: sptr("Follow up")}}, at)
+	mustApply(t, d, &Disqualify{Reason: "Lost"}, at)
+	if d.Lead.StatusReason != "" {
+		t.Fatalf("disqualified lead reason %q", d.Lead.StatusReason)
+	}
+	mustApply(t, d, &Reactivate{}, at)
+	if d.Lead.StatusReason != LeadContacted {
+		t.Fatalf("reactivated lead reason %q", d.Lead.StatusReason)
+	}
+	ch, ok := d.EndActivities(at)
+	if !ok || len(ch.Activities) != 1 || ch.Activities[0].ID != "activity-3" || ch.Activities[0].Status != ActivityCanceled || ch.Event.Actor != "system" {
+		t.Fatalf("end: %v %+v", ok, ch)
+	}
+	if _, ok := d.EndActivities(at); ok {
+		t.Fatal("nothing left to end, yet a change")
+	}
+}

@@ -161,6 +161,9 @@ func (w *dealWorkflow) run() (*Deal, error) {
 	ctx := w.ctx
 	for {
 		if w.d.Done() {
+			if err := w.endActivities(); err != nil {
+				return nil, err
+			}
 			return w.finish()
 		}
 		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
@@ -192,9 +195,32 @@ func (w *dealWorkflow) run() (*Deal, error) {
 			if err != nil {
 				return nil, err
 			}
+			if err := w.endActivities(); err != nil {
+				return nil, err
+			}
 			return w.finish()
 		}
 	}
+}
+
+// endActivities writes the cancellation of the activities still open as the
+// run ends for good (Deal.EndActivities).
+func (w *dealWorkflow) endActivities() error {
+	if err := w.lock.Lock(w.ctx); err != nil {
+		return err
+	}
+	defer w.lock.Unlock()
+	next := w.d.Clone()
+	ch, ok := next.EndActivities(workflow.Now(w.ctx))
+	if !ok {
+		return nil
+	}
+	if _, err := w.persist(w.ctx, ch); err != nil {
+		return fmt.Errorf("end activities: %w", err)
+	}
+	w.d = next
+	w.changed()
+	return nil
 }
 
 // fireDue fires the soonest follow-up if it is still due under the lock (an
