@@ -70,7 +70,9 @@ func benchPolicy(thankYou time.Duration) map[string]any {
 func newLeadBody(id string, thankYou time.Duration) map[string]any {
 	return map[string]any{
 		"id": id, "topic": "50 widgets", "firstName": "Ada", "lastName": "Lovelace",
-		"company": "Acme Corp", "email": "ada@acme.example", "source": "Web", "budget": "60000",
+		// A company and email of its own: the same ones twice would be a
+		// possible duplicate (409), as for a rep.
+		"company": "Acme Corp " + id, "email": id + "@acme.example", "source": "Web", "budget": "60000",
 		"purchaseTimeframe": "This Quarter", "decisionMakerIdentified": true,
 		"policy": benchPolicy(thankYou),
 	}

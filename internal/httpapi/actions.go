@@ -68,6 +68,9 @@ func (s *Server) action(spec workflows.ActionSpec) func(c *gin.Context) error {
 		if err := s.priceLines(c.Request.Context(), u, id, cmd); err != nil {
 			return err
 		}
+		if err := s.checkQualify(c.Request.Context(), u, id, cmd); err != nil {
+			return err
+		}
 		return s.run(c, u, id, cmd)
 	}
 }
@@ -82,7 +85,12 @@ func (s *Server) resolveNamedUser(ctx context.Context, cmd workflows.Command) er
 		field, email = "owner", &cmd.Owner
 	case *workflows.AddTeamMember:
 		field, email = "userId", &cmd.UserID
-	default:
+	case *workflows.AddActivity:
+		field, email = "owner", cmd.Owner // nil: the caller owns it
+	case *workflows.EditActivity:
+		field, email = "owner", cmd.Owner // nil: the owner stays
+	}
+	if email == nil {
 		return nil
 	}
 	nu, ok, err := store.UserByEmail(ctx, s.cfg.Pool, *email)

@@ -132,12 +132,14 @@ func (s *Server) routes() *gin.Engine {
 	v1.GET("/leads/:id", h(s.getLead))
 	v1.PATCH("/leads/:id", h(s.editLead))
 	v1.GET("/leads/:id/timeline", h(s.timeline))
+	v1.GET("/leads/:id/activities", h(s.leadActivities))
 	for _, spec := range workflows.Specs {
 		if spec.Route.Method == "" {
 			continue // PATCH /v1/leads/{id} picks its action by the stage
 		}
 		v1.Handle(spec.Route.Method, "/leads/:id"+spec.Route.Path, h(s.action(spec)))
 	}
+	v1.GET("/activities", h(s.listActivities))
 	v1.GET("/pipeline", h(s.pipeline))
 	v1.POST("/users", h(s.createUser))
 	v1.GET("/products", h(s.listProducts))
@@ -150,6 +152,11 @@ func (s *Server) routes() *gin.Engine {
 	v1.PATCH("/price-lists/:id", h(s.editPriceList))
 	v1.PUT("/price-lists/:id/items/:productId", h(s.setPrice))
 	v1.DELETE("/price-lists/:id/items/:productId", h(s.removePrice))
+	v1.GET("/accounts", h(s.listAccounts))
+	v1.GET("/accounts/:id", h(s.getAccount))
+	v1.PATCH("/accounts/:id", h(s.editAccount))
+	v1.GET("/contacts/:id", h(s.getContact))
+	v1.PATCH("/contacts/:id", h(s.editContact))
 	return r
 }
 

@@ -11,13 +11,15 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/shopspring/decimal"
 
+	"dealflow/internal/dedup"
 	"dealflow/workflows"
 )
 
 // ApplyChange writes one step of a deal in a single transaction: the leads
 // row, the account and contact a qualification links or creates, the
-// opportunity, quotes, order and invoice it carries, its timeline event and
-// its messages (into the outbox; see ClaimMessage for their delivery).
+// opportunity, quotes, order, invoice and activities it carries, its
+// timeline event and its messages (into the outbox; see ClaimMessage for
+// their delivery).
 //
 // Everything it writes is a snapshot keyed by ids that come from the Change
 // (never generated here), with timestamps from the Change (never from the
@@ -93,6 +95,11 @@ func write(ctx context.Context, tx pgx.Tx, ch workflows.Change) (workflows.Chang
 			return res, err
 		}
 	}
+	for i := range ch.Activities {
+		if err := upsertActivity(ctx, tx, ch.Deal.ID, &ch.Activities[i]); err != nil {
+			return res, err
+		}
+	}
 	if err := insertEvent(ctx, tx, ch.Deal.ID, ch.Event); err != nil {
 		return res, err
 	}
@@ -122,17 +129,20 @@ func numPtr(d *decimal.Decimal) *string {
 // before the workflow learned the ids qualification linked.
 func upsertLead(ctx context.Context, tx pgx.Tx, ch workflows.Change) error {
 	d, l := ch.Deal, ch.Lead
+	keys := dedup.KeysOf(l.Email, l.Phone, l.Company)
 	_, err := tx.Exec(ctx, `
 INSERT INTO leads (id, owner, stage, status, currency, customer, value, account_id, contact_id,
 	topic, first_name, last_name, company, job_title, email, phone, source, rating,
 	budget, estimated_value, purchase_timeframe, purchase_process, decision_maker_identified,
 	existing_account_id, lead_status, disqualify_reason,
-	created_at, stage_entered_at, closed_at, updated_at, price_list_id)
+	created_at, stage_entered_at, closed_at, updated_at, price_list_id, status_reason,
+	existing_contact_id, email_key, phone_key, name_key)
 VALUES ($1, $2, $3, $4, $5, $6, $7::numeric, NULLIF($8, ''), NULLIF($9, ''),
 	$10, $11, $12, $13, $14, $15, $16, $17, $18,
 	$19::numeric, $20::numeric, $21, $22, $23,
 	$24, $25, $26,
-	$27, $28, $29, $30, $31)
+	$27, $28, $29, $30, $31, $32,
+	$33, $34, $35, $36)
 ON CONFLICT (id) DO UPDATE SET
 	owner = EXCLUDED.owner, stage = EXCLUDED.stage, status = EXCLUDED.status,
 	currency = EXCLUDED.currency, customer = EXCLUDED.customer, value = EXCLUDED.value,
@@ -147,12 +157,16 @@ ON CONFLICT (id) DO UPDATE SET
 	existing_account_id = EXCLUDED.existing_account_id, lead_status = EXCLUDED.lead_status,
 	disqualify_reason = EXCLUDED.disqualify_reason,
 	created_at = EXCLUDED.created_at, stage_entered_at = EXCLUDED.stage_entered_at,
-	closed_at = EXCLUDED.closed_at, updated_at = EXCLUDED.updated_at, price_list_id = EXCLUDED.price_list_id`,
+	closed_at = EXCLUDED.closed_at, updated_at = EXCLUDED.updated_at, price_list_id = EXCLUDED.price_list_id,
+	status_reason = EXCLUDED.status_reason,
+	existing_contact_id = EXCLUDED.existing_contact_id, email_key = EXCLUDED.email_key,
+	phone_key = EXCLUDED.phone_key, name_key = EXCLUDED.name_key`,
 		d.ID, d.Owner, string(d.Stage), string(d.Status), d.Currency, d.Customer, num(d.Value), d.AccountID, d.ContactID,
 		l.Topic, l.FirstName, l.LastName, l.Company, l.JobTitle, l.Email, l.Phone, l.Source, l.Rating,
 		num(l.Budget), num(l.EstimatedValue), l.PurchaseTimeframe, l.PurchaseProcess, l.DecisionMakerIdentified,
 		l.ExistingAccountID, l.Status, l.DisqualifyReason,
-		d.CreatedAt, d.StageEnteredAt, d.ClosedAt, updatedAt(ch), d.PriceListID)
+		d.CreatedAt, d.StageEnteredAt, d.ClosedAt, updatedAt(ch), d.PriceListID, l.StatusReason,
+		l.ExistingContactID, keys.Email, keys.Phone, keys.Company)
 	if err != nil {
 		return fmt.Errorf("upsert lead: %w", err)
 	}
@@ -173,13 +187,41 @@ func updatedAt(ch workflows.Change) time.Time {
 // qualify the same company at once: the insert relies on the unique index on
 // lower(name) (ON CONFLICT DO NOTHING waits for the other transaction and then
 // yields), and the row is read back afterwards.
+//
+// A contact on file (q.ContactID) is linked as it is, and its account too
+// when the qualification names none; an account or contact not on file is
+// ErrUnknownAccount.
 func qualify(ctx context.Context, tx pgx.Tx, leadID string, q *workflows.QualifyRecord, at time.Time) (workflows.ChangeResult, error) {
-	accountID, err := resolveAccount(ctx, tx, q, at)
-	if err != nil {
+	var contactAccount string
+	if q.ContactID != "" {
+		var acc *string
+		err := tx.QueryRow(ctx, `SELECT account_id FROM contacts WHERE id = $1`, q.ContactID).Scan(&acc)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return workflows.ChangeResult{}, withKind(ErrUnknownAccount, fmt.Errorf("contact %s is not on file", q.ContactID))
+		}
+		if err != nil {
+			return workflows.ChangeResult{}, fmt.Errorf("find contact %s: %w", q.ContactID, err)
+		}
+		if acc != nil {
+			contactAccount = *acc
+		}
+	}
+	var accountID string
+	var err error
+	if q.AccountID == "" && contactAccount != "" {
+		accountID = contactAccount
+	} else if accountID, err = resolveAccount(ctx, tx, q, at); err != nil {
 		return workflows.ChangeResult{}, err
 	}
-	contactID, err := resolveContact(ctx, tx, q, accountID, at)
-	if err != nil {
+	contactID := q.ContactID
+	if contactID != "" {
+		// A contact on file without an account joins this one; one with an
+		// account keeps it.
+		if _, err := tx.Exec(ctx, `UPDATE contacts SET account_id = $2 WHERE id = $1 AND account_id IS NULL`,
+			contactID, accountID); err != nil {
+			return workflows.ChangeResult{}, fmt.Errorf("link contact %s to account %s: %w", contactID, accountID, err)
+		}
+	} else if contactID, err = resolveContact(ctx, tx, q, accountID, at); err != nil {
 		return workflows.ChangeResult{}, err
 	}
 	if _, err := tx.Exec(ctx, `UPDATE leads SET account_id = $2, contact_id = NULLIF($3, '') WHERE id = $1`,
@@ -232,8 +274,9 @@ func resolveAccount(ctx context.Context, tx pgx.Tx, q *workflows.QualifyRecord, 
 		return "", withKind(ErrInvalidChange,
 			errors.New("qualification names neither an account nor a company, contact or new account id"))
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-		q.NewAccountID, name, at); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO accounts (id, name, created_at, updated_at, name_key, phone_key)
+		VALUES ($1, $2, $3, $3, $4, '') ON CONFLICT DO NOTHING`,
+		q.NewAccountID, name, at, dedup.Company(name)); err != nil {
 		return "", fmt.Errorf("create account %q: %w", name, err)
 	}
 	// Ours or the one a concurrent qualification created first; by id when
@@ -262,9 +305,11 @@ func resolveContact(ctx context.Context, tx pgx.Tx, q *workflows.QualifyRecord, 
 	// Creates the contact, unless the email (or this deal's contact id) is
 	// taken; a contact without an account is attached to this one.
 	if _, err := tx.Exec(ctx, `
-INSERT INTO contacts (id, account_id, first_name, last_name, email, phone, job_title, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
-		q.NewContactID, accountID, q.FirstName, q.LastName, email, q.Phone, q.JobTitle, at); err != nil {
+INSERT INTO contacts (id, account_id, first_name, last_name, email, phone, job_title, created_at, updated_at,
+	email_key, phone_key)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10) ON CONFLICT DO NOTHING`,
+		q.NewContactID, accountID, q.FirstName, q.LastName, email, q.Phone, q.JobTitle, at,
+		dedup.Email(email), dedup.Phone(q.Phone)); err != nil {
 		return "", fmt.Errorf("create contact: %w", err)
 	}
 	var id string
@@ -292,8 +337,8 @@ func upsertOpportunity(ctx context.Context, tx pgx.Tx, leadID, currency string, 
 	_, err := tx.Exec(ctx, `
 INSERT INTO opportunities (id, lead_id, name, customer_need, proposed_solution, currency,
 	estimated_revenue, revenue_override, estimated_close_date, probability, status,
-	close_reason, close_competitor, close_note, actual_revenue, closed_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7::numeric, $8::numeric, $9, $10, $11, $12, $13, $14, $15::numeric, $16)
+	close_reason, close_competitor, close_note, actual_revenue, closed_at, actual_close_date)
+VALUES ($1, $2, $3, $4, $5, $6, $7::numeric, $8::numeric, $9, $10, $11, $12, $13, $14, $15::numeric, $16, $17)
 ON CONFLICT (lead_id) DO UPDATE SET
 	id = EXCLUDED.id, name = EXCLUDED.name, customer_need = EXCLUDED.customer_need,
 	proposed_solution = EXCLUDED.proposed_solution, currency = EXCLUDED.currency,
@@ -301,10 +346,11 @@ ON CONFLICT (lead_id) DO UPDATE SET
 	estimated_close_date = EXCLUDED.estimated_close_date, probability = EXCLUDED.probability,
 	status = EXCLUDED.status, close_reason = EXCLUDED.close_reason,
 	close_competitor = EXCLUDED.close_competitor, close_note = EXCLUDED.close_note,
-	actual_revenue = EXCLUDED.actual_revenue, closed_at = EXCLUDED.closed_at`,
+	actual_revenue = EXCLUDED.actual_revenue, closed_at = EXCLUDED.closed_at,
+	actual_close_date = EXCLUDED.actual_close_date`,
 		o.ID, leadID, o.Name, o.CustomerNeed, o.ProposedSolution, currency,
 		num(workflows.Total(o.Lines)), numPtr(o.RevenueOverride), o.EstimatedCloseDate, o.Probability, o.Status,
-		o.CloseReason, o.CloseCompetitor, o.CloseNote, numPtr(o.ActualRevenue), o.ClosedAt)
+		o.CloseReason, o.CloseCompetitor, o.CloseNote, numPtr(o.ActualRevenue), o.ClosedAt, o.ActualCloseDate)
 	if err != nil {
 		return fmt.Errorf("upsert opportunity %s: %w", o.ID, err)
 	}
@@ -510,6 +556,35 @@ ON CONFLICT (invoice_id, seq) DO UPDATE SET
 	amount = EXCLUDED.amount, discount = EXCLUDED.discount, paid_at = EXCLUDED.paid_at`,
 		inv.ID, seqs, amounts, discounts, ats); err != nil {
 		return fmt.Errorf("record payments of invoice %s: %w", inv.ID, err)
+	}
+	return nil
+}
+
+// upsertActivity writes one activity of the deal as the snapshot has it,
+// keyed by (deal, activity id): its every field but whether its reminders
+// went out (the messages record those).
+func upsertActivity(ctx context.Context, tx pgx.Tx, leadID string, a *workflows.Activity) error {
+	attendees := a.Attendees
+	if attendees == nil {
+		attendees = []string{} // the column is NOT NULL: none is an empty array
+	}
+	_, err := tx.Exec(ctx, `
+INSERT INTO activities (lead_id, id, type, subject, description, owner, status, direction, phone_number, "to", sent,
+	due_at, priority, start_at, end_at, location, attendees, outcome, created_at, created_by, completed_at, canceled_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+ON CONFLICT (lead_id, id) DO UPDATE SET
+	type = EXCLUDED.type, subject = EXCLUDED.subject, description = EXCLUDED.description,
+	owner = EXCLUDED.owner, status = EXCLUDED.status, direction = EXCLUDED.direction,
+	phone_number = EXCLUDED.phone_number, "to" = EXCLUDED."to", sent = EXCLUDED.sent,
+	due_at = EXCLUDED.due_at, priority = EXCLUDED.priority, start_at = EXCLUDED.start_at,
+	end_at = EXCLUDED.end_at, location = EXCLUDED.location, attendees = EXCLUDED.attendees,
+	outcome = EXCLUDED.outcome, created_at = EXCLUDED.created_at, created_by = EXCLUDED.created_by,
+	completed_at = EXCLUDED.completed_at, canceled_at = EXCLUDED.canceled_at`,
+		leadID, a.ID, a.Type, a.Subject, a.Description, a.Owner, a.Status, a.Direction, a.PhoneNumber, a.To, a.Sent,
+		a.DueAt, a.Priority, a.StartAt, a.EndAt, a.Location, attendees, a.Outcome, a.CreatedAt, a.CreatedBy,
+		a.CompletedAt, a.CanceledAt)
+	if err != nil {
+		return fmt.Errorf("upsert activity %s: %w", a.ID, err)
 	}
 	return nil
 }

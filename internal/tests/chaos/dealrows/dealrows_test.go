@@ -124,7 +124,7 @@ func paidDeal(t *testing.T, id string, apply applyFunc) *workflows.Deal {
 		&workflows.EditQuote{Revision: 2, Lines: &[]workflows.LineInput{line("Engine", "2", "2100", "0", "42"), widget},
 			Charges: workflows.Charges{DiscountPercent: decp("5"), Freight: decp("10")}},
 		&workflows.ActivateQuote{Revision: 2},
-		&workflows.Close{Outcome: "won", ActualRevenue: decp("4242.00"), Note: "signed"},
+		&workflows.Close{Outcome: "won", ActualRevenue: decp("4242.00"), Note: "signed", CloseDate: timep(t0)},
 		&workflows.FulfillOrder{})
 	s.refuse(workflows.ActCancelOrder, "cancel_order is not allowed in stage Invoice")
 	s.fire(workflows.KindInvoiceDue)
@@ -134,8 +134,34 @@ func paidDeal(t *testing.T, id string, apply applyFunc) *workflows.Deal {
 		t.Fatalf("fixture: stage %s, total %s, payments %+v: want paid, 4083.38, the last with a discount",
 			s.d.Stage, s.d.Invoice.Total, s.d.Invoice.Payments)
 	}
+	s.do(dealActivities(s.now)...)
+	acts := s.d.Activities
+	s.do(&workflows.CompleteActivity{ID: acts[1].ID, Outcome: "sent"}, &workflows.CancelActivity{ID: acts[5].ID})
+	s.fire(workflows.KindActivityReminder) // the appointment's
 	s.fire(workflows.KindThankYou)
 	return s.d
+}
+
+// dealActivities are one activity of each type, with a value in every field
+// of its type: a call completed, an email sent, a task and an appointment
+// open, a note (complete as written), and a call to cancel.
+func dealActivities(now time.Time) []workflows.Command {
+	rep := workflows.Actor{Actor: "rep@example.com"}
+	f := func(subject string) workflows.ActivityFields { return workflows.ActivityFields{Subject: strp(subject)} }
+	call, task, email, meeting := f("First call"), f("Send the brochure"), f("Hello"), f("Demo")
+	call.Direction, call.PhoneNumber, call.Description = strp("outgoing"), strp("+44 20 7946 0000"), strp("asked for a demo")
+	task.DueAt, task.Priority, task.Owner = timep(now.Add(48*time.Hour)), strp("high"), strp("presales@example.com")
+	email.To, email.Description = strp("ada@engines.example"), strp("Dear Ada, ...")
+	meeting.StartAt, meeting.EndAt, meeting.Location = timep(now.Add(72*time.Hour)), timep(now.Add(73*time.Hour)), strp("Room 1")
+	meeting.Attendees = &[]string{"ada@engines.example", "Charles Babbage"}
+	return []workflows.Command{
+		&workflows.AddActivity{Actor: rep, Type: workflows.ActivityPhoneCall, ActivityFields: call, Completed: true, Outcome: "demo next week"},
+		&workflows.AddActivity{Actor: rep, Type: workflows.ActivityTask, ActivityFields: task},
+		&workflows.AddActivity{Actor: rep, Type: workflows.ActivityEmail, ActivityFields: email, Send: true},
+		&workflows.AddActivity{Actor: rep, Type: workflows.ActivityAppointment, ActivityFields: meeting},
+		&workflows.AddActivity{Actor: rep, Type: workflows.ActivityNote, ActivityFields: workflows.ActivityFields{Description: strp("likes tea")}},
+		&workflows.AddActivity{Actor: rep, Type: workflows.ActivityPhoneCall, ActivityFields: f("Call back")},
+	}
 }
 
 // tables returns the Rows fields, for tests that go over every table.
@@ -163,6 +189,8 @@ func mutate(t *testing.T, v reflect.Value) {
 		*x += 1000 // past every position and seq, so a key changed names no other row
 	case *bool:
 		*x = !*x
+	case *[]string:
+		*x = append(slices.Clone(*x), "~")
 	default:
 		t.Fatalf("no mutation for %T", x)
 	}
@@ -318,9 +346,10 @@ func cloneRows(r Rows) Rows {
 	return out
 }
 
-// writeDeals persists a paid deal, and a second deal of the same company
-// and contact that links the first one's account and contact, through the
-// worker's own ApplyChange.
+// writeDeals persists a paid deal, a second deal of the same company and
+// contact that links the first one's account and contact, and a lead
+// contacted by a call with a task open, through the worker's own
+// ApplyChange.
 func writeDeals(t *testing.T, ctx context.Context, acts *activities.Activities) map[string]*workflows.Deal {
 	apply := func(ch workflows.Change) workflows.ChangeResult {
 		res, err := acts.ApplyChange(ctx, ch)
@@ -342,7 +371,16 @@ func writeDeals(t *testing.T, ctx context.Context, acts *activities.Activities) 
 	if s.d.AccountID != paid.AccountID || s.d.ContactID != paid.ContactID {
 		t.Fatalf("d2 links %s and %s, want d1's %s and %s", s.d.AccountID, s.d.ContactID, paid.AccountID, paid.ContactID)
 	}
-	return map[string]*workflows.Deal{paid.ID: paid, s.d.ID: s.d}
+	l := newDeal(t, "d3", apply, lead)
+	rep := workflows.Actor{Actor: "rep@example.com"}
+	l.do(&workflows.AddActivity{Actor: rep, Type: workflows.ActivityPhoneCall, Completed: true,
+		ActivityFields: workflows.ActivityFields{Subject: strp("First call")}},
+		&workflows.AddActivity{Actor: rep, Type: workflows.ActivityTask,
+			ActivityFields: workflows.ActivityFields{Subject: strp("Call back"), DueAt: timep(t0.Add(30 * time.Hour))}})
+	if l.d.Lead.StatusReason != workflows.LeadContacted {
+		t.Fatalf("d3's status reason %q after a completed call", l.d.Lead.StatusReason)
+	}
+	return map[string]*workflows.Deal{paid.ID: paid, s.d.ID: s.d, l.d.ID: l.d}
 }
 
 // TestLoadEqualsWant: the rows the worker's writer leaves are the state's,
@@ -368,7 +406,7 @@ func TestDiffFindsCorruptRows(t *testing.T) {
 	ctx := context.Background()
 	pool := testenv.Pool(t)
 	deals := writeDeals(t, ctx, activities.New(pool, nil, nil))
-	cases := []struct{ sql, want string }{ // of deal d1, unless the statement names d2
+	cases := []struct{ sql, want string }{ // of deal d1, unless the statement names d2 or d3
 		{`UPDATE leads SET value = value + 1 WHERE id = 'd1'`, "lead row value 4243 in PostgreSQL, 4242 in the state"},
 		{`UPDATE leads SET account_id = NULL WHERE id = 'd1'`, "lead row account_id NULL in PostgreSQL"},
 		{`UPDATE accounts SET name = 'Engines Inc' WHERE id = 'ACC-d1'`, `account ACC-d1 name "Engines Inc" in PostgreSQL, "Engines Ltd" in the state`},
@@ -406,6 +444,13 @@ func TestDiffFindsCorruptRows(t *testing.T) {
 		{`UPDATE messages SET recipient = 'rep@example.com' WHERE kind = 'thank_you'`, `message d1/thank_you recipient "rep@example.com" in PostgreSQL, "ada@engines.example" in the state`},
 		{`UPDATE deal_events SET accepted = true WHERE lead_id = 'd1' AND NOT accepted`, "accepted true in PostgreSQL, false in the state"},
 		{`INSERT INTO accounts VALUES ('ACC-d2', 'Engines Ltd (2)', now())`, "account ACC-d2 is in PostgreSQL but not in the state"},
+		{`UPDATE opportunities SET actual_close_date = NULL WHERE lead_id = 'd1'`, "opportunity OPP-d1 actual_close_date NULL in PostgreSQL"},
+		{`UPDATE activities SET status = 'open' WHERE lead_id = 'd1' AND id = 'activity-6'`, `status "open" in PostgreSQL, "completed" in the state`},
+		{`UPDATE activities SET attendees = '{}' WHERE lead_id = 'd1' AND type = 'appointment'`, `attendees [] in PostgreSQL, ["ada@engines.example" "Charles Babbage"] in the state`},
+		{`UPDATE activities SET "to" = 'x@example.com' WHERE lead_id = 'd1' AND type = 'email'`, `activity activity-8 to "x@example.com" in PostgreSQL, "ada@engines.example" in the state`},
+		{`DELETE FROM activities WHERE lead_id = 'd1' AND type = 'note'`, "is in the state but not in PostgreSQL"},
+		{`UPDATE activities SET due_at = due_at + interval '1 hour' WHERE lead_id = 'd3'`, "due_at"},
+		{`UPDATE leads SET status_reason = 'New' WHERE id = 'd3'`, `lead row status_reason "New" in PostgreSQL, "Contacted" in the state`},
 	}
 	for _, c := range cases {
 		t.Run(c.sql, func(t *testing.T) {
@@ -418,8 +463,10 @@ func TestDiffFindsCorruptRows(t *testing.T) {
 				t.Fatal(err)
 			}
 			d := deals["d1"]
-			if strings.Contains(c.sql, "d2") {
-				d = deals["d2"]
+			for _, id := range []string{"d2", "d3"} {
+				if strings.Contains(c.sql, id) {
+					d = deals[id]
+				}
 			}
 			got, err := Load(ctx, tx, d.ID)
 			if err != nil {

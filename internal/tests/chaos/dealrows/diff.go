@@ -73,6 +73,7 @@ func Diff(want, got Rows) []Difference {
 		diffTable(want.Invoices, got.Invoices),
 		diffTable(want.InvoiceLines, got.InvoiceLines),
 		diffTable(want.Payments, got.Payments),
+		diffTable(want.Activities, got.Activities),
 		diffTable(want.Messages, got.Messages),
 		diffTable(want.Events, got.Events),
 	)
@@ -104,6 +105,7 @@ func (l OrderLine) key() string   { return fmt.Sprintf("order %s line %d", l.Ord
 func (i Invoice) key() string     { return "invoice " + i.ID }
 func (l InvoiceLine) key() string { return fmt.Sprintf("invoice %s line %d", l.InvoiceID, l.Pos) }
 func (p Payment) key() string     { return fmt.Sprintf("invoice %s payment %d", p.InvoiceID, p.Seq) }
+func (a Activity) key() string    { return "activity " + a.ID }
 func (m Message) key() string     { return "message " + m.Key }
 func (e Event) key() string       { return fmt.Sprintf("timeline event %d", e.Seq) }
 
@@ -123,6 +125,8 @@ func writtenAt(row any) time.Time {
 		return r.CreatedAt
 	case Payment:
 		return r.PaidAt
+	case Activity:
+		return r.CreatedAt
 	case Message:
 		return r.CreatedAt
 	case Event:
@@ -212,13 +216,25 @@ var (
 	timeType    = reflect.TypeFor[time.Time]()
 )
 
-// equal compares two values of one column's type.
+// equal compares two values of one column's type. An array column holds
+// no NULL: an empty one equals none.
 func equal(a, b reflect.Value) bool {
-	if a.Kind() == reflect.Pointer {
+	switch a.Kind() {
+	case reflect.Pointer:
 		if a.IsNil() || b.IsNil() {
 			return a.IsNil() == b.IsNil()
 		}
 		return equal(a.Elem(), b.Elem())
+	case reflect.Slice:
+		if a.Len() != b.Len() {
+			return false
+		}
+		for i := range a.Len() {
+			if !equal(a.Index(i), b.Index(i)) {
+				return false
+			}
+		}
+		return true
 	}
 	switch a.Type() {
 	case decimalType:
@@ -248,6 +264,8 @@ func show(v reflect.Value) string {
 		return x.UTC().Format(time.RFC3339Nano)
 	case string:
 		return strconv.Quote(x)
+	case []string:
+		return fmt.Sprintf("%q", x)
 	}
 	return fmt.Sprint(v.Interface())
 }

@@ -36,6 +36,7 @@ type Rows struct {
 	Invoices         []Invoice
 	InvoiceLines     []InvoiceLine
 	Payments         []Payment
+	Activities       []Activity
 	Messages         []Message
 	Events           []Event
 }
@@ -83,6 +84,11 @@ type Lead struct {
 	ClosedAt                *time.Time      `db:"closed_at"`
 	UpdatedAt               time.Time       `db:"updated_at"`
 	PriceListID             string          `db:"price_list_id"`
+	StatusReason            string          `db:"status_reason"`
+	ExistingContactID       string          `db:"existing_contact_id"`
+	EmailKey                *string         `db:"email_key"`
+	PhoneKey                *string         `db:"phone_key"`
+	NameKey                 *string         `db:"name_key"`
 }
 
 // Account is a row of accounts. linked marks one the deal links but did not
@@ -91,6 +97,12 @@ type Account struct {
 	ID        string    `db:"id"`
 	Name      string    `db:"name"`
 	CreatedAt time.Time `db:"created_at"`
+	Website   string    `db:"website"`
+	Phone     string    `db:"phone"`
+	Address   string    `db:"address"`
+	UpdatedAt time.Time `db:"updated_at"`
+	NameKey   *string   `db:"name_key"`
+	PhoneKey  *string   `db:"phone_key"`
 	linked    bool
 }
 
@@ -104,6 +116,9 @@ type Contact struct {
 	Phone     string    `db:"phone"`
 	JobTitle  string    `db:"job_title"`
 	CreatedAt time.Time `db:"created_at"`
+	UpdatedAt time.Time `db:"updated_at"`
+	EmailKey  *string   `db:"email_key"`
+	PhoneKey  *string   `db:"phone_key"`
 	linked    bool
 }
 
@@ -125,6 +140,7 @@ type Opportunity struct {
 	CloseNote          string           `db:"close_note"`
 	ActualRevenue      *decimal.Decimal `db:"actual_revenue"`
 	ClosedAt           *time.Time       `db:"closed_at"`
+	ActualCloseDate    *time.Time       `db:"actual_close_date"`
 }
 
 // Stakeholder is a row of opportunity_stakeholders.
@@ -271,6 +287,32 @@ type Payment struct {
 	PaidAt    time.Time       `db:"paid_at"`
 }
 
+// Activity is a row of activities: a call, email, task, appointment or note.
+type Activity struct {
+	LeadID      string     `db:"lead_id"`
+	ID          string     `db:"id"`
+	Type        string     `db:"type"`
+	Subject     string     `db:"subject"`
+	Description string     `db:"description"`
+	Owner       string     `db:"owner"`
+	Status      string     `db:"status"`
+	Direction   string     `db:"direction"`
+	PhoneNumber string     `db:"phone_number"`
+	To          string     `db:"to"`
+	Sent        bool       `db:"sent"`
+	DueAt       *time.Time `db:"due_at"`
+	Priority    string     `db:"priority"`
+	StartAt     *time.Time `db:"start_at"`
+	EndAt       *time.Time `db:"end_at"`
+	Location    string     `db:"location"`
+	Attendees   []string   `db:"attendees"`
+	Outcome     string     `db:"outcome"`
+	CreatedAt   time.Time  `db:"created_at"`
+	CreatedBy   string     `db:"created_by"`
+	CompletedAt *time.Time `db:"completed_at"`
+	CanceledAt  *time.Time `db:"canceled_at"`
+}
+
 // Message is a row of messages, the follow-up outbox. Its delivery columns
 // are not the state's (the worker sets them after the mail server answered):
 // the tag state:"-" keeps them out of Diff, and the crash test checks them
@@ -335,6 +377,7 @@ func Load(ctx context.Context, q Querier, leadID string) (Rows, error) {
 	load(l, &r.Invoices, `SELECT * FROM invoices WHERE lead_id = $1`, leadID)
 	load(l, &r.InvoiceLines, `SELECT * FROM invoice_lines WHERE invoice_id IN `+invoice+` ORDER BY pos`, leadID)
 	load(l, &r.Payments, `SELECT * FROM invoice_payments WHERE invoice_id IN `+invoice+` ORDER BY seq`, leadID)
+	load(l, &r.Activities, `SELECT * FROM activities WHERE lead_id = $1 ORDER BY id`, leadID)
 	load(l, &r.Messages, `SELECT * FROM messages WHERE lead_id = $1 ORDER BY key`, leadID)
 	load(l, &r.Events, `SELECT * FROM deal_events WHERE lead_id = $1 ORDER BY seq`, leadID)
 	if l.err != nil {

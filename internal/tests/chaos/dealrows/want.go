@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"dealflow/internal/dedup"
 	"dealflow/workflows"
 )
 
@@ -48,6 +49,9 @@ func Want(d *workflows.Deal) Rows {
 			r.Payments = append(r.Payments, Payment{InvoiceID: inv.ID, Seq: p.Seq, Amount: p.Amount, Discount: p.Discount, PaidAt: p.At})
 		}
 	}
+	for _, a := range d.Activities {
+		r.Activities = append(r.Activities, wantActivity(d.ID, a))
+	}
 	for _, m := range d.Messages {
 		r.Messages = append(r.Messages, Message{Key: m.Key, LeadID: d.ID, Kind: m.Kind, Recipient: m.Recipient,
 			Subject: m.Subject, Body: m.Body, CreatedAt: m.At})
@@ -75,7 +79,8 @@ func wantLead(d *workflows.Deal) Lead {
 		DecisionMakerIdentified: l.DecisionMakerIdentified, ExistingAccountID: l.ExistingAccountID,
 		LeadStatus: l.Status, DisqualifyReason: l.DisqualifyReason,
 		CreatedAt: h.CreatedAt, StageEnteredAt: h.StageEnteredAt, ClosedAt: h.ClosedAt, UpdatedAt: updated,
-		PriceListID: h.PriceListID}
+		PriceListID: h.PriceListID, StatusReason: l.StatusReason, ExistingContactID: l.ExistingContactID,
+		EmailKey: new(dedup.Email(l.Email)), PhoneKey: new(dedup.Phone(l.Phone)), NameKey: new(dedup.Company(l.Company))}
 }
 
 // wantParties returns the account and contact the lead links. Those the
@@ -89,7 +94,8 @@ func wantParties(d *workflows.Deal) ([]Account, []Contact) {
 	if d.AccountID != "" {
 		a := Account{ID: d.AccountID, linked: d.AccountID != NewAccountID(d.ID)}
 		if !a.linked {
-			a.Name, a.CreatedAt = accountName(d.Lead), at
+			a.Name, a.CreatedAt, a.UpdatedAt = accountName(d.Lead), at, at
+			a.NameKey, a.PhoneKey = new(dedup.Company(a.Name)), new("")
 		}
 		accounts = append(accounts, a)
 	}
@@ -98,7 +104,8 @@ func wantParties(d *workflows.Deal) ([]Account, []Contact) {
 		if !c.linked {
 			l := d.Lead
 			c.AccountID, c.FirstName, c.LastName, c.Email = nullable(d.AccountID), l.FirstName, l.LastName, strings.TrimSpace(l.Email)
-			c.Phone, c.JobTitle, c.CreatedAt = l.Phone, l.JobTitle, at
+			c.Phone, c.JobTitle, c.CreatedAt, c.UpdatedAt = l.Phone, l.JobTitle, at, at
+			c.EmailKey, c.PhoneKey = new(dedup.Email(c.Email)), new(dedup.Phone(c.Phone))
 		}
 		contacts = append(contacts, c)
 	}
@@ -132,7 +139,17 @@ func wantOpportunity(leadID, currency string, o *workflows.Opportunity) Opportun
 		ProposedSolution: o.ProposedSolution, Currency: currency, EstimatedRevenue: workflows.Total(o.Lines),
 		RevenueOverride: o.RevenueOverride, EstimatedCloseDate: o.EstimatedCloseDate, Probability: o.Probability,
 		Status: o.Status, CloseReason: o.CloseReason, CloseCompetitor: o.CloseCompetitor, CloseNote: o.CloseNote,
-		ActualRevenue: o.ActualRevenue, ClosedAt: o.ClosedAt}
+		ActualRevenue: o.ActualRevenue, ClosedAt: o.ClosedAt, ActualCloseDate: o.ActualCloseDate}
+}
+
+// wantActivity is an activity's row: every field but whether its reminders
+// went out (the messages tell that).
+func wantActivity(leadID string, a workflows.Activity) Activity {
+	return Activity{LeadID: leadID, ID: a.ID, Type: a.Type, Subject: a.Subject, Description: a.Description,
+		Owner: a.Owner, Status: a.Status, Direction: a.Direction, PhoneNumber: a.PhoneNumber, To: a.To, Sent: a.Sent,
+		DueAt: a.DueAt, Priority: a.Priority, StartAt: a.StartAt, EndAt: a.EndAt, Location: a.Location,
+		Attendees: a.Attendees, Outcome: a.Outcome, CreatedAt: a.CreatedAt, CreatedBy: a.CreatedBy,
+		CompletedAt: a.CompletedAt, CanceledAt: a.CanceledAt}
 }
 
 // wantPeople returns the opportunity's stakeholders, competitors and team,
