@@ -317,6 +317,26 @@ func (p *Page) Visit(path, name string) int {
 	return int(resp.Status)
 }
 
+// VisitUntil loads path again and again until an element matches the CSS
+// selector (for a page that shows what the system does in the background),
+// bounded by the page's timeout; it saves a screenshot of the last load only.
+func (p *Page) VisitUntil(path, name, sel string) {
+	p.t.Helper()
+	deadline := time.Now().Add(p.Timeout)
+	for {
+		if _, err := runT(p, chromedp.NavigateResponse(p.base+path)); err != nil {
+			p.fail("visit %s: %v", path, err)
+		}
+		if p.Has(sel) {
+			p.screenshot(name)
+			return
+		}
+		if time.Now().After(deadline) {
+			p.fail("%s never showed %s in %s", path, sel, p.Timeout)
+		}
+	}
+}
+
 // Field is a form input's name and the value to give it: for a checkbox
 // "true" or "false", for a select one of its option values.
 type Field struct{ Name, Value string }
