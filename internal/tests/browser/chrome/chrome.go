@@ -350,9 +350,13 @@ func F(name, value string) Field { return Field{name, value} }
 const fillJS = `(function(formSel, fields) {
 	const form = document.querySelector(formSel);
 	if (!form) return ["form " + formSel];
+	// A form in a closed disclosure is opened, as a user clicks its summary.
+	for (let d = form.closest("details"); d; d = d.parentElement && d.parentElement.closest("details")) d.open = true;
 	const missing = [];
 	for (const [name, value] of fields) {
-		const el = form.querySelector('[name="' + CSS.escape(name) + '"]');
+		// The input a user sees: not a hidden default beside a checkbox.
+		const els = Array.from(form.querySelectorAll('[name="' + CSS.escape(name) + '"]'));
+		const el = els.find(e => e.type !== "hidden") || els[0];
 		if (!el) { missing.push(name); continue; }
 		if (el.type === "checkbox" || el.type === "radio") {
 			el.checked = value === "true" || value === "on" || value === el.value;
@@ -365,11 +369,13 @@ const fillJS = `(function(formSel, fields) {
 	return missing;
 })(%s, %s)`
 
-// Fill waits for the form and fills its fields in order. A field the form
-// does not have fails the test.
+// Fill waits for the form and fills its fields in order (opening the
+// <details> it may sit in). A field the form does not have fails the test.
 func (p *Page) Fill(form string, fields ...Field) {
 	p.t.Helper()
-	p.WaitVisible(form)
+	if err := p.run(chromedp.WaitReady(chromedp.CSS(form))); err != nil {
+		p.fail("wait for %s: %v", form, err)
+	}
 	pairs := make([][2]string, len(fields))
 	for i, f := range fields {
 		pairs[i] = [2]string{f.Name, f.Value}
