@@ -63,7 +63,7 @@ func TestMigrateTwice(t *testing.T) {
 	want := []string{"accounts", "activities", "api_tokens", "api_users", "contacts", "deal_events", "invoice_lines",
 		"invoice_payments", "invoices", "leads", "messages", "opportunities", "opportunity_competitors",
 		"opportunity_lines", "opportunity_stakeholders", "opportunity_team", "order_lines", "orders",
-		"price_list_items", "price_lists", "products", "quote_lines", "quotes"}
+		"price_list_items", "price_lists", "products", "quote_lines", "quotes", "web_sessions"}
 	if len(tables) != len(want) {
 		t.Fatalf("tables %v, want %v", tables, want)
 	}
