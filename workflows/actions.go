@@ -170,6 +170,10 @@ func (s ActionSpec) allows(d *Deal) bool {
 	return slices.Contains(s.stages, d.Stage) && slices.Contains(s.statuses, d.Status)
 }
 
+// Allows reports whether the stage table allows the action in d's stage and
+// status: the web pages offer only the actions it allows.
+func (s ActionSpec) Allows(d *Deal) bool { return s.allows(d) }
+
 func (s ActionSpec) wrongStage(d *Deal) error {
 	return d.reject(RejectWrongStage, s.Action, nil, nil,
 		"%s is not allowed in stage %s while the deal is %s (allowed in %s while %s)",

@@ -22,11 +22,8 @@ import (
 // on the deal is checked by the deal's Update validator
 // (workflows.Deal.Authorize): no read before the action.
 func (s *Server) action(spec workflows.ActionSpec) func(c *gin.Context) error {
-	byRevision := strings.Contains(spec.Route.Path, ":revision")
-	byItem := strings.Contains(spec.Route.Path, ":itemId")
 	return func(c *gin.Context) error {
 		u := userOf(c)
-		id := c.Param("id")
 		if spec.Route.ManagerOnly && !u.Manager() {
 			return forbidden(string(spec.Action) + " is for managers")
 		}
@@ -34,45 +31,64 @@ func (s *Server) action(spec workflows.ActionSpec) func(c *gin.Context) error {
 		if err != nil {
 			return err
 		}
-		cmd, ok := workflows.NewCommand(spec.Action)
-		if !ok {
-			return internal(fmt.Errorf("no command for action %s", spec.Action))
-		}
-		reserved := []string{"actor", "actorRole"}
-		if byRevision {
-			reserved = append(reserved, "revision")
-		}
-		if byItem {
-			reserved = append(reserved, "id")
-		}
-		if err := decodeObject(body, cmd, true, reserved...); err != nil {
-			return err
-		}
-		if byRevision {
-			rev, err := strconv.Atoi(c.Param("revision"))
-			if err != nil || rev < 1 {
-				return notFound("no quote revision " + c.Param("revision"))
-			}
-			cmd.(interface{ SetRevision(int) }).SetRevision(rev)
-		}
-		if byItem {
-			cmd.(interface{ SetItemID(string) }).SetItemID(c.Param("itemId"))
-		}
-		setActor(cmd, u)
-		if errs := cmd.Validate(); len(errs) > 0 {
-			return invalid(errs...)
-		}
-		if err := s.resolveNamedUser(c.Request.Context(), cmd); err != nil {
-			return err
-		}
-		if err := s.priceLines(c.Request.Context(), u, id, cmd); err != nil {
-			return err
-		}
-		if err := s.checkQualify(c.Request.Context(), u, id, cmd); err != nil {
+		id := c.Param("id")
+		cmd, err := s.command(c.Request.Context(), u, spec, id, body, c.Param("revision"), c.Param("itemId"))
+		if err != nil {
 			return err
 		}
 		return s.run(c, u, id, cmd)
 	}
+}
+
+// command reads one action's JSON body into its command, for the deal id:
+// decoded strictly, the quote revision or item of the route set, the actor
+// set to u, validated, the users it names resolved, catalog lines priced and
+// a qualification checked for possible duplicates. The JSON API and the web
+// pages (which turn their forms into the same JSON) both act through it.
+func (s *Server) command(ctx context.Context, u User, spec workflows.ActionSpec, id string, body []byte, revision, itemID string) (workflows.Command, error) {
+	byRevision := strings.Contains(spec.Route.Path, ":revision")
+	byItem := strings.Contains(spec.Route.Path, ":itemId")
+	if spec.Route.ManagerOnly && !u.Manager() {
+		return nil, forbidden(string(spec.Action) + " is for managers")
+	}
+	cmd, ok := workflows.NewCommand(spec.Action)
+	if !ok {
+		return nil, internal(fmt.Errorf("no command for action %s", spec.Action))
+	}
+	reserved := []string{"actor", "actorRole"}
+	if byRevision {
+		reserved = append(reserved, "revision")
+	}
+	if byItem {
+		reserved = append(reserved, "id")
+	}
+	if err := decodeObject(body, cmd, true, reserved...); err != nil {
+		return nil, err
+	}
+	if byRevision {
+		rev, err := strconv.Atoi(revision)
+		if err != nil || rev < 1 {
+			return nil, notFound("no quote revision " + revision)
+		}
+		cmd.(interface{ SetRevision(int) }).SetRevision(rev)
+	}
+	if byItem {
+		cmd.(interface{ SetItemID(string) }).SetItemID(itemID)
+	}
+	setActor(cmd, u)
+	if errs := cmd.Validate(); len(errs) > 0 {
+		return nil, invalid(errs...)
+	}
+	if err := s.resolveNamedUser(ctx, cmd); err != nil {
+		return nil, err
+	}
+	if err := s.priceLines(ctx, u, id, cmd); err != nil {
+		return nil, err
+	}
+	if err := s.checkQualify(ctx, u, id, cmd); err != nil {
+		return nil, err
+	}
+	return cmd, nil
 }
 
 // resolveNamedUser checks that a user a command names exists, and names them as
@@ -113,11 +129,20 @@ func (s *Server) editLead(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request.Context()
-	view, err := s.dealView(ctx, u, id)
+	view, err := s.dealView(c.Request.Context(), u, id)
 	if err != nil {
 		return err
 	}
+	cmd, err := s.editCommand(c.Request.Context(), u, view, body)
+	if err != nil {
+		return err
+	}
+	return s.run(c, u, id, cmd)
+}
+
+// editCommand reads an edit of the deal in view: edit_lead while it is in
+// Qualify, edit_opportunity after (the API's PATCH and the web's edit forms).
+func (s *Server) editCommand(ctx context.Context, u User, view *workflows.DealView, body []byte) (workflows.Command, error) {
 	var cmd workflows.Command = new(workflows.EditOpportunity)
 	if view.Stage == workflows.StageQualify {
 		cmd = new(workflows.EditLead)
@@ -126,18 +151,18 @@ func (s *Server) editLead(c *gin.Context) error {
 		if p, ok := err.(*Problem); ok && p.Status == http.StatusUnprocessableEntity {
 			p.Detail = fmt.Sprintf("%s (a lead in stage %s takes the fields of %s)", p.Detail, view.Stage, cmd.Action())
 		}
-		return err
+		return nil, err
 	}
 	setActor(cmd, u)
 	if errs := cmd.Validate(); len(errs) > 0 {
-		return invalid(errs...)
+		return nil, invalid(errs...)
 	}
 	if e, ok := cmd.(*workflows.EditOpportunity); ok && e.PriceListID != nil {
 		if err := s.checkPriceList(ctx, *e.PriceListID, view.Currency); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return s.run(c, u, id, cmd)
+	return cmd, nil
 }
 
 // setActor records who acts: the authenticated user, never the body.

@@ -142,36 +142,47 @@ func (s *Server) createLead(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.checkNewLead(ctx, u, in); err != nil {
+	created, err := s.startLead(ctx, u, in)
+	if err != nil {
 		return err
 	}
+	if !created {
+		return s.existingLead(c, u, in.ID)
+	}
+	c.Header("Location", "/v1/leads/"+in.ID)
+	return s.answerCreated(c, in.ID)
+}
+
+// startLead starts the new lead's deal workflow after the duplicate check;
+// created is false when a deal with its id exists already (a repeated
+// request, or a concurrent one that started it first).
+func (s *Server) startLead(ctx context.Context, u User, in workflows.NewLead) (created bool, err error) {
+	if err := s.checkNewLead(ctx, u, in); err != nil {
+		return false, err
+	}
 	if err := s.health.up(ctx); err != nil {
-		return err
+		return false, err
 	}
 	_, err = s.cfg.Temporal.DescribeWorkflowExecution(ctx, workflows.WorkflowID(in.ID), "")
 	var nf *serviceerror.NotFound
 	switch {
 	case err == nil:
-		return s.existingLead(c, u, in.ID)
+		return false, nil
 	case !errors.As(err, &nf):
-		return s.temporalErr(ctx, err)
+		return false, s.temporalErr(ctx, err)
 	}
-	created, err := deals.Start(ctx, s.cfg.Temporal, in)
+	created, err = deals.Start(ctx, s.cfg.Temporal, in)
 	if err != nil {
-		return s.temporalErr(ctx, err)
+		return false, s.temporalErr(ctx, err)
 	}
-	if !created {
-		// A concurrent request with the same id started it first.
-		return s.existingLead(c, u, in.ID)
+	if created {
+		s.log.Info("lead workflow started", "leadID", in.ID, "owner", in.Owner, "by", u.Email)
 	}
-	s.log.Info("lead workflow started", "leadID", in.ID, "owner", in.Owner, "by", u.Email)
-	c.Header("Location", "/v1/leads/"+in.ID)
-	return s.answerCreated(c, in.ID)
+	return created, nil
 }
 
-// newLead reads the request into the workflow's input: the lead's id (the
-// client's, one derived from its Idempotency-Key, or a new one), validated,
-// with its owner and manager named as the users table does.
+// newLead reads the request into the workflow's input (leadInput), the
+// Idempotency-Key header its key.
 func (s *Server) newLead(c *gin.Context, u User) (workflows.NewLead, error) {
 	body, err := readBody(c.Request)
 	if err != nil {
@@ -185,6 +196,15 @@ func (s *Server) newLead(c *gin.Context, u User) (workflows.NewLead, error) {
 	if err != nil {
 		return workflows.NewLead{}, err
 	}
+	in, err := s.leadInput(c.Request.Context(), u, req, key)
+	c.Set("leadID", in.ID)
+	return in, err
+}
+
+// leadInput turns a creation request into the workflow's input: the lead's
+// id (the request's, one derived from its idempotency key, or a new one),
+// validated, with its owner and manager named as the users table does.
+func (s *Server) leadInput(ctx context.Context, u User, req createLeadRequest, key string) (workflows.NewLead, error) {
 	id := req.ID
 	switch {
 	case id != "":
@@ -193,7 +213,6 @@ func (s *Server) newLead(c *gin.Context, u User) (workflows.NewLead, error) {
 	default:
 		id = randomID("ld-")
 	}
-	c.Set("leadID", id)
 
 	in := workflows.NewLead{ID: id, Owner: req.Owner, Manager: req.Manager, Currency: req.Currency,
 		Lead: req.LeadFields, CreatedBy: u.Email, PriceListID: req.PriceListID, AllowDuplicate: req.AllowDuplicate}
@@ -214,10 +233,10 @@ func (s *Server) newLead(c *gin.Context, u User) (workflows.NewLead, error) {
 	if !strings.EqualFold(in.Owner, u.Email) && !u.Manager() {
 		return in, forbidden("only a manager may create a lead for another owner")
 	}
-	if err := s.dealPriceList(c.Request.Context(), &in); err != nil {
+	if err := s.dealPriceList(ctx, &in); err != nil {
 		return in, err
 	}
-	return in, s.resolveUsers(c.Request.Context(), u, &in)
+	return in, s.resolveUsers(ctx, u, &in)
 }
 
 // answerCreated waits, briefly, for the new deal's workflow to answer and to
@@ -373,13 +392,23 @@ type actionResult struct {
 // run sends an action to the deal's workflow as an Update and waits for its
 // outcome; a refusal by the validator becomes a 422, 409 or 404.
 func (s *Server) run(c *gin.Context, u User, id string, cmd workflows.Command) error {
-	ctx := c.Request.Context()
 	key, err := idempotencyKey(c)
 	if err != nil {
 		return err
 	}
+	res, err := s.update(c.Request.Context(), u, id, cmd, key)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, actionResult{LeadID: id, Result: res})
+	return nil
+}
+
+// update runs the action as an Update of the deal's workflow and returns its
+// outcome; key is the client's idempotency key ("" for none).
+func (s *Server) update(ctx context.Context, u User, id string, cmd workflows.Command, key string) (workflows.Result, error) {
 	if err := s.health.up(ctx); err != nil {
-		return err // at once, not after the client's retries
+		return workflows.Result{}, err // at once, not after the client's retries
 	}
 	// Without an Idempotency-Key the request still sends one Update ID, so
 	// that its own retries below are one action.
@@ -388,7 +417,7 @@ func (s *Server) run(c *gin.Context, u User, id string, cmd workflows.Command) e
 		uid = string(cmd.Action()) + "-" + randomID("req_")
 	}
 	var res workflows.Result
-	err = retryNotReady(ctx, func() error {
+	err := retryNotReady(ctx, func() error {
 		h, err := s.cfg.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 			UpdateID:     uid,
 			WorkflowID:   workflows.WorkflowID(id),
@@ -407,12 +436,11 @@ func (s *Server) run(c *gin.Context, u User, id string, cmd workflows.Command) e
 	if errors.Is(err, errNotReady) {
 		p := unavailable("the deal", err)
 		p.Detail, p.RetryAfter = "the deal is still being set up; retry in a moment", 1
-		return p
+		return workflows.Result{}, p
 	}
 	if err != nil {
-		return err
+		return workflows.Result{}, err
 	}
 	s.log.Info("action accepted", "leadID", id, "action", cmd.Action(), "by", u.Email, "stage", res.Stage)
-	c.JSON(http.StatusOK, actionResult{LeadID: id, Result: res})
-	return nil
+	return res, nil
 }

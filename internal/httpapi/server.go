@@ -55,6 +55,9 @@ type Config struct {
 	// cache (nil: time.Now). Tests step it rather than sleep; deadlines
 	// and metrics keep the real clock.
 	Now func() time.Time
+	// TemporalUI is the Temporal Web UI's address, which the web app's
+	// pages link managers to ("": no links); Namespace is the deals'.
+	TemporalUI, Namespace string
 }
 
 // Server is the HTTP API.
@@ -103,8 +106,17 @@ func New(cfg Config) (*Server, error) {
 // Handler returns the http.Handler serving every route.
 func (s *Server) Handler() http.Handler { return s.engine }
 
-// Routes lists the routes as METHOD and gin path (":id"), for the OpenAPI check.
-func (s *Server) Routes() gin.RoutesInfo { return s.engine.Routes() }
+// Routes lists the API's routes as METHOD and gin path (":id"), for the
+// OpenAPI check: the web app's pages are not the API's.
+func (s *Server) Routes() gin.RoutesInfo {
+	var out gin.RoutesInfo
+	for _, r := range s.engine.Routes() {
+		if !isPage(r.Path) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
 
 func (s *Server) routes() *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
@@ -113,8 +125,19 @@ func (s *Server) routes() *gin.Engine {
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	r.Use(s.observe, gin.CustomRecoveryWithWriter(io.Discard, s.recovered))
-	r.NoRoute(func(c *gin.Context) { writeProblem(c, notFound("no such route: "+c.Request.URL.Path)) })
+	r.NoRoute(func(c *gin.Context) {
+		if isPage(c.Request.URL.Path) {
+			s.failPage(c, notFound("no such page"))
+			return
+		}
+		writeProblem(c, notFound("no such route: "+c.Request.URL.Path))
+	})
 	r.NoMethod(func(c *gin.Context) {
+		if isPage(c.Request.URL.Path) {
+			s.failPage(c, newProblem(http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed",
+				c.Request.Method+" is not allowed here"))
+			return
+		}
 		writeProblem(c, newProblem(http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed",
 			c.Request.Method+" is not allowed on "+c.Request.URL.Path))
 	})
@@ -157,6 +180,7 @@ func (s *Server) routes() *gin.Engine {
 	v1.PATCH("/accounts/:id", h(s.editAccount))
 	v1.GET("/contacts/:id", h(s.getContact))
 	v1.PATCH("/contacts/:id", h(s.editContact))
+	s.webRoutes(r) // the web app for reps (web.go)
 	return r
 }
 
