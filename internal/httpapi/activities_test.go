@@ -228,20 +228,24 @@ func TestActivityActions(t *testing.T) {
 	e.act(e.repA, "PATCH", base+"/activities/"+id, map[string]any{"dueAt": later, "priority": "high"})
 	e.act(e.repA, "POST", base+"/activities/"+id+"/complete", map[string]any{"outcome": "sent"})
 	wantProblem(t, e.do("POST", base+"/activities/"+id+"/cancel", e.repA, nil), 409, "gate-not-met")
-	note := e.act(e.repA, "POST", base+"/activities", map[string]any{"type": "note", "description": "likes tea"}).str("id")
-	e.act(e.repA, "POST", base+"/activities/"+note+"/cancel", nil)
+	note := e.act(e.repA, "POST", base+"/activities", map[string]any{"type": "note", "description": "likes tea"})
+	if note.str("message") == "" || !strings.Contains(note.raw, note.str("id")) {
+		t.Errorf("note: %s", note.raw)
+	}
+	callBack := e.act(e.repA, "POST", base+"/activities", map[string]any{"type": "phone_call", "subject": "Call back"}).str("id")
+	e.act(e.repA, "POST", base+"/activities/"+callBack+"/cancel", nil)
 	wantProblem(t, e.do("POST", base+"/activities/activity-99/complete", e.repA, nil), 404, "not-found")
 	wantFields(t, e.do("POST", base+"/activities", e.repA, map[string]any{"type": "task"}), "subject")
 
 	d := e.do("GET", base, e.repA, nil)
 	if d.str("lead.statusReason") != "Contacted" || d.str("activities.1.owner") != "b@example.com" ||
 		d.str("activities.1.status") != "completed" || d.str("activities.1.priority") != "high" ||
-		d.str("activities.2.status") != "canceled" {
+		d.str("activities.2.status") != "completed" || d.str("activities.3.status") != "canceled" {
 		t.Errorf("the deal: %s", d.raw)
 	}
 	r := e.do("GET", base+"/activities", e.repA, nil)
-	if r.code != 200 || len(r.list("items")) != 3 || r.str("items.1.id") != id || r.str("items.1.outcome") != "sent" ||
-		r.str("items.1.dueAt") != later.Format(time.RFC3339) || r.str("items.1.completedAt") == "" {
+	if r.code != 200 || len(r.list("items")) != 4 || r.str("items.2.id") != id || r.str("items.2.outcome") != "sent" ||
+		r.str("items.2.dueAt") != later.Format(time.RFC3339) || r.str("items.2.completedAt") == "" {
 		t.Errorf("activities of the deal: %d %s", r.code, r.raw)
 	}
 	var reason string

@@ -99,11 +99,12 @@ func TestApplyChangeActivities(t *testing.T) {
 	a.do(&workflows.AddActivity{Actor: rep, Type: workflows.ActivityEmail, Send: true,
 		ActivityFields: workflows.ActivityFields{Subject: ptr("Hello"), To: ptr("ada@example.com"), Description: ptr("Dear Ada")}})
 	a.do(&workflows.AddActivity{Actor: rep, Type: workflows.ActivityNote, ActivityFields: workflows.ActivityFields{Description: ptr("likes tea")}})
-	note := a.d.Activities[len(a.d.Activities)-1].ID
+	a.do(&workflows.AddActivity{Actor: rep, Type: workflows.ActivityPhoneCall, ActivityFields: workflows.ActivityFields{Subject: ptr("Call back")}})
+	call := a.d.Activities[len(a.d.Activities)-1].ID
 	later := due.Add(24 * time.Hour)
 	a.do(&workflows.EditActivity{Actor: rep, ID: task.ID, ActivityFields: workflows.ActivityFields{DueAt: &later}})
 	a.do(&workflows.CompleteActivity{Actor: rep, ID: task.ID, Outcome: "sent"})
-	a.do(&workflows.CancelActivity{Actor: rep, ID: note})
+	a.do(&workflows.CancelActivity{Actor: rep, ID: call})
 
 	got, err := store.LeadActivities(ctx, pool, "act-1")
 	if err != nil {

@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"net/http"
 	"time"
 
@@ -162,6 +163,14 @@ func (d *deal) key() string {
 
 func (d *deal) path(sub string) string { return "/v1/leads/" + d.id + sub }
 
+// phone is the deal's contact's phone number, its own: two deals with one
+// number would be possible duplicates (409).
+func (d *deal) phone() string {
+	h := fnv.New32a()
+	h.Write([]byte(d.id))
+	return fmt.Sprintf("+44 20 %08d", h.Sum32()%100000000)
+}
+
 // act sends one rep action, which must be accepted (200).
 func (d *deal) act(ctx context.Context, method, sub string, body any, action workflows.Action) (answer, error) {
 	a, err := d.rep.call(ctx, method, d.path(sub), body, d.key())
@@ -179,7 +188,7 @@ func (d *deal) create(ctx context.Context) error {
 	body := map[string]any{
 		"id": d.id, "topic": "Chaos " + d.sc.name + " " + d.id,
 		"firstName": "Ada", "lastName": "Lovelace", "company": "Engines " + d.id, "jobTitle": "CTO",
-		"email": d.id + "@customer.example", "phone": "+44 20 7946 0000", "source": "Web", "rating": "Warm",
+		"email": d.id + "@customer.example", "phone": d.phone(), "source": "Web", "rating": "Warm",
 		"budget": "25000", "estimatedValue": "21000.00", "purchaseTimeframe": "This Quarter",
 		"purchaseProcess": "Committee", "decisionMakerIdentified": true,
 		"policy": d.sc.policy,

@@ -133,9 +133,13 @@ func validBody(r route) []byte {
 		"competitors": map[string]any{"name": "C"}, "team": map[string]any{"userId": "manager@example.com"},
 		"lines": map[string]any{"product": "p", "quantity": "1", "unitPrice": "1"}, "{revision}": map[string]any{"name": "n"},
 		"close": map[string]any{"outcome": "lost", "reason": "Canceled"}, "cancel": map[string]any{"reason": "r"},
-		"payments": map[string]any{"amount": "1"},
+		"payments": map[string]any{"amount": "1"}, "activities": map[string]any{"type": "note", "description": "n"},
+		"{itemId}": map[string]any{"subject": "s"},
 	}
 	last := r.path[strings.LastIndex(r.path, "/")+1:]
+	if strings.Contains(r.path, "/activities/") && (last == "cancel" || last == "complete") {
+		return []byte(`{}`) // an activity's, not the order's or invoice's
+	}
 	if b, ok := bodies[last]; ok {
 		return jsonBody(b)
 	}
