@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -98,18 +96,11 @@ type activityCursor struct {
 	ID     string `json:"id"`
 }
 
-func (c activityCursor) encode() string {
-	b, _ := json.Marshal(c)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
+func (c activityCursor) encode() string { return encodeOpaque(c) }
 
 func decodeActivityCursor(s string) (activityCursor, bool) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return activityCursor{}, false
-	}
-	var c activityCursor
-	if err := json.Unmarshal(b, &c); err != nil || c.ID == "" || c.LeadID == "" {
+	c, ok := decodeOpaque[activityCursor](s)
+	if !ok || c.ID == "" || c.LeadID == "" {
 		return activityCursor{}, false
 	}
 	if c.Due != "" {

@@ -160,19 +160,26 @@ type cursor struct {
 	ID    string `json:"id"`
 }
 
-func (c cursor) encode() string {
+func (c cursor) encode() string { return encodeOpaque(c) }
+
+func decodeCursor(s string) (cursor, bool) {
+	c, ok := decodeOpaque[cursor](s)
+	return c, ok && c.ID != ""
+}
+
+// encodeOpaque writes a page position as the opaque text clients pass back
+// (base64 of its JSON); decodeOpaque reads it, ok false for any other text.
+func encodeOpaque[T any](c T) string {
 	b, _ := json.Marshal(c)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func decodeCursor(s string) (cursor, bool) {
+func decodeOpaque[T any](s string) (T, bool) {
+	var c T
 	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return cursor{}, false
-	}
-	var c cursor
-	if err := json.Unmarshal(b, &c); err != nil || c.ID == "" {
-		return cursor{}, false
+	if err != nil || json.Unmarshal(b, &c) != nil {
+		var zero T
+		return zero, false
 	}
 	return c, true
 }
