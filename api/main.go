@@ -48,6 +48,7 @@ type settings struct {
 	logLevel          slog.Level
 	rateLimit         float64
 	requestTimeout    time.Duration
+	temporalUI        string
 }
 
 func load() (settings, []config.Var, error) {
@@ -59,6 +60,7 @@ func load() (settings, []config.Var, error) {
 		logLevel:       r.LogLevel(config.LogLevel),
 		rateLimit:      r.Float(config.APIRateLimit),
 		requestTimeout: r.Duration(config.APIRequestTimeout),
+		temporalUI:     r.HTTPURL(config.TemporalUIURL),
 	}
 	return s, r.Vars(), r.Err()
 }
@@ -138,6 +140,7 @@ func serve(ctx context.Context, s settings, log *slog.Logger) error {
 	api, err := httpapi.New(httpapi.Config{
 		Temporal: tc, Pool: pool, Logger: log, Registry: metrics.Registry,
 		RateLimit: s.rateLimit, RequestTimeout: s.requestTimeout, OpenAPI: openapiSpec,
+		TemporalUI: s.temporalUI, Namespace: tc.Namespace,
 		SchemaReady: func() error {
 			if !migrated.Load() {
 				return errors.New("migrations not applied yet")

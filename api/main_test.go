@@ -117,9 +117,13 @@ func TestConfigErrors(t *testing.T) {
 	if strings.Contains(err.Error(), "secret") {
 		t.Errorf("the error shows the database URL: %v", err)
 	}
-	// API_ADDR, DATABASE_URL, LOG_LEVEL, API_RATE_LIMIT, API_REQUEST_TIMEOUT
-	// and the ten of the Temporal connection.
-	if len(vars) != 15 {
-		t.Errorf("-h would list %d variables, want 15", len(vars))
+	// API_ADDR, DATABASE_URL, LOG_LEVEL, API_RATE_LIMIT, API_REQUEST_TIMEOUT,
+	// TEMPORAL_UI_URL and the ten of the Temporal connection.
+	if len(vars) != 16 {
+		t.Errorf("-h would list %d variables, want 16", len(vars))
+	}
+	t.Setenv("TEMPORAL_UI_URL", "localhost:8233")
+	if _, _, err := load(); err == nil || !strings.Contains(err.Error(), "TEMPORAL_UI_URL") {
+		t.Errorf("a Web UI address without a scheme: %v", err)
 	}
 }

@@ -166,7 +166,13 @@ func run(ctx context.Context, f flags, out io.Writer) (code int) {
 	}
 	say("Temporal %s on %s, PostgreSQL: %s", f.temporal, st.temporalAddress(), pgDescribed)
 
-	env := appEnv(f, st.temporalEnv(), databaseURL)
+	var uiURL string
+	if st.cluster != nil {
+		uiURL = st.cluster.UIURL()
+	} else {
+		uiURL = st.temporal.UIURL()
+	}
+	env := appEnv(f, st.temporalEnv(), databaseURL, uiURL)
 	apiURL := "http://" + net.JoinHostPort("localhost", strconv.Itoa(apiPort))
 	rep, manager, err := st.startApp(ctx, bins, env, p.logs, apiURL)
 	if err != nil {
@@ -184,12 +190,10 @@ func run(ctx context.Context, f flags, out io.Writer) (code int) {
 		rep:      rep,
 		manager:  manager,
 	}
+	s.uiURL = uiURL
 	if st.cluster != nil {
-		s.uiURL = st.cluster.UIURL()
 		s.logs = rel(p.root, p.logs) + "/{worker,api}.log, " + rel(p.root, st.cluster.LogDir()) + "/{frontend,matching,history-1,history-2,worker,ui}.log"
 		s.cluster = clusterLines(p.root, st.cluster, s.cli)
-	} else {
-		s.uiURL = st.temporal.UIURL()
 	}
 	printSummary(out, s)
 	return st.wait(ctx0)
@@ -340,12 +344,15 @@ func (st *stack) dialTemporal(ctx context.Context) (client.Client, error) {
 }
 
 // appEnv is the environment of the worker and the API: temporal (the
-// TEMPORAL_* variables) and ours.
-func appEnv(f flags, temporal map[string]string, databaseURL string) []string {
+// TEMPORAL_* variables) and ours, with the Temporal Web UI at uiURL.
+func appEnv(f flags, temporal map[string]string, databaseURL, uiURL string) []string {
+	// The web app links managers to the Web UI's own address.
+	uiBase, _, _ := strings.Cut(uiURL, "/namespaces/")
 	vars := map[string]string{
 		config.DatabaseURL.Name:       databaseURL,
 		config.APIAddr.Name:           f.apiAddr,
 		config.WorkerMetricsAddr.Name: f.metricsAddr,
+		config.TemporalUIURL.Name:     uiBase,
 	}
 	maps.Copy(vars, temporal)
 	// The knobs a developer may set in the shell reach the app as they are.
@@ -559,8 +566,9 @@ func printSummary(out io.Writer, s summary) {
 	fmt.Fprintf(out, `
 dealflow is up (%s). Ctrl-C stops everything.
 
+  Web app      %s/   (sign in with the tokens below)
   API          %s   (OpenAPI: %s/openapi.yaml)
-  Web UI       %s
+  Temporal UI  %s
   Temporal     %s, namespace default
   PostgreSQL   %s
   Logs         %s
@@ -574,7 +582,7 @@ Try:
   curl -s %s/v1/leads/acme-1 -H "Authorization: Bearer $REP_TOKEN"
   %s workflow list --query 'SalesStage="Qualify"'
 
-`, s.took.Round(100*time.Millisecond), s.apiURL, s.apiURL, s.uiURL, s.temporal, s.pg, s.logs, s.cluster,
+`, s.took.Round(100*time.Millisecond), s.apiURL, s.apiURL, s.apiURL, s.uiURL, s.temporal, s.pg, s.logs, s.cluster,
 		s.rep, s.manager, s.apiURL, s.apiURL, s.cli)
 }
 

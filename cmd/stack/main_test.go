@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -160,6 +163,12 @@ func upAndDown(t *testing.T, mode string) {
 		t.Fatalf("POST /v1/leads: %s, id %q", resp.Status, created.ID)
 	}
 
+	// The printed web app signs the demo rep in with the printed token.
+	if !strings.Contains(text, "Web app      http://localhost:"+strings.TrimPrefix(f.apiAddr, "127.0.0.1:")+"/   (sign in with the tokens below)") {
+		t.Errorf("the summary lacks the web app:\n%s", text)
+	}
+	webSignIn(t, api, "rep@example.com", m[1])
+
 	cancel()
 	select {
 	case code := <-done:
@@ -223,4 +232,31 @@ func failedLogs(out string) string {
 		fmt.Fprintf(&b, "\n--- last lines of %s:\n%s\n", m[1], strings.Join(lines, "\n"))
 	}
 	return b.String()
+}
+
+// webSignIn signs in to the web app at api as a browser would and checks
+// that the board answers.
+func webSignIn(t *testing.T, api, email, token string) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	resp, err := c.Get(api + "/signin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(b)
+	if resp.StatusCode != http.StatusOK || m == nil {
+		t.Fatalf("GET /signin: %s\n%s", resp.Status, b)
+	}
+	resp, err = c.PostForm(api+"/signin", url.Values{"csrf": {string(m[1])}, "email": {email}, "token": {token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/board" || !strings.Contains(string(b), `data-stage="Qualify"`) {
+		t.Fatalf("sign-in: %s at %s\n%.2000s", resp.Status, resp.Request.URL, b)
+	}
 }

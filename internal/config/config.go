@@ -46,6 +46,7 @@ var (
 	SMTPAddr              = Var{"SMTP_ADDR", "", "SMTP server host:port for follow-up mail; empty records messages without sending"}
 	SMTPFrom              = Var{"SMTP_FROM", "dealflow@localhost", "sender address of follow-up mail"}
 	WorkerStopTimeout     = Var{"WORKER_STOP_TIMEOUT", "30s", "on SIGTERM, how long the worker lets in-flight workflow tasks and activities finish before it cancels them"}
+	TemporalUIURL         = Var{"TEMPORAL_UI_URL", "", "address of the Temporal Web UI (http://host:port) the web app links managers to; empty: no links"}
 )
 
 // All lists every variable above, in declaration order: the README's table,
@@ -54,7 +55,7 @@ var All = []Var{
 	TemporalAddress, TemporalNamespace, TemporalAPIKey, TemporalTLS, TemporalTLSClientCert, TemporalTLSClientKey,
 	TemporalTLSServerCA, TemporalTLSServerName, TemporalProfile, TemporalConfigFile,
 	DatabaseURL, LogLevel, APIAddr, APIRateLimit, APIRequestTimeout, WorkerMetricsAddr,
-	SMTPAddr, SMTPFrom, WorkerStopTimeout,
+	SMTPAddr, SMTPFrom, WorkerStopTimeout, TemporalUIURL,
 }
 
 // Reader collects values and validation errors for one binary. Call the
@@ -138,6 +139,19 @@ func (r *Reader) PostgresURL(v Var) string {
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		// Never echo the value: it may hold a password.
 		r.fail(v, "want a postgres:// URL")
+	}
+	return s
+}
+
+// HTTPURL returns an http(s):// URL, or "" when empty.
+func (r *Reader) HTTPURL(v Var) string {
+	s := r.raw(v)
+	if s == "" {
+		return s
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		r.fail(v, "want an http:// or https:// URL, got %q", s)
 	}
 	return s
 }
