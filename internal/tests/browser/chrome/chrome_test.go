@@ -16,6 +16,14 @@ import (
 var browser *Browser
 
 func TestMain(m *testing.M) {
+	// The harness's own screenshots are of no interest: keep them out of
+	// .dev/screenshots, beside the web app's.
+	dir, err := os.MkdirTemp("", "chrome-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv(ScreenshotsEnv, dir)
 	b, err := Launch(context.Background())
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "FAIL: %v\n", err)
@@ -24,6 +32,7 @@ func TestMain(m *testing.M) {
 	browser = b
 	code := m.Run()
 	b.Close()
+	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
