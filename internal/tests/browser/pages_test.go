@@ -220,3 +220,27 @@ func TestBoardOnPhone(t *testing.T) {
 		t.Fatalf("the board scrolls sideways at 375 px: scrollWidth %d > clientWidth %d; too wide: %q", sw, cw, wide)
 	}
 }
+
+// A wrong token is refused on the sign-in page; signing out ends the
+// session, and the board then asks to sign in again.
+func TestSignInAndOut(t *testing.T) {
+	p := newPage(t)
+	p.Visit("/board", "board-signed-out")
+	if !strings.HasPrefix(p.Path(), "/signin") {
+		t.Fatalf("/board signed out went to %s, want /signin", p.Path())
+	}
+	p.Fill("form:has(#signin)", chrome.F("email", "rep@example.com"), chrome.F("token", "not-the-token"))
+	p.Submit("#signin", "wrong-token")
+	if !strings.HasPrefix(p.Path(), "/signin") || p.Text(".problem") == "" {
+		t.Fatalf("a wrong token: at %s, problem %q; want /signin with a problem", p.Path(), p.Texts(".problem"))
+	}
+	signIn(t, p, "rep@example.com", stack.RepToken)
+	p.Submit("#signout", "signed-out")
+	if !strings.HasPrefix(p.Path(), "/signin") {
+		t.Fatalf("after signing out: at %s, want /signin", p.Path())
+	}
+	p.Visit("/board", "board-after-signout")
+	if !strings.HasPrefix(p.Path(), "/signin") {
+		t.Fatalf("/board after signing out went to %s, want /signin", p.Path())
+	}
+}
