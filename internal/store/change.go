@@ -224,6 +224,11 @@ func qualify(ctx context.Context, tx pgx.Tx, leadID string, q *workflows.Qualify
 	} else if contactID, err = resolveContact(ctx, tx, q, accountID, at); err != nil {
 		return workflows.ChangeResult{}, err
 	}
+	for table, id := range map[string]string{"accounts": q.NewAccountID, "contacts": q.NewContactID} {
+		if err := ownRowTime(ctx, tx, table, id, at); err != nil {
+			return workflows.ChangeResult{}, err
+		}
+	}
 	if _, err := tx.Exec(ctx, `UPDATE leads SET account_id = $2, contact_id = NULLIF($3, '') WHERE id = $1`,
 		leadID, accountID, contactID); err != nil {
 		return workflows.ChangeResult{}, fmt.Errorf("link lead to account %s: %w", accountID, err)
@@ -289,6 +294,20 @@ func resolveAccount(ctx context.Context, tx pgx.Tx, q *workflows.QualifyRecord, 
 		return "", fmt.Errorf("read back account %q: %w", name, err)
 	}
 	return id, nil
+}
+
+// ownRowTime sets the times of the account or contact a deal's
+// qualification created under its own id to this write's time. A deal
+// qualifies once; a second write of its qualification is a rerun of the
+// workflow task (a worker or Temporal died before the task completed), and
+// the deal's state holds the rerun's time: the rows follow it, as every
+// other record of the Change does.
+func ownRowTime(ctx context.Context, tx pgx.Tx, table, id string, at time.Time) error {
+	if _, err := tx.Exec(ctx, `UPDATE `+table+` SET created_at = $2, updated_at = $2
+		WHERE id = $1 AND (created_at, updated_at) IS DISTINCT FROM ($2, $2)`, id, at); err != nil {
+		return fmt.Errorf("time of %s %s: %w", table, id, err)
+	}
+	return nil
 }
 
 // resolveContact links the contact with the same email (case-insensitive),

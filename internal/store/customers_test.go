@@ -427,3 +427,44 @@ func TestMigrationCustomers(t *testing.T) {
 		t.Fatalf("%d columns of 00004 left after Down (%v)", n, err)
 	}
 }
+
+// A qualification written again later (its workflow task failed after the
+// write and ran again, at a later workflow time) leaves the account and
+// contact the deal created with the rerun's time, the time its state holds;
+// an account of another deal it links keeps its own.
+func TestQualifyRerunTakesTheRerunsTime(t *testing.T) {
+	c := newCustomers(t)
+	ctx := context.Background()
+	a := c.lead("R1", "rep@example.com", workflows.LeadFields{FirstName: "Ada", LastName: "Park", Company: "Rerun Ltd", Email: "ada@rerun.example"})
+	first := a.Clone()
+	ch, _, err := first.Apply(&workflows.Qualify{}, c.now.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.ApplyChange(ctx, c.pool, ch); err != nil {
+		t.Fatal(err)
+	}
+	rerun := c.now.Add(3 * time.Minute)
+	ch, _, err = a.Apply(&workflows.Qualify{}, rerun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.apply(ch)
+	for _, table := range []string{"accounts", "contacts"} {
+		var created, updated time.Time
+		if err := c.pool.QueryRow(ctx, `SELECT created_at, updated_at FROM `+table+` WHERE id = $1`,
+			map[string]string{"accounts": "ACC-R1", "contacts": "CON-R1"}[table]).Scan(&created, &updated); err != nil {
+			t.Fatal(err)
+		}
+		if !created.Equal(rerun) || !updated.Equal(rerun) {
+			t.Errorf("%s: created %s updated %s, want the rerun's %s", table, created, updated, rerun)
+		}
+	}
+	// Another deal of the same company links ACC-R1 and leaves its times.
+	b := c.lead("R2", "rep@example.com", workflows.LeadFields{FirstName: "Bo", Company: "Rerun Ltd", Email: "bo@rerun.example"})
+	c.qualify(b, workflows.Qualify{})
+	var created time.Time
+	if err := c.pool.QueryRow(ctx, `SELECT created_at FROM accounts WHERE id = 'ACC-R1'`).Scan(&created); err != nil || !created.Equal(rerun) {
+		t.Fatalf("ACC-R1 created %s after another deal linked it (%v)", created, err)
+	}
+}
