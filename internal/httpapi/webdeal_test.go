@@ -46,7 +46,10 @@ func TestWebDealFlow(t *testing.T) {
 	p.want(t, 200, `id="stage-bar"`, `<li class="stage current" aria-current="step">Qualify</li>`,
 		`<ul id="missing">`, "<li>budget</li>", "<li>purchase timeframe</li>", `id="next-step"`,
 		"&lt;script&gt;alert(1)&lt;/script&gt;", `data-action="qualify"`, `data-action="edit_lead"`, `data-action="add_activity"`,
-		`id="timeline"`, `id="reminders"`)
+		`id="timeline"`, `id="reminders"`, `<span class="kind">Lead reminder</span>`, `<dt>Budget</dt><dd class="amount"></dd>`)
+	if strings.Contains(p.body, "lead_reminder") || strings.Contains(p.body, "0.00 EUR") {
+		t.Error("a raw kind, or an unset budget as 0.00")
+	}
 	if strings.Contains(p.body, xss) || strings.Contains(p.body, `data-action="close"`) || strings.Contains(p.body, `data-action="assign"`) {
 		t.Fatal("the topic is not escaped, or actions the stage does not allow are offered")
 	}
@@ -121,11 +124,15 @@ func TestWebDealFlow(t *testing.T) {
 		t.Error("a rep is offered assign")
 	}
 	b.post(deal+"/actions/record_payment", formOf(t, p, "amount", "501")).location(t, 303, deal)
-	b.get(deal).want(t, 200, `<li class="stage current" aria-current="step">Paid</li>`)
+	b.get(deal).want(t, 200, `<li class="stage current" aria-current="step">Paid</li>`, `<p id="next-step">Paid — nothing left to do</p>`,
+		"<strong>Record payment</strong>")
 
 	board := b.get("/board")
 	paid := board.body[strings.Index(board.body, `data-stage="Paid"`):]
 	if !strings.Contains(paid, `data-id="`+strings.TrimPrefix(deal, "/deals/")+`"`) || strings.Contains(board.body, xss) {
 		t.Fatalf("board: %s", board.body)
+	}
+	if !strings.Contains(paid, `<p class="next">Paid — nothing left to do</p>`) {
+		t.Errorf("the Paid card's next step: %s", paid)
 	}
 }

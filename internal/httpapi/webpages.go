@@ -13,7 +13,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/shopspring/decimal"
 
-	"dealflow/internal/money"
 	"dealflow/internal/store"
 	"dealflow/internal/web"
 	"dealflow/workflows"
@@ -92,10 +91,10 @@ func (s *Server) board(c *gin.Context) error {
 				continue
 			}
 			card := boardCard{ID: l.ID, Topic: l.Topic, Customer: l.Customer, Owner: l.Owner,
-				Value: money.Format(l.Value, l.Currency), Currency: l.Currency,
+				Value: web.Amount(l.Value, l.Currency), Currency: l.Currency,
 				Days: int(now.Sub(l.StageEnteredAt).Hours() / 24)}
 			if v := views[l.ID]; v != nil {
-				card.NextStep, card.Overdue = v.NextStep, overdue(v, now)
+				card.NextStep, card.Overdue = web.NextStep(l.Stage, v.NextStep), overdue(v, now)
 			}
 			col.Cards = append(col.Cards, card)
 		}
@@ -288,7 +287,7 @@ func (s *Server) showDeal(c *gin.Context, status int, action string, f web.Form)
 		return err
 	}
 	d := view.Deal
-	page := dealPage{D: view, NextStep: view.NextStep, Allowed: map[string]bool{}, Forms: map[string]web.Form{},
+	page := dealPage{D: view, NextStep: web.NextStep(d.Stage, view.NextStep), Allowed: map[string]bool{}, Forms: map[string]web.Form{},
 		Key: randomID("web-"), Sources: workflows.LeadSources, Timeframes: workflows.PurchaseTimeframes,
 		Roles: workflows.StakeholderRoles, PaymentTerms: workflows.PaymentTermsOptions,
 		LostReasons: workflows.LostReasons, DisqualifyReasons: workflows.DisqualifyReasons,

@@ -142,8 +142,11 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04 UTC")
 	},
-	"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"join": strings.Join,
+	"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"label": Label,
+	// amount is an amount and its currency, blank when zero (Amount).
+	"amount": Amount,
+	"join":   strings.Join,
 	"eq_any": func(v string, list ...string) bool {
 		for _, x := range list {
 			if v == x {

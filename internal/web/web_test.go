@@ -5,7 +5,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shopspring/decimal"
+
 	"dealflow/internal/web"
+	"dealflow/workflows"
 )
 
 func TestRenderEscapesAndSetsHeaders(t *testing.T) {
@@ -28,5 +31,34 @@ func TestRenderEscapesAndSetsHeaders(t *testing.T) {
 	}
 	if err := web.Render(httptest.NewRecorder(), 200, "nope", web.Page{}); err == nil {
 		t.Error("an unknown page renders")
+	}
+}
+
+func TestLabels(t *testing.T) {
+	for in, want := range map[string]string{
+		"lead_reminder":            "Lead reminder",
+		"thank_you":                "Thank-you",
+		"phone_call":               "Phone call",
+		"followup:thank_you":       "Follow-up: Thank-you",
+		"followup:invoice_overdue": "Follow-up: Invoice overdue",
+		"create":                   "Create",
+		"Open":                     "Open",
+		"":                         "",
+	} {
+		if got := web.Label(in); got != want {
+			t.Errorf("Label(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := web.NextStep(workflows.StagePaid, "none"); got != "Paid — nothing left to do" {
+		t.Errorf("Paid: %q", got)
+	}
+	if got := web.NextStep(workflows.StageOrder, "fulfill the order"); got != "fulfill the order" {
+		t.Errorf("Order: %q", got)
+	}
+	if got := web.Amount(decimal.Zero, "USD"); got != "" {
+		t.Errorf("zero: %q", got)
+	}
+	if got := web.Amount(decimal.RequireFromString("12.5"), "USD"); got != "12.50 USD" {
+		t.Errorf("12.5: %q", got)
 	}
 }
