@@ -51,6 +51,7 @@ func (s *Server) webRoutes(r *gin.Engine) {
 	in.POST("/signout", s.page(s.signout))
 	in.GET("/board", s.page(s.board))
 	in.GET("/leads/new", s.page(s.newLeadPage))
+	in.GET("/report", s.page(s.reportPage))
 	in.POST("/leads", s.page(s.createLeadPage))
 	in.GET("/deals/:id", s.page(s.dealPage))
 	in.POST("/deals/:id/actions/:action", s.page(s.dealAction))

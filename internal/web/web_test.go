@@ -62,3 +62,28 @@ func TestLabels(t *testing.T) {
 		t.Errorf("12.5: %q", got)
 	}
 }
+
+func TestReportEscapes(t *testing.T) {
+	xss := "<script>alert(1)</script>"
+	charts := web.Charts([]string{"Qualify", xss}, []web.StageValue{
+		{Stage: "Qualify", Currency: "EUR", Amount: decimal.NewFromInt(10)},
+		{Stage: xss, Currency: "EUR", Amount: decimal.NewFromInt(5)},
+		{Stage: "Qualify", Currency: "USD", Amount: decimal.NewFromInt(7)},
+	})
+	if len(charts) != 2 || charts[0].Currency != "EUR" || charts[0].Bars[0].W != 400 || charts[0].Bars[1].W != 200 ||
+		charts[1].Bars[0].W != 400 || charts[1].Bars[1].W != 0 || charts[1].Bars[1].Amount != "" {
+		t.Fatalf("charts %+v", charts)
+	}
+	rec := httptest.NewRecorder()
+	err := web.Render(rec, 200, "report", web.Page{Title: "r", Viewer: &web.Viewer{Email: "m@example.com", Manager: true},
+		Data: web.Report{Charts: charts, Stages: []web.ReportStage{{Stage: xss, Values: []string{xss}}},
+			Owners: []web.ReportOwner{{Owner: xss}}, WinRate: web.Percent(nil)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := rec.Body.String()
+	if strings.Contains(body, xss) || !strings.Contains(body, "&lt;script&gt;alert(1)&lt;/script&gt;") ||
+		!strings.Contains(body, `<rect class="bar" x="90" y="32" width="200" height="18"`) {
+		t.Fatalf("%s", body)
+	}
+}
