@@ -119,6 +119,10 @@ func TestTemporalOutcomesByType(t *testing.T) {
 			queries: []error{serviceerror.NewFailedPrecondition("nobody home")}, code: 503, typ: "unavailable", detail: "worker"},
 		{name: "query: no worker polling, bare gRPC status", method: "GET", path: "/v1/leads/%s", token: e.repA,
 			queries: []error{status.Error(codes.FailedPrecondition, "nobody home")}, code: 503, typ: "unavailable", detail: "worker"},
+		// A make test run's crash test got a 500 "Temporal: context canceled"
+		// for a query as a worker died: Temporal's Canceled service error.
+		{name: "query: canceled by Temporal", method: "GET", path: "/v1/leads/%s", token: e.repA,
+			queries: []error{serviceerror.NewCanceled("context canceled")}, code: 504, typ: "timeout"},
 
 		{name: "update: no such deal", method: "POST", path: "/v1/leads/nowhere/qualify", token: e.repA,
 			updates: []error{notFound}, code: 404, typ: "not-found"},

@@ -199,6 +199,12 @@ func timeout(ctx context.Context, err error) bool {
 	if errors.As(err, &de) {
 		return true
 	}
+	// Temporal's own "context canceled" (a query it gave up on as the
+	// worker answering it died), as a service error rather than a status.
+	var ce *serviceerror.Canceled
+	if errors.As(err, &ce) {
+		return true
+	}
 	var ue *client.WorkflowUpdateServiceTimeoutOrCanceledError
 	if errors.As(err, &ue) {
 		return true
