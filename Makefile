@@ -3,7 +3,7 @@
 # included, against real servers the tests start themselves.
 GO ?= go
 
-.PHONY: up test temporal-tools
+.PHONY: up test temporal-tools screenshots
 
 # Built, then run directly rather than with `go run`, which exits 1 on
 # Ctrl-C whatever the program does (make would then report an error).
@@ -32,3 +32,15 @@ test: temporal-tools
 temporal-tools:
 	@$(GO) build -o .dev/bin/stack ./cmd/stack
 	.dev/bin/stack -build-cli -build-server
+
+# The README's pictures (docs/images): the browser tests that make them run
+# against their own stack (Chromium needed, see `make test`) with their PNGs
+# in a temp folder, and the chosen ones are copied over the committed ones.
+screenshots: temporal-tools
+	@dir=$$(mktemp -d -t dealflow-screenshots-XXXXXX) && set -x && \
+	DEALFLOW_SCREENSHOTS=$$dir $(GO) test ./internal/tests/browser/ -count=1 -v \
+		-run '^(TestREADMEScreenshots|TestTemporalUIColumnsAndSavedView)$$' && \
+	mkdir -p docs/images && \
+	cp $$dir/TestREADMEScreenshots/[0-9][0-9]-board.png docs/images/web-board.png && \
+	cp $$dir/TestREADMEScreenshots/[0-9][0-9]-deal.png docs/images/web-deal.png && \
+	cp $$dir/TestTemporalUIColumnsAndSavedView/[0-9][0-9]-saved-view.png docs/images/temporal-ui-columns.png

@@ -16,14 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"dealflow/internal/config"
 	"dealflow/internal/tests/browser/chrome"
 	"dealflow/internal/tests/e2e"
 )
-
-// temporalUI is the Temporal Web UI address the API is given, for the links
-// managers see (the stack's dev server runs headless: nothing answers there).
-const temporalUI = "http://temporal-ui.invalid:8233"
 
 var (
 	stack   *e2e.Stack
@@ -38,7 +33,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	browser = b
-	code := e2e.Main(m, e2e.Options{APIEnv: map[string]string{config.TemporalUIURL.Name: temporalUI}}, &stack)
+	// The dev server runs its Web UI, which the API links managers to
+	// (TEMPORAL_UI_URL) and TestTemporalUI drives.
+	code := e2e.Main(m, e2e.Options{TemporalUI: true}, &stack)
 	b.Close()
 	fmt.Fprintf(os.Stderr, "browser tests: screenshots in %s\n", chrome.ScreenshotsDir())
 	os.Exit(code)

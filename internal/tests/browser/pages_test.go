@@ -116,14 +116,14 @@ func TestManagerAssigns(t *testing.T) {
 	signIn(t, mgr, "manager@example.com", stack.ManagerToken)
 	// Managers get links to the deals' workflows in the Temporal Web UI:
 	// the running deals from the board, the deal's own from its page.
-	if href := mgr.Attr("a.temporal-ui", "href"); !strings.HasPrefix(href, temporalUI+"/namespaces/") || !strings.Contains(href, "/workflows?query=") {
+	if href := mgr.Attr("a.temporal-ui", "href"); !strings.HasPrefix(href, stack.TemporalUIURL()+"/namespaces/") || !strings.Contains(href, "/workflows?query=") {
 		t.Errorf("the manager's board links to the Temporal Web UI at %q", href)
 	}
 	if rep.Has("a.temporal-ui") || rep.Has("form[data-action=assign]") {
 		t.Errorf("the rep's deal page offers the Temporal Web UI or assign")
 	}
 	mgr.Visit("/deals/"+id, "deal")
-	if href := mgr.Attr("a.temporal-ui", "href"); !strings.HasPrefix(href, temporalUI+"/namespaces/") || !strings.Contains(href, id) {
+	if href := mgr.Attr("a.temporal-ui", "href"); !strings.HasPrefix(href, stack.TemporalUIURL()+"/namespaces/") || !strings.Contains(href, id) {
 		t.Errorf("the manager's deal page links to the Temporal Web UI at %q", href)
 	}
 	mustAct(t, mgr, id, "assign", "", chrome.F("owner", otherEmail))

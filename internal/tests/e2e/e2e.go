@@ -53,6 +53,11 @@ type Options struct {
 	// stack's folder, so a restart (Temporal.Kill, Temporal.Start) keeps
 	// every workflow; by default it lives in memory.
 	TemporalDBFile bool
+	// TemporalUI runs the dev server with its Web UI (it is headless
+	// otherwise), for tests that drive the UI: Stack.TemporalUIURL is its
+	// address, and the API is given it as TEMPORAL_UI_URL unless Env or
+	// APIEnv sets that. Not with Cluster.
+	TemporalUI bool
 	// Progress receives a line per step; default os.Stderr.
 	Progress io.Writer
 	// Timeout bounds Start, builds included; default 20 minutes (a cold
@@ -122,6 +127,9 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if opts.Cluster != nil && (opts.DatabaseURL != "" || opts.TemporalDBFile) {
 		return nil, errors.New("e2e: Options.Cluster keeps its state in PostgreSQL; it takes neither DatabaseURL nor TemporalDBFile")
 	}
+	if opts.Cluster != nil && opts.TemporalUI {
+		return nil, errors.New("e2e: Options.TemporalUI is the dev server's UI; a cluster's is not run by the tests")
+	}
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 
@@ -157,7 +165,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 			s.serverBin, errs[1] = devstack.EnsureTemporalServer(ctx, root, filepath.Join(devstack.DevDir(root), "bin"), s.progress)
 			return
 		}
-		o := devstack.TemporalOptions{CLI: s.TemporalCLI, Headless: true, LogFile: filepath.Join(dir, "temporal.log")}
+		o := devstack.TemporalOptions{CLI: s.TemporalCLI, Headless: !opts.TemporalUI, LogFile: filepath.Join(dir, "temporal.log")}
 		if opts.TemporalDBFile {
 			o.DBFile = filepath.Join(dir, "temporal.db")
 		}
@@ -227,6 +235,9 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	}
 	if s.Cluster != nil {
 		common = merge(common, s.Cluster.ClientEnv())
+	}
+	if ui := s.TemporalUIURL(); ui != "" {
+		common[config.TemporalUIURL.Name] = ui
 	}
 	s.workerEnv = devstack.AppEnv(merge(common, opts.Env, opts.WorkerEnv))
 	s.apiEnv = devstack.AppEnv(merge(common, opts.Env, opts.APIEnv))
@@ -342,6 +353,16 @@ func (s *Stack) Namespace() string {
 		return s.Cluster.Namespace()
 	}
 	return s.Temporal.Namespace()
+}
+
+// TemporalUIURL is the dev server's Web UI (http://localhost:PORT, no
+// slash at the end) with Options.TemporalUI, else "".
+func (s *Stack) TemporalUIURL() string {
+	if s.Temporal == nil {
+		return ""
+	}
+	base, _, _ := strings.Cut(s.Temporal.UIURL(), "/namespaces/")
+	return base
 }
 
 // Worker returns the current worker process (nil while stopped).
