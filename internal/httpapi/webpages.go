@@ -163,7 +163,7 @@ func (s *Server) temporalUIList(owner string) string {
 	if s.cfg.TemporalUI == "" {
 		return ""
 	}
-	query := `WorkflowType="DealWorkflow" AND ExecutionStatus="Running"`
+	query := `WorkflowType="` + workflows.WorkflowName + `" AND ExecutionStatus="Running"`
 	if owner != "" {
 		query += ` AND SalesOwner="` + strings.ReplaceAll(owner, `"`, ``) + `"`
 	}
