@@ -14,7 +14,6 @@ import (
 	"dealflow/internal/config"
 	"dealflow/internal/leadimport"
 	"dealflow/internal/store"
-	"dealflow/workflows"
 )
 
 type importFlags struct {
@@ -142,7 +141,7 @@ func importFile(ctx context.Context, path string, f importFlags, stdout, stderr 
 			return err
 		}
 		defer pool.Close()
-		dups = storeDuplicates{pool}
+		dups = store.LeadDuplicates{Pool: pool}
 	}
 	c, err := f.temporal.dial(ctx, stderr)
 	if err != nil {
@@ -198,23 +197,6 @@ func openDuplicates(ctx context.Context) (*store.Pool, error) {
 		return nil, fmt.Errorf("the check for possible duplicates reads PostgreSQL (DATABASE_URL; -allow-duplicates skips it): %w", err)
 	}
 	return pool, nil
-}
-
-// storeDuplicates finds the records on file a row may duplicate, through
-// the store, as the API does for a new lead.
-type storeDuplicates struct{ pool *store.Pool }
-
-func (s storeDuplicates) FindDuplicates(ctx context.Context, in workflows.NewLead) ([]string, error) {
-	ms, err := store.FindDuplicates(ctx, s.pool, store.DuplicateQuery{
-		Email: in.Lead.Email, Phone: in.Lead.Phone, Company: in.Lead.Company, ExcludeLeadID: in.ID})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]string, len(ms))
-	for i, m := range ms {
-		out[i] = m.String()
-	}
-	return out, nil
 }
 
 // openInput opens FILE ("-" is standard input) and returns its size when it

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"crypto/subtle"
+	"errors"
 	"encoding/hex"
 	"net/http"
 	"net/url"
@@ -52,6 +53,8 @@ func (s *Server) webRoutes(r *gin.Engine) {
 	in.GET("/board", s.page(s.board))
 	in.GET("/leads/new", s.page(s.newLeadPage))
 	in.GET("/report", s.page(s.reportPage))
+	in.GET("/import", s.page(s.importPage))
+	in.POST("/import", s.page(s.importUpload))
 	in.POST("/leads", s.page(s.createLeadPage))
 	in.GET("/deals/:id", s.page(s.dealPage))
 	in.POST("/deals/:id/actions/:action", s.page(s.dealAction))
@@ -172,9 +175,12 @@ func form(c *gin.Context) (url.Values, error) {
 		return v.(url.Values), nil
 	}
 	ct := c.GetHeader("Content-Type")
+	if strings.HasPrefix(ct, "multipart/form-data") {
+		return multipartForm(c)
+	}
 	if ct != "" && !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
 		return nil, newProblem(http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported form",
-			"forms are posted as application/x-www-form-urlencoded")
+			"forms are posted as application/x-www-form-urlencoded or multipart/form-data")
 	}
 	body, err := readBody(c.Request)
 	if err != nil {
@@ -184,6 +190,25 @@ func form(c *gin.Context) (url.Values, error) {
 	if err != nil {
 		return nil, malformed("the form could not be read")
 	}
+	c.Set(ctxForm, v)
+	return v, nil
+}
+
+// multipartForm reads a multipart form (the import's upload) within
+// MaxBodyBytes, the same limit as every body; its files stay in memory.
+func multipartForm(c *gin.Context) (url.Values, error) {
+	if c.Request.ContentLength > MaxBodyBytes {
+		return nil, tooLarge()
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes)
+	if err := c.Request.ParseMultipartForm(MaxBodyBytes); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge()
+		}
+		return nil, malformed("the form could not be read")
+	}
+	v := url.Values(c.Request.MultipartForm.Value)
 	c.Set(ctxForm, v)
 	return v, nil
 }

@@ -48,6 +48,12 @@ func (b *browser) do(method, path string, form url.Values) page {
 	} else {
 		req = httptest.NewRequest(method, path, nil)
 	}
+	return b.send(req)
+}
+
+// send sends req with the browser's cookies and keeps the ones it sets.
+func (b *browser) send(req *http.Request) page {
+	b.t.Helper()
 	if b.tls {
 		req.TLS = &tls.ConnectionState{}
 	}

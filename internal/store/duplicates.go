@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"dealflow/internal/dedup"
+	"dealflow/workflows"
 )
 
 // Duplicate detection (issue 15 part 5), as Dynamics 365's rules: a new
@@ -240,4 +241,28 @@ func backfillDuplicateKeys(ctx context.Context, pool *Pool) error {
 		}
 	}
 	return nil
+}
+
+// LeadDuplicates finds the records on file a new lead may duplicate, as
+// the API does for a new lead: the importer's duplicate finder
+// (leadimport.DuplicateFinder) for starter import and the import page.
+// Viewer, when set, hides the records they may not see (DuplicateQuery).
+type LeadDuplicates struct {
+	Pool   *Pool
+	Viewer *User
+}
+
+// FindDuplicates describes each record in may duplicate (the lead itself,
+// a rerun, excluded).
+func (d LeadDuplicates) FindDuplicates(ctx context.Context, in workflows.NewLead) ([]string, error) {
+	ms, err := FindDuplicates(ctx, d.Pool, DuplicateQuery{
+		Email: in.Lead.Email, Phone: in.Lead.Phone, Company: in.Lead.Company, ExcludeLeadID: in.ID, Viewer: d.Viewer})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.String()
+	}
+	return out, nil
 }

@@ -53,7 +53,7 @@ type Page struct {
 	Title  string
 	Viewer *Viewer // nil: signed out
 	CSRF   string
-	// Nav names the header link to mark current ("board", "new", "report").
+	// Nav names the header link to mark current ("board", "new", "import", "report").
 	Nav  string
 	Data any
 }
@@ -63,7 +63,7 @@ type Page struct {
 var pages = func() map[string]*template.Template {
 	base := template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))
 	out := map[string]*template.Template{}
-	for _, name := range []string{"signin", "board", "deal", "newlead", "report", "error"} {
+	for _, name := range []string{"signin", "board", "deal", "newlead", "report", "import", "error"} {
 		t := template.Must(template.Must(base.Clone()).ParseFS(templateFS, "templates/"+name+".html"))
 		out[name] = t
 	}
