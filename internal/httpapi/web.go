@@ -2,8 +2,8 @@ package httpapi
 
 import (
 	"crypto/subtle"
-	"errors"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"

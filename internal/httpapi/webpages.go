@@ -324,7 +324,8 @@ func (s *Server) showDeal(c *gin.Context, status int, action string, f web.Form)
 }
 
 // dealAction: POST /deals/{id}/actions/{action}[/{revision or item}], one
-// action's form: turned into the action's JSON (formJSON) and run through
+// action's form (whatever the API's method for it: a removal's DELETE, an
+// edit's PATCH): turned into the action's JSON (formJSON) and run through
 // the JSON API's path (command or editCommand, then update). Success goes
 // back to the deal page (303); a refusal shows it with the form's problem
 // and the rep's input.
@@ -334,7 +335,7 @@ func (s *Server) dealAction(c *gin.Context) error {
 	id := c.Param("id")
 	act := workflows.Action(c.Param("action"))
 	spec, ok := workflows.SpecOf(act)
-	if !ok || (spec.Route.Method != "" && spec.Route.Method != http.MethodPost) {
+	if !ok {
 		return notFound("no such action")
 	}
 	hasSub := strings.Contains(spec.Route.Path, "/:")
@@ -349,6 +350,11 @@ func (s *Server) dealAction(c *gin.Context) error {
 	if len(key) > 255 {
 		key = ""
 	}
+	if sub := c.Param("sub"); key != "" && sub != "" {
+		// One page's key, one update per item: removing two lines from
+		// the same page is two updates.
+		key += "/" + sub
+	}
 	cmd, err := s.formCommand(ctx, u, spec, id, c.Param("sub"), v)
 	if err == nil {
 		_, err = s.update(ctx, u, id, cmd, key)
@@ -358,7 +364,9 @@ func (s *Server) dealAction(c *gin.Context) error {
 		if !refusal(p) {
 			return err
 		}
-		if ferr := s.showDeal(c, p.Status, string(act), formState(v, p)); ferr != nil {
+		f := formState(v, p)
+		f.Sub = c.Param("sub")
+		if ferr := s.showDeal(c, p.Status, string(act), f); ferr != nil {
 			return ferr
 		}
 		return nil

@@ -179,6 +179,18 @@ var funcs = template.FuncMap{
 	"lines": func(lines []workflows.Line, cur string) linesTable {
 		return linesTable{Lines: lines, Currency: cur, Total: workflows.Total(lines)}
 	},
+	// removable gives a lines table the remove_line forms.
+	"removable": func(t linesTable, action, csrf, key string, f Form) linesTable {
+		t.Remove, t.CSRF, t.Key, t.Form = action, csrf, key, f
+		return t
+	},
+	// problemFor is the refused form f when it was for item sub, else none.
+	"problemFor": func(f Form, sub string) Form {
+		if f.Sub != sub {
+			return Form{}
+		}
+		return f
+	},
 	"summary": func(s workflows.QuoteSummary, total decimal.Decimal, cur string) quoteSummary {
 		return quoteSummary{S: s, Total: total, Currency: cur}
 	},
@@ -188,6 +200,10 @@ type linesTable struct {
 	Lines    []workflows.Line
 	Currency string
 	Total    decimal.Decimal
+	// Remove, when set, is the remove_line form's action (the line's id
+	// follows), with the page's CSRF token, key and the refused form.
+	Remove, CSRF, Key string
+	Form              Form
 }
 
 type quoteSummary struct {
@@ -206,4 +222,7 @@ type Form struct {
 	FieldErrors map[string]string
 	// Matches are the possible duplicates of a 409 (their descriptions).
 	Matches []string
+	// Sub is the quote revision or item the form was for, "" for none:
+	// of a list's forms, only that item's shows the problem.
+	Sub string
 }
