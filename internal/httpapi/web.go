@@ -55,6 +55,7 @@ func (s *Server) webRoutes(r *gin.Engine) {
 	in.GET("/report", s.page(s.reportPage))
 	in.GET("/import", s.page(s.importPage))
 	in.POST("/import", s.page(s.importUpload))
+	in.GET("/import/:id", s.page(s.importJob))
 	in.POST("/leads", s.page(s.createLeadPage))
 	in.GET("/deals/:id", s.page(s.dealPage))
 	in.POST("/deals/:id/actions/:action", s.page(s.dealAction))
@@ -109,7 +110,13 @@ type errorPage struct {
 
 // render writes a page for the signed-in user (if any).
 func (s *Server) render(c *gin.Context, status int, name, title, nav string, data any) {
-	p := web.Page{Title: title, Nav: nav, Data: data}
+	s.renderRefreshing(c, status, name, title, nav, data, 0)
+}
+
+// renderRefreshing is render for a page that reloads itself every refresh
+// seconds (none when 0).
+func (s *Server) renderRefreshing(c *gin.Context, status int, name, title, nav string, data any, refresh int) {
+	p := web.Page{Title: title, Nav: nav, Data: data, Refresh: refresh}
 	if sess, ok := c.Get(ctxSession); ok {
 		ss := sess.(store.Session)
 		p.Viewer = &web.Viewer{Email: ss.User.Email, Name: ss.User.Name, Manager: ss.User.Manager()}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -19,32 +20,37 @@ import (
 	"dealflow/internal/web"
 )
 
-// importMaxRows caps an upload: the page imports while the browser waits,
-// within the request's deadline; a larger file is for starter import.
+// importMaxRows caps an upload: its rows are checked while the browser
+// waits, before the import starts; a larger file is for starter import.
 const importMaxRows = 1000
 
 // importConcurrency is how many starts the page has in flight at once.
 const importConcurrency = 16
+
+// importTimeout bounds an import running in the background: the Server has
+// no shutdown of its own to stop it, so it outlives its request but not this.
+const importTimeout = 10 * time.Minute
+
+// importProgressRows and importProgressEvery: a running import's job row is
+// updated once this many more rows are done, or this long after the last
+// update when fewer are, and at the end.
+const (
+	importProgressRows  = 25
+	importProgressEvery = 500 * time.Millisecond
+)
 
 type importPage struct {
 	Form     web.Form
 	Columns  string
 	MaxRows  int
 	MaxBytes string
-	Result   *importResult
 }
 
-type importResult struct {
-	File                        string
-	Started, Existing, Rejected int64
-	Repeated                    int64
-	Rejects                     []importReject
-	Stopped                     string
-}
-
-type importReject struct {
-	Line        int
-	Reason, Row string
+// importJobPage is GET /import/{id}: the job, and whether it runs still.
+type importJobPage struct {
+	Job     store.ImportJob
+	Running bool
+	Stopped string
 }
 
 func (s *Server) importData(f web.Form) importPage {
@@ -59,12 +65,13 @@ func (s *Server) importPage(c *gin.Context) error {
 }
 
 // importUpload: POST /import, a CSV file (multipart, within the API's body
-// limit) imported by the importer of starter import (leadimport.Run, with
-// the store's duplicate finder unless duplicates are allowed) while the
-// browser waits, then the counts and the rejected rows with their reasons.
-// Each row is the signed-in user's lead unless its owner column names
-// another, which only a manager may (as POST /v1/leads); its owner and
-// manager are resolved as the API resolves them.
+// limit) checked while the browser waits, then imported in the background
+// by the importer of starter import (leadimport.Run, with the store's
+// duplicate finder unless duplicates are allowed); the browser is sent to
+// the job's page, which shows the progress, then the counts and the
+// rejected rows with their reasons. Each row is the signed-in user's lead
+// unless its owner column names another, which only a manager may (as POST
+// /v1/leads); its owner and manager are resolved as the API resolves them.
 func (s *Server) importUpload(c *gin.Context) error {
 	ctx := c.Request.Context()
 	u := userOf(c)
@@ -110,29 +117,116 @@ func (s *Server) importUpload(c *gin.Context) error {
 	if why != "" {
 		return refuse(http.StatusUnprocessableEntity, why)
 	}
+	id, err := store.CreateImportJob(ctx, s.cfg.Pool, u.Email, name, len(rows.rows), s.cfg.Now())
+	if err != nil {
+		return err
+	}
+	// Not the request's context: the import goes on after the redirect.
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), importTimeout)
+	go func() {
+		defer cancel()
+		s.runImport(bg, id, u, name, rows, allowDups)
+	}()
+	c.Redirect(http.StatusSeeOther, "/import/"+id)
+	return nil
+}
+
+// runImport imports rows as job id, recording its progress as rows are done
+// and, at the end, its counts and rejected rows, or the error that stopped it.
+func (s *Server) runImport(ctx context.Context, id string, u User, name string, rows *rowList, allowDups bool) {
+	log := s.log.With("job", id, "by", u.Email, "file", name)
 	var rejects bytes.Buffer
-	rw := leadimport.NewRejectWriter(&rejects, src.Header())
+	rw := leadimport.NewRejectWriter(&rejects, rows.Header())
 	var dups leadimport.DuplicateFinder
 	if !allowDups {
 		dups = store.LeadDuplicates{Pool: s.cfg.Pool, Viewer: &u}
 	}
 	var st leadimport.Stats
+	stop := make(chan struct{})
+	reported := make(chan struct{})
+	go func() {
+		defer close(reported)
+		s.reportImport(ctx, id, &st, stop)
+	}()
 	_, runErr := leadimport.Run(ctx, rows, leadimport.Config{Temporal: s.cfg.Temporal, Concurrency: importConcurrency,
 		Rejects: rw, Stats: &st, Duplicates: dups, AllowDuplicates: allowDups})
-	res := &importResult{File: name, Started: st.New.Load(), Existing: st.Present.Load(), Rejected: st.Rejected.Load(),
-		Repeated: st.Duplicates.Load(), Rejects: readRejects(rejects.Bytes())}
-	status := http.StatusOK
+	close(stop)
+	<-reported
+	stopped := ""
 	if runErr != nil {
-		_ = c.Error(runErr)
-		s.log.Warn("web import stopped", "by", u.Email, "file", name, "err", runErr)
-		res.Stopped = "The import stopped before the end (Temporal or the database did not answer in time). " +
-			"The rows done so far are kept: upload the same file again to import the rest."
-		status = http.StatusServiceUnavailable
+		log.Warn("web import stopped", "err", runErr)
+		stopped = runErr.Error()
 	}
-	s.log.Info("web import", "by", u.Email, "file", name, "started", res.Started, "existing", res.Existing, "rejected", res.Rejected)
-	page := s.importData(web.Form{})
-	page.Result = res
-	s.render(c, status, "import", "Import leads", "import", page)
+	n := importCounts(&st)
+	// The job's end is recorded even when ctx ran out (the timeout).
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ProbeTimeout)
+	defer cancel()
+	if err := store.FinishImportJob(fctx, s.cfg.Pool, id, n, readRejects(rejects.Bytes()), stopped, s.cfg.Now()); err != nil {
+		log.Error("web import: record the end", "err", err)
+		return
+	}
+	log.Info("web import", "started", n.Started, "existing", n.Existing, "rejected", n.Rejected)
+}
+
+// reportImport records st in job id as rows are done (see
+// importProgressRows), until stop closes.
+func (s *Server) reportImport(ctx context.Context, id string, st *leadimport.Stats, stop <-chan struct{}) {
+	t := time.NewTicker(importProgressEvery / 5)
+	defer t.Stop()
+	last, lastAt := int64(0), time.Now()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		done := st.Done()
+		if done == last || (done-last < importProgressRows && time.Since(lastAt) < importProgressEvery) {
+			continue
+		}
+		if err := store.UpdateImportJob(ctx, s.cfg.Pool, id, importCounts(st)); err != nil {
+			s.log.Warn("web import: record progress", "job", id, "err", err)
+		}
+		last, lastAt = done, time.Now()
+	}
+}
+
+func importCounts(st *leadimport.Stats) store.ImportCounts {
+	n := store.ImportCounts{Started: int(st.New.Load()), Existing: int(st.Present.Load()),
+		Repeated: int(st.Duplicates.Load()), Rejected: int(st.Rejected.Load())}
+	n.Done = n.Started + n.Existing + n.Rejected
+	return n
+}
+
+// importJob: GET /import/{id}, an import's progress (refreshing itself
+// while it runs), then its counts and rejected rows; only for the user who
+// started it, the 404 page for anyone else.
+func (s *Server) importJob(c *gin.Context) error {
+	u := userOf(c)
+	j, ok, err := store.ImportJobOf(c.Request.Context(), s.cfg.Pool, c.Param("id"), u.Email)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return notFound("no such import")
+	}
+	page := importJobPage{Job: j, Running: j.FinishedAt == nil}
+	switch {
+	case j.Error != "":
+		page.Stopped = "The import stopped before the end (Temporal or the database did not answer in time). " +
+			"The rows done so far are kept: upload the same file again to import the rest."
+	case page.Running && s.cfg.Now().Sub(j.StartedAt) > importTimeout+time.Minute:
+		// Its server stopped while it ran: it will not finish.
+		page.Running = false
+		page.Stopped = "The import stopped before the end (the server restarted). " +
+			"The rows done so far are kept: upload the same file again to import the rest."
+	}
+	title := "Import of " + j.FileName
+	if page.Running {
+		s.renderRefreshing(c, http.StatusOK, "importjob", title, "import", page, 1)
+		return nil
+	}
+	s.render(c, http.StatusOK, "importjob", title, "import", page)
 	return nil
 }
 
@@ -201,21 +295,21 @@ func (l *rowList) Next() (leadimport.Row, error) {
 
 // readRejects reads back the rejects CSV (line, reason, then the row), in
 // the file's order (the rows finish out of order).
-func readRejects(b []byte) []importReject {
+func readRejects(b []byte) []store.ImportReject {
 	cr := csv.NewReader(bytes.NewReader(b))
 	cr.FieldsPerRecord = -1
 	recs, err := cr.ReadAll()
 	if err != nil || len(recs) < 2 {
 		return nil
 	}
-	var out []importReject
+	var out []store.ImportReject
 	for _, r := range recs[1:] {
 		if len(r) < 2 {
 			continue
 		}
 		line, _ := strconv.Atoi(r[0])
-		out = append(out, importReject{Line: line, Reason: r[1], Row: strings.Join(r[2:], ", ")})
+		out = append(out, store.ImportReject{Line: line, Reason: r[1], Row: strings.Join(r[2:], ", ")})
 	}
-	slices.SortFunc(out, func(a, b importReject) int { return a.Line - b.Line })
+	slices.SortFunc(out, func(a, b store.ImportReject) int { return a.Line - b.Line })
 	return out
 }

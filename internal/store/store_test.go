@@ -60,7 +60,8 @@ func TestMigrateTwice(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"accounts", "activities", "api_tokens", "api_users", "contacts", "deal_events", "invoice_lines",
+	want := []string{"accounts", "activities", "api_tokens", "api_users", "contacts", "deal_events", "import_jobs",
+		"invoice_lines",
 		"invoice_payments", "invoices", "leads", "messages", "opportunities", "opportunity_competitors",
 		"opportunity_lines", "opportunity_stakeholders", "opportunity_team", "order_lines", "orders",
 		"price_list_items", "price_lists", "products", "quote_lines", "quotes", "web_sessions"}

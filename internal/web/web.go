@@ -56,6 +56,9 @@ type Page struct {
 	// Nav names the header link to mark current ("board", "new", "import", "report").
 	Nav  string
 	Data any
+	// Refresh, when above 0, reloads the page after that many seconds (a
+	// running import's progress: a meta refresh, as the CSP allows no script).
+	Refresh int
 }
 
 // pages are the templates a handler may render, each the layout with the
@@ -63,7 +66,7 @@ type Page struct {
 var pages = func() map[string]*template.Template {
 	base := template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))
 	out := map[string]*template.Template{}
-	for _, name := range []string{"signin", "board", "deal", "newlead", "report", "import", "error"} {
+	for _, name := range []string{"signin", "board", "deal", "newlead", "report", "import", "importjob", "error"} {
 		t := template.Must(template.Must(base.Clone()).ParseFS(templateFS, "templates/"+name+".html"))
 		out[name] = t
 	}
