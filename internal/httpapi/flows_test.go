@@ -340,10 +340,10 @@ func TestListLeads(t *testing.T) {
 	wantProblem(t, e.do("GET", "/v1/leads?sort=value&cursor="+first.str("nextCursor"), e.repA, nil), 422, "invalid-fields")
 }
 
-// The pipeline counts stages, values per currency, win rate, stage times
-// and lead-to-win; reps get theirs, managers everyone's and per owner.
-func TestPipeline(t *testing.T) {
-	e := newEnv(t, envOpts{})
+// pipelineDeals makes the deals the pipeline tests count: rep A's won and
+// lost ones, rep B's open ones in EUR and USD.
+func pipelineDeals(t *testing.T, e *env) {
+	t.Helper()
 	e.create(e.repA, "won")
 	e.toPropose(e.repA, "won")
 	e.act(e.repA, "POST", "/v1/leads/won/quotes/1/activate", nil)
@@ -357,6 +357,13 @@ func TestPipeline(t *testing.T) {
 		t.Fatalf("eur: %d %s", r.code, r.raw)
 	}
 	e.create(e.repB, "usd")
+}
+
+// The pipeline counts stages, values per currency, win rate, stage times
+// and lead-to-win; reps get theirs, managers everyone's and per owner.
+func TestPipeline(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	pipelineDeals(t, e)
 
 	r := e.act(e.repA, "GET", "/v1/pipeline", nil)
 	if r.str("won") != "1" || r.str("lost") != "1" || r.str("winRate") != "0.5" {

@@ -10,19 +10,7 @@ import (
 // their own deals, a manager's every deal with each owner's share.
 func TestWebReport(t *testing.T) {
 	e := newEnv(t, envOpts{})
-	e.create(e.repA, "won")
-	e.toPropose(e.repA, "won")
-	e.act(e.repA, "POST", "/v1/leads/won/quotes/1/activate", nil)
-	e.act(e.repA, "POST", "/v1/leads/won/close", map[string]any{"outcome": "won"})
-	e.create(e.repA, "lost")
-	e.act(e.repA, "POST", "/v1/leads/lost/qualify", nil)
-	e.act(e.repA, "POST", "/v1/leads/lost/close", map[string]any{"outcome": "lost", "reason": "Canceled"})
-	body := lead("eur")
-	body["currency"] = "EUR"
-	if r := e.do("POST", "/v1/leads", e.repB, body); r.code != 201 {
-		t.Fatalf("eur: %d %s", r.code, r.raw)
-	}
-	e.create(e.repB, "usd")
+	pipelineDeals(t, e)
 
 	a := newBrowser(t, e)
 	p := a.signIn("a@example.com", e.repA)
