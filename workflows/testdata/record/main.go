@@ -317,7 +317,8 @@ func scripts() map[string]script {
 		// before it is completed, an appointment reminded and overdue
 		// (every one from a timer), a note, a task canceled; then qualified
 		// allowing duplicates, developed and won with a close date (today;
-		// tomorrow refused) and a description, fulfilled and paid.
+		// tomorrow refused) and a description, fulfilled and paid, a call
+		// left open that the workflow cancels as it ends.
 		"activities": {policy: activityTimers(), allowDuplicate: true, steps: []step{
 			update(workflows.ActAddActivity, workflows.AddActivity{Type: workflows.ActivityPhoneCall, ActivityFields: workflows.ActivityFields{
 				Subject: s("Intro call"), Direction: s("outgoing"), PhoneNumber: s("+1 555 0100")}}),
@@ -375,6 +376,9 @@ func scripts() map[string]script {
 				return workflows.Close{Outcome: "won", CloseDate: today(), Description: "Signed after the demo"}
 			}),
 			update(workflows.ActFulfillOrder, workflows.FulfillOrder{}),
+			// Left open: the paid deal's workflow cancels it as it ends.
+			update(workflows.ActAddActivity, workflows.AddActivity{Type: workflows.ActivityPhoneCall, ActivityFields: workflows.ActivityFields{
+				Subject: s("Call about the renewal")}}),
 			update(workflows.ActRecordPayment, workflows.RecordPayment{Amount: d("12960")}),
 		}},
 
