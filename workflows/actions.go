@@ -207,15 +207,11 @@ func (d *Deal) editLead(c *EditLead, now time.Time) (effect, error) {
 }
 
 func (d *Deal) qualify(c *Qualify, now time.Time) (effect, error) {
-	if c.ExistingAccountID != "" || c.ExistingContactID != "" {
-		// Linking records on file is what the lead was missing, perhaps.
-		next := d.Clone()
-		setNonEmpty(&next.Lead.ExistingAccountID, c.ExistingAccountID)
-		setNonEmpty(&next.Lead.ExistingContactID, c.ExistingContactID)
-		if missing := next.QualifyMissing(); len(missing) > 0 {
-			return nil, d.reject(RejectGate, ActQualify, missing, nil, "cannot qualify: missing %s", strings.Join(missing, ", "))
-		}
-	} else if missing := d.QualifyMissing(); len(missing) > 0 {
+	// The records on file the command links may be what the lead lacked.
+	lead := d.Lead
+	setNonEmpty(&lead.ExistingAccountID, c.ExistingAccountID)
+	setNonEmpty(&lead.ExistingContactID, c.ExistingContactID)
+	if missing := lead.qualifyMissing(); len(missing) > 0 {
 		return nil, d.reject(RejectGate, ActQualify, missing, nil, "cannot qualify: missing %s", strings.Join(missing, ", "))
 	}
 	return func() (Change, Result) {

@@ -190,8 +190,9 @@ func (d *Deal) Reject(act Action, by string, reason string, now time.Time) Chang
 }
 
 // QualifyMissing lists what qualification still needs (DESIGN.md §2).
-func (d *Deal) QualifyMissing() []string {
-	l := d.Lead
+func (d *Deal) QualifyMissing() []string { return d.Lead.qualifyMissing() }
+
+func (l Lead) qualifyMissing() []string {
 	var m []string
 	if strings.TrimSpace(l.FirstName+l.LastName) == "" {
 		m = append(m, "contact name")
