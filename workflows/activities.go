@@ -87,9 +87,9 @@ func (a *Activity) Due() *time.Time {
 	return nil
 }
 
-// overdueAt is when an open task or appointment becomes overdue: a task at
+// OverdueAt is when an open task or appointment becomes overdue: a task at
 // its due time, an appointment at its end.
-func (a *Activity) overdueAt() *time.Time {
+func (a *Activity) OverdueAt() *time.Time {
 	if a.Type == ActivityAppointment {
 		return a.EndAt
 	}
@@ -369,7 +369,7 @@ func (d *Deal) editActivity(c *EditActivity, now time.Time) (effect, error) {
 		return nil, d.reject(RejectInvalid, ActEditActivity, nil, fields, "invalid edit_activity input: %s", Describe(fields))
 	}
 	return func() (Change, Result) {
-		if !timeEqual(edited.Due(), a.Due()) || !timeEqual(edited.overdueAt(), a.overdueAt()) {
+		if !timeEqual(edited.Due(), a.Due()) || !timeEqual(edited.OverdueAt(), a.OverdueAt()) {
 			edited.Reminded, edited.OverdueSent = false, false // a new due time, new reminders
 		}
 		*a = edited

@@ -349,7 +349,7 @@ func (d *Deal) activityReminders() []Reminder {
 	var out []Reminder
 	for i := range d.Activities {
 		a := &d.Activities[i]
-		due, overdue := a.Due(), a.overdueAt()
+		due, overdue := a.Due(), a.OverdueAt()
 		if a.Status != ActivityOpen || due == nil {
 			continue
 		}

@@ -24,9 +24,6 @@ import (
 func (s *Server) action(spec workflows.ActionSpec) func(c *gin.Context) error {
 	return func(c *gin.Context) error {
 		u := userOf(c)
-		if spec.Route.ManagerOnly && !u.Manager() {
-			return forbidden(string(spec.Action) + " is for managers")
-		}
 		body, err := readBody(c.Request)
 		if err != nil {
 			return err
@@ -156,6 +153,11 @@ func (s *Server) editCommand(ctx context.Context, u User, view *workflows.DealVi
 	setActor(cmd, u)
 	if errs := cmd.Validate(); len(errs) > 0 {
 		return nil, invalid(errs...)
+	}
+	if e, ok := cmd.(*workflows.EditLead); ok {
+		if _, err := s.linkedRecords(ctx, u, deref(e.ExistingAccountID), deref(e.ExistingContactID)); err != nil {
+			return nil, err
+		}
 	}
 	if e, ok := cmd.(*workflows.EditOpportunity); ok && e.PriceListID != nil {
 		if err := s.checkPriceList(ctx, *e.PriceListID, view.Currency); err != nil {

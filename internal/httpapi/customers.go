@@ -119,23 +119,24 @@ func possibleDuplicate(what string, matches []store.DuplicateMatch) *Problem {
 	return p
 }
 
-// linkedRecords checks that the account and contact a lead or a
-// qualification names are on file (a 422 naming the field otherwise), and
-// reports whether it names any.
-func (s *Server) linkedRecords(ctx context.Context, accountID, contactID string) (bool, error) {
+// linkedRecords checks that the account and contact a lead, its edit or a
+// qualification names are on file and u may see them (a 422 naming the
+// field otherwise: another rep's records are not u's to link), and reports
+// whether it names any.
+func (s *Server) linkedRecords(ctx context.Context, u User, accountID, contactID string) (bool, error) {
 	var errs []workflows.FieldError
 	for _, l := range []struct {
 		field, id string
-		exists    func(context.Context, *store.Pool, string) (bool, error)
+		visible   func(context.Context, *store.Pool, store.User, string) (bool, error)
 		what      string
 	}{
-		{"existingAccountId", accountID, store.AccountExists, "an account"},
-		{"existingContactId", contactID, store.ContactExists, "a contact"},
+		{"existingAccountId", accountID, store.AccountVisible, "an account"},
+		{"existingContactId", contactID, store.ContactVisible, "a contact"},
 	} {
 		if l.id == "" {
 			continue
 		}
-		ok, err := l.exists(ctx, s.cfg.Pool, l.id)
+		ok, err := l.visible(ctx, s.cfg.Pool, u, l.id)
 		if err != nil {
 			return false, pgErr(ctx, err)
 		}
@@ -154,7 +155,7 @@ func (s *Server) linkedRecords(ctx context.Context, accountID, contactID string)
 // file (which must exist) or allows duplicates. The lead's own id is left
 // out: a repeated create is not its own duplicate.
 func (s *Server) checkNewLead(ctx context.Context, u User, in workflows.NewLead) error {
-	linked, err := s.linkedRecords(ctx, in.Lead.ExistingAccountID, in.Lead.ExistingContactID)
+	linked, err := s.linkedRecords(ctx, u, in.Lead.ExistingAccountID, in.Lead.ExistingContactID)
 	if err != nil || linked || in.AllowDuplicate {
 		return err
 	}
@@ -180,7 +181,7 @@ func (s *Server) checkQualify(ctx context.Context, u User, id string, cmd workfl
 	if !ok {
 		return nil
 	}
-	linked, err := s.linkedRecords(ctx, q.ExistingAccountID, q.ExistingContactID)
+	linked, err := s.linkedRecords(ctx, u, q.ExistingAccountID, q.ExistingContactID)
 	if err != nil || linked || q.AllowDuplicate {
 		return err
 	}
@@ -199,4 +200,12 @@ func (s *Server) checkQualify(ctx context.Context, u User, id string, cmd workfl
 		return possibleDuplicate("qualifying lead "+id, matches)
 	}
 	return nil
+}
+
+// deref is *s, or "" for nil.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

@@ -174,6 +174,11 @@ func TestPossibleDuplicates(t *testing.T) {
 		}
 	}
 	wantFields(t, e.do("POST", "/v1/leads/L3/qualify", e.repA, map[string]any{"existingContactId": "CON-none"}), "existingContactId")
+	// Another rep may not link rep A's account or contact (it would show
+	// them to them): not on file, for them, at create and at qualify.
+	wantFields(t, e.do("POST", "/v1/leads", e.repB, map[string]any{"topic": "x", "existingAccountId": "ACC-A1", "existingContactId": "CON-A1"}),
+		"existingAccountId", "existingContactId")
+	wantFields(t, e.do("POST", "/v1/leads/L3/qualify", e.repB, map[string]any{"existingAccountId": "ACC-A1"}), "existingAccountId")
 	// L2 has no duplicate; a lead another rep may not see is not checked
 	// (the workflow answers 404 for it).
 	if r := e.do("POST", "/v1/leads/L2/qualify", e.repA, nil); r.code != 503 {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"dealflow/internal/store"
 	"dealflow/workflows"
@@ -50,7 +49,7 @@ func (s *Server) priceLines(ctx context.Context, u User, id string, cmd workflow
 		if _, many := cmd.(*workflows.EditQuote); many {
 			field = fmt.Sprintf("lines[%d].productId", i)
 		}
-		p, err := store.PriceOf(ctx, s.cfg.Pool, priceListID, currency, l.ProductID, l.Unit, time.Now().UTC())
+		p, err := store.PriceOf(ctx, s.cfg.Pool, priceListID, currency, l.ProductID, l.Unit, s.cfg.Now().UTC())
 		var ce *store.CatalogError
 		switch {
 		case errors.As(err, &ce):

@@ -18,6 +18,7 @@ import (
 	"dealflow/internal/leadimport"
 	"dealflow/internal/store"
 	"dealflow/internal/web"
+	"dealflow/workflows"
 )
 
 // importMaxRows caps an upload: its rows are checked while the browser
@@ -259,21 +260,40 @@ func (s *Server) importRows(ctx context.Context, u User, src leadimport.Source) 
 	return out, "", nil
 }
 
-// importPeople checks and resolves a row's owner and manager as the API
-// does for a new lead; it returns the row's reject reason, if any.
+// importPeople checks a row as the API checks a new lead: its owner and
+// manager (resolved as the users table names them), the records on file it
+// links (u must see them) and its price list (the currency's default when
+// it names none); it returns the row's reject reason, if any.
 func (s *Server) importPeople(ctx context.Context, u User, r *leadimport.Row) (string, error) {
 	in := &r.Lead
 	if !strings.EqualFold(in.Owner, u.Email) && !u.Manager() {
 		return "only a manager may create a lead for another owner", nil
 	}
-	if err := s.resolveUsers(ctx, u, in); err != nil {
-		var p *Problem
-		if errors.As(err, &p) && p.Status == http.StatusUnprocessableEntity {
-			return p.Detail, nil
+	for _, check := range []func() error{
+		func() error { return s.resolveUsers(ctx, u, in) },
+		func() error {
+			_, err := s.linkedRecords(ctx, u, in.Lead.ExistingAccountID, in.Lead.ExistingContactID)
+			return err
+		},
+		func() error { return s.dealPriceList(ctx, in) },
+	} {
+		if err := check(); err != nil {
+			var p *Problem
+			if errors.As(err, &p) && p.Status == http.StatusUnprocessableEntity {
+				return problemReason(p), nil
+			}
+			return "", err
 		}
-		return "", err
 	}
 	return "", nil
+}
+
+// problemReason is a 422's reason in a line: its fields, else its detail.
+func problemReason(p *Problem) string {
+	if len(p.Errors) > 0 {
+		return workflows.Describe(p.Errors)
+	}
+	return p.Detail
 }
 
 // rowList is a read file's rows, as a leadimport.Source.

@@ -150,7 +150,7 @@ func overdue(v *workflows.DealView, now time.Time) bool {
 		}
 	}
 	for _, a := range v.Activities {
-		if a.Status == workflows.ActivityOpen && a.DueAt != nil && a.DueAt.Before(now) {
+		if at := a.OverdueAt(); a.Status == workflows.ActivityOpen && at != nil && at.Before(now) {
 			return true
 		}
 	}

@@ -111,14 +111,6 @@ func decodeActivityCursor(s string) (activityCursor, bool) {
 	return c, true
 }
 
-// due is when a is due, as dueSQL has it: nil for never.
-func due(a *workflows.Activity) *time.Time {
-	if a.DueAt != nil {
-		return a.DueAt
-	}
-	return a.StartAt
-}
-
 // dueSQL is an activity's due time as the to-do index has it.
 const dueSQL = `COALESCE(a.due_at, a.start_at, 'infinity'::timestamptz)`
 
@@ -186,7 +178,7 @@ func ListActivities(ctx context.Context, pool *Pool, f ActivityFilter) (Activity
 			// One row past the page: there is a next page, from after the last.
 			last := out.Items[len(out.Items)-1]
 			cur := activityCursor{LeadID: last.LeadID, ID: last.ID}
-			if t := due(&last.Activity); t != nil {
+			if t := last.Activity.Due(); t != nil {
 				cur.Due = t.UTC().Format(time.RFC3339Nano)
 			}
 			out.NextCursor = cur.encode()

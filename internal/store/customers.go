@@ -510,17 +510,23 @@ func wrapCustomer(what string, err error) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
-// AccountExists and ContactExists report whether a record is on file, seen
-// or not by the caller: what a lead or a qualification may link.
-func AccountExists(ctx context.Context, pool *Pool, id string) (bool, error) {
-	var ok bool
-	err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM accounts WHERE id = $1)`, id).Scan(&ok)
-	return ok, err
+// AccountVisible and ContactVisible report whether u may see the record:
+// what u's lead or qualification may link. A record u may not see is not
+// linked (linking it would show it to u), and is not on file as far as u
+// can tell.
+func AccountVisible(ctx context.Context, pool *Pool, u User, id string) (bool, error) {
+	_, err := getAccount(ctx, pool, u, id)
+	if errors.Is(err, ErrAccountNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
-// ContactExists: see AccountExists.
-func ContactExists(ctx context.Context, pool *Pool, id string) (bool, error) {
-	var ok bool
-	err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM contacts WHERE id = $1)`, id).Scan(&ok)
-	return ok, err
+// ContactVisible: see AccountVisible.
+func ContactVisible(ctx context.Context, pool *Pool, u User, id string) (bool, error) {
+	_, err := getContact(ctx, pool, u, id)
+	if errors.Is(err, ErrContactNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
