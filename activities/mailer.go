@@ -1,21 +1,22 @@
 package activities
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"mime"
-	"mime/quotedprintable"
 	"net"
 	"net/mail"
-	"net/smtp"
-	"net/textproto"
+	"os"
+	"strconv"
 	"strings"
 	"time"
+
+	gomail "github.com/wneessen/go-mail"
+	gosmtp "github.com/wneessen/go-mail/smtp"
 
 	"dealflow/workflows"
 )
@@ -33,7 +34,9 @@ const (
 )
 
 // ErrUndeliverable marks a delivery error that retrying cannot fix: the
-// recipient is no mail address, or the server refused with a 5xx reply.
+// recipient is no mail address, or the server refused the recipient or the
+// message with a 5xx reply. A refusal of our credentials, our sender address
+// or our connection is not one: fixing the configuration delivers it.
 var ErrUndeliverable = errors.New("undeliverable")
 
 // Mailer delivers one follow-up message and says how (a Delivery value). A
@@ -52,104 +55,248 @@ func (RecordingMailer) Send(context.Context, workflows.Message) (string, error) 
 	return DeliveryRecorded, nil
 }
 
-// SMTPMailer sends plain-text mail through one SMTP server, without
-// authentication, upgrading to TLS when the server offers STARTTLS.
-type SMTPMailer struct {
+// The TLS modes of an SMTP connection (SMTP_TLS).
+const (
+	// SMTPTLSImplicit: TLS from the first byte (SMTPS, port 465).
+	SMTPTLSImplicit = "implicit"
+	// SMTPTLSStartTLS: a plain connection upgraded with STARTTLS, which the
+	// server must offer: without it nothing is sent.
+	SMTPTLSStartTLS = "starttls"
+	// SMTPTLSNone: plain SMTP, for a local mail sink (Mailpit, a test
+	// server) only.
+	SMTPTLSNone = "none"
+)
+
+// SMTPConfig is how an SMTPMailer reaches its server.
+type SMTPConfig struct {
 	// Addr is the server's host:port.
 	Addr string
 	// From is the sender address, e.g. "Dealflow <dealflow@example.com>".
 	From string
-	// HelloName is the name given in EHLO; "localhost" when empty.
-	HelloName string
-	// Timeout bounds one delivery (dial to QUIT); 30 s when zero.
+	// Username and Password log in with SMTP AUTH; an empty Username: no
+	// AUTH.
+	Username, Password string
+	// Auth is the SASL mechanism (plain, login, scram-sha-256, scram-sha-1,
+	// cram-md5, xoauth2); "" or "auto": the first of PLAIN, LOGIN,
+	// SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5 the server offers. PLAIN and
+	// LOGIN refuse to send a password without TLS, except to localhost.
+	Auth string
+	// TLS is SMTPTLSImplicit, SMTPTLSStartTLS or SMTPTLSNone; empty:
+	// implicit on port 465, else STARTTLS.
+	TLS string
+	// RootCAs verify the server's certificate; nil: the system's roots.
+	RootCAs *x509.CertPool
+	// Timeout bounds one delivery, from dial to QUIT; 20 s when zero.
 	Timeout time.Duration
+	// HelloName is the name given in EHLO; the machine's host name when
+	// empty.
+	HelloName string
 }
 
-// NewSMTPMailer returns a mailer sending through addr as from.
-func NewSMTPMailer(addr, from string) *SMTPMailer {
-	return &SMTPMailer{Addr: addr, From: from}
+// SMTPMailer sends plain-text mail through one SMTP server, with
+// github.com/wneessen/go-mail: over implicit TLS or STARTTLS (required)
+// unless plain SMTP is asked for, logging in with SMTP AUTH when it has
+// credentials. A new connection per message: follow-ups are few.
+type SMTPMailer struct {
+	cfg  SMTPConfig
+	host string
+	port int
+	from *mail.Address
+	auth []gomail.SMTPAuthType // nil: no AUTH; more than one: the first offered
+}
+
+// NewSMTPMailer checks cfg and returns a mailer sending through it.
+func NewSMTPMailer(cfg SMTPConfig) (*SMTPMailer, error) {
+	host, p, err := net.SplitHostPort(cfg.Addr)
+	port, perr := strconv.Atoi(p)
+	if err != nil || host == "" || perr != nil || port < 1 || port > 65535 {
+		return nil, fmt.Errorf("smtp: address %q: want host:port", cfg.Addr)
+	}
+	from, err := mail.ParseAddress(cfg.From)
+	if err != nil {
+		return nil, fmt.Errorf("smtp: sender %q: %v", cfg.From, err)
+	}
+	switch cfg.TLS {
+	case "":
+		cfg.TLS = SMTPTLSStartTLS
+		if port == gomail.DefaultPortSSL {
+			cfg.TLS = SMTPTLSImplicit
+		}
+	case SMTPTLSImplicit, SMTPTLSStartTLS, SMTPTLSNone:
+	default:
+		return nil, fmt.Errorf("smtp: TLS mode %q: want implicit, starttls or none", cfg.TLS)
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 20 * time.Second
+	}
+	s := &SMTPMailer{cfg: cfg, host: host, port: port, from: from}
+	if cfg.Username != "" {
+		if s.auth, err = authTypes(cfg.Auth); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// authTypes maps an SMTP_AUTH value to go-mail's mechanisms.
+func authTypes(name string) ([]gomail.SMTPAuthType, error) {
+	switch strings.ToLower(name) {
+	case "", "auto":
+		// Over TLS PLAIN is what every provider takes; the challenge
+		// mechanisms come after it because servers often offer them for
+		// password stores that cannot answer them.
+		return []gomail.SMTPAuthType{gomail.SMTPAuthPlain, gomail.SMTPAuthLogin,
+			gomail.SMTPAuthSCRAMSHA256, gomail.SMTPAuthSCRAMSHA1, gomail.SMTPAuthCramMD5}, nil
+	case "plain":
+		return []gomail.SMTPAuthType{gomail.SMTPAuthPlain}, nil
+	case "login":
+		return []gomail.SMTPAuthType{gomail.SMTPAuthLogin}, nil
+	case "scram-sha-256":
+		return []gomail.SMTPAuthType{gomail.SMTPAuthSCRAMSHA256}, nil
+	case "scram-sha-1":
+		return []gomail.SMTPAuthType{gomail.SMTPAuthSCRAMSHA1}, nil
+	case "cram-md5":
+		return []gomail.SMTPAuthType{gomail.SMTPAuthCramMD5}, nil
+	case "xoauth2":
+		return []gomail.SMTPAuthType{gomail.SMTPAuthXOAUTH2}, nil
+	}
+	return nil, fmt.Errorf("smtp: unknown AUTH mechanism %q", name)
 }
 
 // Send delivers m. The Message-ID is derived from m.Key and the Date is
 // m.At, so a message sent again after a crash is the same message to the
 // receiving side, which can recognise and drop the duplicate.
 func (s *SMTPMailer) Send(ctx context.Context, m workflows.Message) (string, error) {
-	from, err := mail.ParseAddress(s.From)
-	if err != nil {
-		// A configuration error: retried until someone fixes SMTP_FROM.
-		return "", fmt.Errorf("smtp: sender %q: %w", s.From, err)
-	}
 	to, err := mail.ParseAddress(m.Recipient)
 	if err != nil {
 		return "", fmt.Errorf("%w: recipient %q is not a mail address: %v", ErrUndeliverable, m.Recipient, err)
 	}
-	msg := compose(from, to, m)
+	msg := s.compose(to, m)
 
-	timeout := s.Timeout
-	if timeout <= 0 {
-		timeout = 30 * time.Second
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel() // closes the connection too (dial, below)
+	tlsConfig := &tls.Config{ServerName: s.host, MinVersion: tls.VersionTLS12, RootCAs: s.cfg.RootCAs}
+	dial := func(dialCtx context.Context, network, addr string) (net.Conn, error) {
+		d := &net.Dialer{}
+		var conn net.Conn
+		var err error
+		if s.cfg.TLS == SMTPTLSImplicit {
+			// A *tls.Conn, as go-mail's own TLS dial gives: its SMTP client
+			// then knows the connection is encrypted.
+			conn, err = (&tls.Dialer{NetDialer: d, Config: tlsConfig}).DialContext(dialCtx, network, addr)
+		} else {
+			conn, err = d.DialContext(dialCtx, network, addr)
+		}
+		if err != nil {
+			return nil, err
+		}
+		// go-mail bounds each exchange by the timeout but follows the
+		// context only while dialing: the end of ctx (the activity's
+		// cancellation, or the whole delivery's timeout) closes the
+		// connection.
+		context.AfterFunc(ctx, func() { conn.Close() })
+		return conn, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", s.Addr)
+	policy := gomail.TLSMandatory // STARTTLS or nothing
+	if s.cfg.TLS != SMTPTLSStartTLS {
+		policy = gomail.NoTLS // implicit: the dial made the TLS connection
+	}
+	opts := []gomail.Option{
+		gomail.WithPort(s.port),
+		gomail.WithTimeout(s.cfg.Timeout),
+		gomail.WithTLSPolicy(policy),
+		gomail.WithTLSConfig(tlsConfig),
+		gomail.WithDialContextFunc(dial),
+	}
+	if s.cfg.HelloName != "" {
+		opts = append(opts, gomail.WithHELO(s.cfg.HelloName))
+	}
+	switch {
+	case len(s.auth) == 1:
+		opts = append(opts, gomail.WithSMTPAuth(s.auth[0]))
+	case len(s.auth) > 1:
+		opts = append(opts, gomail.WithOpportunisticSMTPAuth(s.auth...))
+	}
+	if len(s.auth) > 0 {
+		opts = append(opts, gomail.WithUsername(s.cfg.Username), gomail.WithPassword(s.cfg.Password))
+	}
+	c, err := gomail.NewClient(s.host, opts...)
 	if err != nil {
 		return "", fmt.Errorf("smtp: %w", err)
 	}
-	// net/smtp knows no context: a deadline on the connection bounds every
-	// exchange, and cancellation closes it.
-	deadline, _ := ctx.Deadline()
-	_ = conn.SetDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-
-	host, _, _ := net.SplitHostPort(s.Addr)
-	c, err := smtp.NewClient(conn, host)
-	if err != nil {
-		conn.Close()
-		return "", smtpError("greeting", err)
+	err = c.DialAndSendWithContext(ctx, msg)
+	if msg.IsDelivered() {
+		// The server accepted the message: a failing RSET or QUIT after it
+		// changes nothing.
+		return DeliverySMTP, nil
 	}
-	defer c.Close()
-	hello := s.HelloName
-	if hello == "" {
-		hello = "localhost"
+	if err == nil {
+		err = errors.New("the message was not accepted") // not expected from go-mail
 	}
-	if err := c.Hello(hello); err != nil {
-		return "", smtpError("EHLO", err)
-	}
-	if ok, _ := c.Extension("STARTTLS"); ok {
-		if err := c.StartTLS(&tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}); err != nil {
-			return "", smtpError("STARTTLS", err)
-		}
-	}
-	if err := c.Mail(from.Address); err != nil {
-		return "", smtpError("MAIL FROM", err)
-	}
-	if err := c.Rcpt(to.Address); err != nil {
-		return "", smtpError("RCPT TO", err)
-	}
-	w, err := c.Data()
-	if err != nil {
-		return "", smtpError("DATA", err)
-	}
-	if _, err := w.Write(msg); err != nil {
-		return "", smtpError("DATA", err)
-	}
-	if err := w.Close(); err != nil {
-		return "", smtpError("DATA", err)
-	}
-	// The message is accepted; a failing QUIT changes nothing.
-	_ = c.Quit()
-	return DeliverySMTP, nil
+	return "", s.explain(parent, ctx, err)
 }
 
-// smtpError wraps a failed exchange; a 5xx reply is permanent.
-func smtpError(step string, err error) error {
-	var tpErr *textproto.Error
-	if errors.As(err, &tpErr) && tpErr.Code >= 500 && tpErr.Code < 600 {
-		return fmt.Errorf("%w: smtp %s: %v", ErrUndeliverable, step, err)
+// explain turns go-mail's error into one line that says what to fix, and
+// marks what retrying cannot fix: a 5xx refusal of the recipient or of the
+// message. A refusal of the credentials, the sender or the connection is
+// retried: the message waits in the outbox until the configuration is
+// fixed.
+func (s *SMTPMailer) explain(parent, ctx context.Context, err error) error {
+	where := "smtp " + s.cfg.Addr
+	var sendErr *gomail.SendError
+	switch {
+	case parent.Err() != nil:
+		return fmt.Errorf("%s: stopped with the activity (%v): %w", where, parent.Err(), err)
+	case ctx.Err() != nil, errors.Is(err, os.ErrDeadlineExceeded):
+		return fmt.Errorf("%s: no delivery within %s (SMTP_TIMEOUT): %w", where, s.cfg.Timeout, err)
+	case errors.As(err, &sendErr):
+		code := sendErr.ErrorCode()
+		switch sendErr.Reason {
+		case gomail.ErrSMTPRcptTo, gomail.ErrSMTPData, gomail.ErrSMTPDataClose:
+			if code >= 500 && code < 600 && !authRefusal(code, sendErr.EnhancedStatusCode()) {
+				return fmt.Errorf("%w: %s refused it: %v", ErrUndeliverable, where, err)
+			}
+		case gomail.ErrSMTPMailFrom:
+			return fmt.Errorf("%s refused the sender %s (SMTP_FROM: may the account send as it?): %w", where, s.from.Address, err)
+		}
+		return fmt.Errorf("%s: %w", where, err)
 	}
-	return fmt.Errorf("smtp %s: %w", step, err)
+	// The rest fail before anything is sent: connection, EHLO, TLS, AUTH.
+	var certErr *tls.CertificateVerificationError
+	var recordErr tls.RecordHeaderError
+	msg := err.Error()
+	switch {
+	case errors.As(err, &certErr):
+		return fmt.Errorf("%s: the server's certificate is not trusted (SMTP_CA_FILE names the CA of a private server): %w", where, err)
+	case errors.As(err, &recordErr):
+		return fmt.Errorf("%s does not answer in TLS (SMTP_TLS=implicit; its port may want starttls): %w", where, err)
+	case strings.Contains(msg, "does not support STARTTLS"):
+		return fmt.Errorf("%s offers no STARTTLS, so nothing was sent: TLS is required (SMTP_TLS=starttls; implicit for port 465, none only for a local mail sink)", where)
+	case errors.Is(err, gosmtp.ErrUnencrypted):
+		return fmt.Errorf("%s: the password would go out without TLS, so it was not sent (SMTP_TLS=none)", where)
+	case strings.Contains(msg, "SMTP AUTH failed"):
+		return fmt.Errorf("%s refused the credentials of %q (SMTP_USERNAME, SMTP_PASSWORD): %w", where, s.cfg.Username, err)
+	case strings.Contains(msg, "does not support SMTP AUTH"), errors.Is(err, gomail.ErrNoSupportedAuthDiscovered):
+		return fmt.Errorf("%s offers no AUTH mechanism we can use (SMTP_AUTH=%s): %w", where, s.cfg.Auth, err)
+	}
+	return fmt.Errorf("%s: %w", where, err)
+}
+
+// authRefusal reports whether a 5xx reply is about our authentication or
+// encryption rather than the recipient or the message (RFC 4954, RFC 3463):
+// the same reply would come for every message, until someone fixes the
+// configuration.
+func authRefusal(code int, enhanced string) bool {
+	switch code {
+	case 530, 534, 535, 538:
+		return true
+	}
+	switch enhanced {
+	case "5.7.8", "5.7.9", "5.7.11":
+		return true
+	}
+	return false
 }
 
 // MessageID is the Message-ID header of the message with key: the same key
@@ -163,32 +310,25 @@ func MessageID(key, from string) string {
 	return "<" + hex.EncodeToString(sum[:16]) + "@" + domain + ">"
 }
 
-// compose builds the RFC 5322 message: UTF-8 text, quoted-printable, header
-// values stripped of line breaks so no value can inject a header.
-func compose(from, to *mail.Address, m workflows.Message) []byte {
-	var b bytes.Buffer
-	header := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }
-	header("From", from.String())
-	header("To", to.String())
-	header("Subject", mime.QEncoding.Encode("utf-8", oneLine(m.Subject)))
+// compose builds the message: UTF-8 text, quoted-printable, header values
+// on one line so that no value can inject a header.
+func (s *SMTPMailer) compose(to *mail.Address, m workflows.Message) *gomail.Msg {
+	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent()) // UTF-8, quoted-printable
+	msg.FromMailAddress(s.from)
+	msg.ToMailAddress(to)
+	msg.Subject(oneLine(m.Subject))
 	date := m.At
 	if date.IsZero() {
 		date = time.Now()
 	}
-	header("Date", date.Format(time.RFC1123Z))
-	header("Message-ID", MessageID(m.Key, from.Address))
-	header("X-Dealflow-Key", mime.QEncoding.Encode("utf-8", oneLine(m.Key)))
+	msg.SetDateWithValue(date)
+	msg.SetMessageIDWithValue(strings.Trim(MessageID(m.Key, s.from.Address), "<>"))
+	msg.SetGenHeader("X-Dealflow-Key", oneLine(m.Key))
 	if m.Kind != "" {
-		header("X-Dealflow-Kind", mime.QEncoding.Encode("utf-8", oneLine(m.Kind)))
+		msg.SetGenHeader("X-Dealflow-Kind", oneLine(m.Kind))
 	}
-	header("MIME-Version", "1.0")
-	header("Content-Type", "text/plain; charset=utf-8")
-	header("Content-Transfer-Encoding", "quoted-printable")
-	b.WriteString("\r\n")
-	qp := quotedprintable.NewWriter(&b)
-	_, _ = qp.Write([]byte(m.Body))
-	_ = qp.Close()
-	return b.Bytes()
+	msg.SetBodyString(gomail.TypeTextPlain, m.Body)
+	return msg
 }
 
 func oneLine(s string) string {

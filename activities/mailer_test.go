@@ -23,6 +23,8 @@ type smtpServer struct {
 	Addr string
 	// reply, when set, answers RCPT TO for an address instead of 250.
 	reply func(rcpt string) string
+	// hangUp closes the connection right after accepting a message.
+	hangUp bool
 
 	mu   sync.Mutex
 	msgs []received
@@ -102,6 +104,9 @@ func (s *smtpServer) serve(c net.Conn) {
 			s.msgs = append(s.msgs, received{From: from, To: to, Data: data})
 			s.mu.Unlock()
 			reply("250 OK queued")
+			if s.hangUp {
+				return
+			}
 		case "QUIT":
 			reply("221 bye")
 			return
@@ -109,6 +114,17 @@ func (s *smtpServer) serve(c net.Conn) {
 			reply("502 not implemented")
 		}
 	}
+}
+
+// plainMailer sends to a test server on loopback: plain SMTP, asked for
+// explicitly, as for any local mail sink.
+func plainMailer(t *testing.T, addr, from string) *activities.SMTPMailer {
+	t.Helper()
+	m, err := activities.NewSMTPMailer(activities.SMTPConfig{Addr: addr, From: from, TLS: activities.SMTPTLSNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 func (s *smtpServer) received() []received {
@@ -119,7 +135,7 @@ func (s *smtpServer) received() []received {
 
 func TestSMTPMailer(t *testing.T) {
 	srv := startSMTP(t)
-	m := activities.NewSMTPMailer(srv.Addr, "Dealflow <deals@example.com>")
+	m := plainMailer(t, srv.Addr, "Dealflow <deals@example.com>")
 	msg := workflows.Message{
 		Key: "lead/L1/thankyou", Kind: "thankyou", Recipient: "Ann Lee <ann@contoso.example>",
 		Subject: "Danke für Ihre Bestellung\r\nBcc: evil@example.com",
@@ -197,7 +213,7 @@ func TestSMTPMailerErrors(t *testing.T) {
 		}
 		return ""
 	}
-	m := activities.NewSMTPMailer(srv.Addr, "deals@example.com")
+	m := plainMailer(t, srv.Addr, "deals@example.com")
 	ctx := context.Background()
 	send := func(rcpt string) error {
 		_, err := m.Send(ctx, workflows.Message{Key: "k-" + rcpt, Recipient: rcpt, Subject: "s", Body: "b"})
@@ -228,8 +244,24 @@ func TestSMTPMailerErrors(t *testing.T) {
 	}
 	closed := ln.Addr().String()
 	ln.Close()
-	_, err = activities.NewSMTPMailer(closed, "deals@example.com").Send(ctx, workflows.Message{Key: "k", Recipient: "a@example.com"})
+	_, err = plainMailer(t, closed, "deals@example.com").Send(ctx, workflows.Message{Key: "k", Recipient: "a@example.com"})
 	if err == nil || errors.Is(err, activities.ErrUndeliverable) {
 		t.Fatalf("closed port: %v", err)
+	}
+}
+
+// The server accepted the message, then the connection broke before RSET
+// and QUIT: the message is delivered, not retried (which would send it
+// twice).
+func TestSMTPMailerAcceptedThenHungUp(t *testing.T) {
+	srv := startSMTP(t)
+	srv.hangUp = true
+	delivery, err := plainMailer(t, srv.Addr, "deals@example.com").Send(context.Background(),
+		workflows.Message{Key: "k", Recipient: "ann@example.com", Subject: "s", Body: "b"})
+	if err != nil || delivery != activities.DeliverySMTP {
+		t.Fatalf("delivery %q, %v", delivery, err)
+	}
+	if n := len(srv.received()); n != 1 {
+		t.Fatalf("%d messages received, want 1", n)
 	}
 }
