@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -118,7 +119,7 @@ func apply(t *testing.T, a *activities.Activities, ch workflows.Change) workflow
 	if err != nil {
 		t.Fatalf("%s (again): %v", ch.Event.Action, err)
 	}
-	if r1 != r2 {
+	if !reflect.DeepEqual(r1, r2) {
 		t.Fatalf("%s: result %+v, then %+v", ch.Event.Action, r1, r2)
 	}
 	sameDump(t, ch.Event.Action+" applied twice", before, dump(t, a.Pool))
@@ -204,7 +205,7 @@ func TestLeadToPaid(t *testing.T) {
 	}
 
 	res := apply(t, a, x.qualify())
-	if res != (workflows.ChangeResult{AccountID: "ACC-L1", ContactID: "CON-L1"}) {
+	if !reflect.DeepEqual(res, workflows.ChangeResult{AccountID: "ACC-L1", ContactID: "CON-L1"}) {
 		t.Fatalf("qualify result %+v", res)
 	}
 	x.d.AccountID, x.d.ContactID = res.AccountID, res.ContactID
@@ -220,12 +221,12 @@ func TestLeadToPaid(t *testing.T) {
 	// email links that contact and its account.
 	y := newDeal("L2", "CONTOSO LTD", "bob@contoso.example")
 	apply(t, a, y.change("create"))
-	if res := apply(t, a, y.qualify()); res != (workflows.ChangeResult{AccountID: "ACC-L1", ContactID: "CON-L2"}) {
+	if res := apply(t, a, y.qualify()); !reflect.DeepEqual(res, workflows.ChangeResult{AccountID: "ACC-L1", ContactID: "CON-L2"}) {
 		t.Fatalf("second lead: %+v", res)
 	}
 	z := newDeal("L3", "", "ANN@contoso.example")
 	apply(t, a, z.change("create"))
-	if res := apply(t, a, z.qualify()); res != (workflows.ChangeResult{AccountID: "ACC-L1", ContactID: "CON-L1"}) {
+	if res := apply(t, a, z.qualify()); !reflect.DeepEqual(res, workflows.ChangeResult{AccountID: "ACC-L1", ContactID: "CON-L1"}) {
 		t.Fatalf("lead by contact email: %+v", res)
 	}
 	if n := row[int](t, pool, `SELECT count(*) FROM accounts`); n != 1 {

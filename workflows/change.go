@@ -27,6 +27,26 @@ type Change struct {
 	Activities  []Activity   `json:"activities,omitempty"`
 	// Messages are follow-ups to record in the outbox (unique by Key) and deliver.
 	Messages []Message `json:"messages,omitempty"`
+
+	// Records is every record of the deal after the step, touched or not.
+	// ApplyChange writes the touched ones above, unless it finds the deal
+	// already has a write at this step's seq or later: a workflow task that
+	// wrote (ApplyChange runs as a local activity, inside the task) and then
+	// failed, whose re-run may take another step. It then makes the deal's
+	// rows these records, whatever that task left. Nil in a Change from
+	// before it (a remote ApplyChange's input recorded in a history).
+	Records *Records `json:"records,omitempty"`
+}
+
+// Records is every record a deal owns beside its lead row: what
+// PostgreSQL must hold for it after each step.
+type Records struct {
+	Opportunity *Opportunity `json:"opportunity,omitempty"`
+	Quotes      []Quote      `json:"quotes,omitempty"`
+	Order       *Order       `json:"order,omitempty"`
+	Invoice     *Invoice     `json:"invoice,omitempty"`
+	Activities  []Activity   `json:"activities,omitempty"`
+	Messages    []Message    `json:"messages,omitempty"`
 }
 
 // DealHeader is the deal's row in the leads table beside the lead fields: what
@@ -66,8 +86,15 @@ type QualifyRecord struct {
 }
 
 // ChangeResult is what ApplyChange reports back: the account and contact a
-// qualification linked or created (empty otherwise).
+// qualification linked or created (empty otherwise), and the messages it
+// found sent that the Change's Records lack or word otherwise.
 type ChangeResult struct {
 	AccountID string `json:"accountId,omitempty"`
 	ContactID string `json:"contactId,omitempty"`
+	// Sent are follow-ups a failed workflow task recorded and delivered
+	// before it failed (ApplyChange delivers right after its commit), as
+	// they went out; the re-run took another step, or the same one at
+	// another time. Mail cannot be taken back: the deal adopts them
+	// (Deal.AdoptSent), so its messages stay what was sent.
+	Sent []Message `json:"sent,omitempty"`
 }

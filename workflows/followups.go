@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -311,7 +312,7 @@ func (d *Deal) Fire(r Reminder, now time.Time) (ch Change, ok bool) {
 	if msg.Recipient == "" {
 		msg.Recipient = owner // a contact without email: tell the owner instead
 	}
-	d.Messages = append(d.Messages, msg)
+	d.addMessage(msg)
 	ev := d.record(now, "system", "followup:"+r.Kind, true, msg.Subject)
 	ch = d.change(ev)
 	ch.Messages = []Message{msg}
@@ -370,4 +371,26 @@ func (d *Deal) activityReminders() []Reminder {
 		}
 	}
 	return out
+}
+
+// addMessage adds m to the deal's messages unless one has its key: a
+// follow-up adopted as sent (AdoptSent) before the deal fired it again is
+// the one that went out, and stays. Keys are otherwise unique.
+func (d *Deal) addMessage(m Message) {
+	if !slices.ContainsFunc(d.Messages, func(x Message) bool { return x.Key == m.Key }) {
+		d.Messages = append(d.Messages, m)
+	}
+}
+
+// AdoptSent takes messages ApplyChange found sent (ChangeResult.Sent) as
+// the deal's, as they went out: each replaces the deal's message of its key
+// or joins them.
+func (d *Deal) AdoptSent(sent []Message) {
+	for _, m := range sent {
+		if i := slices.IndexFunc(d.Messages, func(x Message) bool { return x.Key == m.Key }); i >= 0 {
+			d.Messages[i] = m
+		} else {
+			d.Messages = append(d.Messages, m)
+		}
+	}
 }

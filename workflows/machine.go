@@ -39,6 +39,8 @@ type Rejection struct {
 	Message string       `json:"message"`
 	Missing []string     `json:"missing,omitempty"`
 	Fields  []FieldError `json:"fields,omitempty"`
+	// Version is the deal's version when a RejectStale refused the action.
+	Version int `json:"version,omitempty"`
 }
 
 func (r *Rejection) Error() string { return r.Message }
@@ -54,6 +56,8 @@ type Result struct {
 	Balance  *decimal.Decimal `json:"balance,omitempty"`
 	// Message is a one-line account of what happened.
 	Message string `json:"message"`
+	// Version is the deal's version after the action (the API's ETag).
+	Version int `json:"version,omitempty"`
 }
 
 // DefaultCurrency is a deal's currency when its lead names none.
@@ -356,9 +360,15 @@ func (d *Deal) itemID(kind string) string {
 	return fmt.Sprintf("%s-%d", kind, d.NextItem)
 }
 
-// change builds the Change every step writes: header, lead, event.
+// change builds the Change every step writes: header, lead, event, and the
+// deal's records as they are after the step. They are the deal's own (not
+// copies): a local activity's input is not encoded, and the state a step
+// leaves is never changed in place (the next step works on a Clone).
 func (d *Deal) change(ev Event) Change {
-	return Change{Deal: d.Header(), Lead: d.Lead, Event: ev}
+	return Change{Deal: d.Header(), Lead: d.Lead, Event: ev, Records: &Records{
+		Opportunity: d.Opportunity, Quotes: d.Quotes, Order: d.Order, Invoice: d.Invoice,
+		Activities: d.Activities, Messages: d.Messages,
+	}}
 }
 
 // Header is the deal's row in the leads table.

@@ -215,11 +215,11 @@ func (w *dealWorkflow) endActivities() error {
 	if !ok {
 		return nil
 	}
-	if _, err := w.persist(w.ctx, ch); err != nil {
+	cr, err := w.persist(w.ctx, ch)
+	if err != nil {
 		return fmt.Errorf("end activities: %w", err)
 	}
-	w.d = next
-	w.changed()
+	w.commit(w.ctx, next, cr)
 	return nil
 }
 
@@ -244,11 +244,11 @@ func (w *dealWorkflow) fireDue() (end bool, err error) {
 		return true, nil
 	}
 	w.log.Info("follow-up due", "kind", r.Kind, "key", r.Key)
-	if _, err := w.persist(ctx, ch); err != nil {
+	cr, err := w.persist(ctx, ch)
+	if err != nil {
 		return false, fmt.Errorf("follow-up %s: %w", r.Key, err)
 	}
-	w.d = next
-	w.changed()
+	w.commit(ctx, next, cr)
 	return false, nil
 }
 
@@ -301,8 +301,7 @@ func (w *dealWorkflow) act(ctx workflow.Context, act Action, cmd Command, decode
 				next.AccountID, next.ContactID = cr.AccountID, cr.ContactID
 			}
 			next.remember(updateID, res)
-			w.d = next
-			w.changed()
+			w.commit(ctx, next, cr)
 			w.log.Info("action accepted", "action", act, "by", cmd.By(), "stage", w.d.Stage)
 			return res, nil
 		}
@@ -338,11 +337,11 @@ func (w *dealWorkflow) refuse(ctx workflow.Context, act Action, by string, rej *
 // refuseLocked writes the refusal to the timeline, and the deal goes on.
 func (w *dealWorkflow) refuseLocked(ctx workflow.Context, act Action, by string, rej *Rejection) (Result, error) {
 	next := w.d.Clone()
-	if _, err := w.persist(ctx, next.Reject(act, by, rej.Message, workflow.Now(ctx))); err != nil {
+	cr, err := w.persist(ctx, next.Reject(act, by, rej.Message, workflow.Now(ctx)))
+	if err != nil {
 		return Result{}, fmt.Errorf("record refused %s: %w", act, err)
 	}
-	w.d = next
-	w.changed()
+	w.commit(ctx, next, cr)
 	w.log.Info("action refused", "action", act, "by", by, "reason", rej.Message)
 	return Result{}, rejectionError(rej)
 }
@@ -463,6 +462,9 @@ func (w *dealWorkflow) persist(ctx workflow.Context, ch Change) (ChangeResult, e
 		})
 		f = workflow.ExecuteLocalActivity(ctx, ActivityApplyChange, ch)
 	} else {
+		// A remote activity's input is recorded in the history: the Records
+		// stay out of it (the local activity's input is not encoded).
+		ch.Records = nil
 		ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 			StartToCloseTimeout: 30 * time.Second,
 			RetryPolicy:         retry,
@@ -473,6 +475,19 @@ func (w *dealWorkflow) persist(ctx workflow.Context, ch Change) (ChangeResult, e
 	var res ChangeResult
 	err := f.Get(ctx, &res)
 	return res, err
+}
+
+// commit makes next, whose records ApplyChange wrote, the deal's state. The
+// messages ApplyChange found sent by a workflow task that failed after its
+// write (ChangeResult.Sent) are adopted as they went out; version 1 of
+// "adopt-sent-messages" brought that, and its marker is recorded only where
+// a run first adopts one.
+func (w *dealWorkflow) commit(ctx workflow.Context, next *Deal, cr ChangeResult) {
+	if len(cr.Sent) > 0 && workflow.GetVersion(ctx, "adopt-sent-messages", workflow.DefaultVersion, 1) == 1 {
+		next.AdoptSent(cr.Sent)
+	}
+	w.d = next
+	w.changed()
 }
 
 // changed wakes the run loop and refreshes what the Web UI shows.

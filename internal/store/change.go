@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -62,53 +63,237 @@ func invalidData(err error) bool {
 		pgErr.Code == "23514" // check_violation
 }
 
-// write writes the whole Change inside tx.
+// write writes the whole Change inside tx: the records the step touched,
+// or, when the deal already has a write at this step's seq or later (see
+// rewritesStep), every record of the deal as the Change's Records have it.
 func write(ctx context.Context, tx pgx.Tx, ch workflows.Change) (workflows.ChangeResult, error) {
 	var res workflows.ChangeResult
+	rewrite, err := rewritesStep(ctx, tx, ch)
+	if err != nil {
+		return res, err
+	}
 	if err := upsertLead(ctx, tx, ch); err != nil {
 		return res, err
 	}
 	if ch.Qualify != nil {
-		var err error
 		if res, err = qualify(ctx, tx, ch.Deal.ID, ch.Qualify, ch.Event.At); err != nil {
 			return res, err
 		}
 	}
-	cur := ch.Deal.Currency
-	if ch.Opportunity != nil {
-		if err := upsertOpportunity(ctx, tx, ch.Deal.ID, cur, ch.Opportunity); err != nil {
-			return res, err
-		}
+	if rewrite {
+		res.Sent, err = reconcile(ctx, tx, ch)
+	} else {
+		err = writeTouched(ctx, tx, ch)
 	}
-	for i := range ch.Quotes {
-		if err := upsertQuote(ctx, tx, ch.Deal.ID, cur, &ch.Quotes[i]); err != nil {
-			return res, err
-		}
-	}
-	if ch.Order != nil {
-		if err := upsertOrder(ctx, tx, ch.Deal.ID, cur, ch.Order); err != nil {
-			return res, err
-		}
-	}
-	if ch.Invoice != nil {
-		if err := upsertInvoice(ctx, tx, ch.Deal.ID, cur, ch.Invoice); err != nil {
-			return res, err
-		}
-	}
-	for i := range ch.Activities {
-		if err := upsertActivity(ctx, tx, ch.Deal.ID, &ch.Activities[i]); err != nil {
-			return res, err
-		}
+	if err != nil {
+		return res, err
 	}
 	if err := insertEvent(ctx, tx, ch.Deal.ID, ch.Event); err != nil {
 		return res, err
 	}
-	for _, m := range ch.Messages {
-		if err := insertMessage(ctx, tx, ch.Deal.ID, m); err != nil {
-			return res, err
+	return res, nil
+}
+
+// rewritesStep locks the deal's lead row and reports whether its timeline
+// already reaches ch's seq: a write of this step, or of a later one, was
+// made before. Either ApplyChange is retried after its commit (the same
+// Change), or it ran in a workflow task that then failed (the worker or
+// Temporal died before the task completed): Temporal runs the task again
+// from the state before it, and the re-run may take another step, or the
+// same one at a later time, under the same seq. What the failed task wrote
+// is then unknown here, so the step rewrites every record of the deal.
+//
+// The lock also orders two writes of one deal that overlap: an attempt that
+// timed out but still runs, and its retry.
+func rewritesStep(ctx context.Context, tx pgx.Tx, ch workflows.Change) (bool, error) {
+	if ch.Records == nil || ch.Event.Action == "" {
+		return false, nil // a Change from before Records: the touched records only
+	}
+	var last *int
+	err := tx.QueryRow(ctx, `SELECT (SELECT max(seq) FROM deal_events WHERE lead_id = $1)
+		FROM leads WHERE id = $1 FOR UPDATE`, ch.Deal.ID).Scan(&last)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil // the deal's first write
+	}
+	if err != nil {
+		return false, fmt.Errorf("lock deal %s: %w", ch.Deal.ID, err)
+	}
+	return last != nil && *last >= ch.Event.Seq, nil
+}
+
+// writeTouched writes the records the step touched, and records its
+// messages in the outbox.
+func writeTouched(ctx context.Context, tx pgx.Tx, ch workflows.Change) error {
+	id, cur := ch.Deal.ID, ch.Deal.Currency
+	if ch.Opportunity != nil {
+		if err := upsertOpportunity(ctx, tx, id, cur, ch.Opportunity); err != nil {
+			return err
 		}
 	}
-	return res, nil
+	for i := range ch.Quotes {
+		if err := upsertQuote(ctx, tx, id, cur, &ch.Quotes[i]); err != nil {
+			return err
+		}
+	}
+	if ch.Order != nil {
+		if err := upsertOrder(ctx, tx, id, cur, ch.Order); err != nil {
+			return err
+		}
+	}
+	if ch.Invoice != nil {
+		if err := upsertInvoice(ctx, tx, id, cur, ch.Invoice); err != nil {
+			return err
+		}
+	}
+	for i := range ch.Activities {
+		if err := upsertActivity(ctx, tx, id, &ch.Activities[i]); err != nil {
+			return err
+		}
+	}
+	for _, m := range ch.Messages {
+		if err := insertMessage(ctx, tx, id, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reconcile makes every row the deal owns the Change's Records: it deletes
+// the deal's records (children go with their parents, ON DELETE CASCADE),
+// then writes the Records whole. A message already sent stays as it went
+// out, and is returned when the Records lack it or word it otherwise (the
+// workflow adopts it: ChangeResult.Sent); one not sent yet follows the
+// Records, or goes when they lack it. When the deal is not qualified, its
+// lead links no account or contact, and the ones a failed qualification
+// created under the deal's own ids go unless something else uses them by
+// now.
+func reconcile(ctx context.Context, tx pgx.Tx, ch workflows.Change) ([]workflows.Message, error) {
+	r, id, cur := ch.Records, ch.Deal.ID, ch.Deal.Currency
+	sent, err := sentApart(ctx, tx, id, r.Messages)
+	if err != nil {
+		return nil, err
+	}
+	return sent, rewriteRecords(ctx, tx, ch, id, cur)
+}
+
+// sentApart returns the deal's messages sent already that msgs lack or
+// word otherwise, as they were sent.
+func sentApart(ctx context.Context, tx pgx.Tx, leadID string, msgs []workflows.Message) ([]workflows.Message, error) {
+	rows, err := tx.Query(ctx, `SELECT key, kind, recipient, subject, body, created_at FROM messages
+		WHERE lead_id = $1 AND sent_at IS NOT NULL ORDER BY created_at, key`, leadID)
+	if err != nil {
+		return nil, fmt.Errorf("read sent messages of %s: %w", leadID, err)
+	}
+	sent, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (workflows.Message, error) {
+		var m workflows.Message
+		err := row.Scan(&m.Key, &m.Kind, &m.Recipient, &m.Subject, &m.Body, &m.At)
+		m.At = m.At.UTC()
+		return m, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read sent messages of %s: %w", leadID, err)
+	}
+	var apart []workflows.Message
+	for _, m := range sent {
+		i := slices.IndexFunc(msgs, func(x workflows.Message) bool { return x.Key == m.Key })
+		if i < 0 || !sameMessage(msgs[i], m) {
+			apart = append(apart, m)
+		}
+	}
+	return apart, nil
+}
+
+// sameMessage compares a message with its row, to PostgreSQL's microsecond.
+func sameMessage(m, row workflows.Message) bool {
+	return m.Kind == row.Kind && m.Recipient == row.Recipient && m.Subject == row.Subject && m.Body == row.Body &&
+		m.At.Truncate(time.Microsecond).Equal(row.At)
+}
+
+// rewriteRecords is reconcile's writing part.
+func rewriteRecords(ctx context.Context, tx pgx.Tx, ch workflows.Change, id, cur string) error {
+	r := ch.Records
+	keys := make([]string, len(r.Messages))
+	for i, m := range r.Messages {
+		keys[i] = m.Key
+	}
+	for _, del := range []struct{ what, sql string }{
+		{"invoice", `DELETE FROM invoices WHERE lead_id = $1`},
+		{"order", `DELETE FROM orders WHERE lead_id = $1`},
+		{"quotes", `DELETE FROM quotes WHERE lead_id = $1`},
+		{"opportunity", `DELETE FROM opportunities WHERE lead_id = $1`},
+		{"activities", `DELETE FROM activities WHERE lead_id = $1`},
+	} {
+		if _, err := tx.Exec(ctx, del.sql, id); err != nil {
+			return fmt.Errorf("rewrite deal %s: clear its %s: %w", id, del.what, err)
+		}
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM messages WHERE lead_id = $1 AND sent_at IS NULL AND key <> ALL($2::text[])`,
+		id, keys); err != nil {
+		return fmt.Errorf("rewrite deal %s: clear its unsent messages: %w", id, err)
+	}
+	if ch.Qualify == nil && r.Opportunity == nil {
+		if err := unlinkParties(ctx, tx, id); err != nil {
+			return err
+		}
+	}
+	if r.Opportunity != nil {
+		if err := upsertOpportunity(ctx, tx, id, cur, r.Opportunity); err != nil {
+			return err
+		}
+	}
+	for i := range r.Quotes {
+		if err := upsertQuote(ctx, tx, id, cur, &r.Quotes[i]); err != nil {
+			return err
+		}
+	}
+	if r.Order != nil {
+		if err := upsertOrder(ctx, tx, id, cur, r.Order); err != nil {
+			return err
+		}
+	}
+	if r.Invoice != nil {
+		if err := upsertInvoice(ctx, tx, id, cur, r.Invoice); err != nil {
+			return err
+		}
+	}
+	for i := range r.Activities {
+		if err := upsertActivity(ctx, tx, id, &r.Activities[i]); err != nil {
+			return err
+		}
+	}
+	for _, m := range r.Messages {
+		if _, err := tx.Exec(ctx, `
+INSERT INTO messages (key, lead_id, kind, recipient, subject, body, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (key) DO UPDATE SET
+	kind = EXCLUDED.kind, recipient = EXCLUDED.recipient, subject = EXCLUDED.subject,
+	body = EXCLUDED.body, created_at = EXCLUDED.created_at
+WHERE messages.sent_at IS NULL AND messages.lead_id = EXCLUDED.lead_id`,
+			m.Key, id, m.Kind, m.Recipient, m.Subject, m.Body, m.At); err != nil {
+			return fmt.Errorf("rewrite message %s: %w", m.Key, err)
+		}
+	}
+	return nil
+}
+
+// unlinkParties clears the lead's account and contact links and deletes the
+// account and contact created under the deal's own ids, unless another
+// lead or contact uses them by now: the deal is not qualified, so what a
+// failed qualification wrote is not its.
+func unlinkParties(ctx context.Context, tx pgx.Tx, leadID string) error {
+	if _, err := tx.Exec(ctx, `UPDATE leads SET account_id = NULL, contact_id = NULL WHERE id = $1`, leadID); err != nil {
+		return fmt.Errorf("unlink lead %s: %w", leadID, err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM contacts c WHERE c.id = $1
+		AND NOT EXISTS (SELECT 1 FROM leads WHERE contact_id = c.id)`, workflows.NewContactID(leadID)); err != nil {
+		return fmt.Errorf("unlink lead %s: its contact: %w", leadID, err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM accounts a WHERE a.id = $1
+		AND NOT EXISTS (SELECT 1 FROM leads WHERE account_id = a.id)
+		AND NOT EXISTS (SELECT 1 FROM contacts WHERE account_id = a.id)`, workflows.NewAccountID(leadID)); err != nil {
+		return fmt.Errorf("unlink lead %s: its account: %w", leadID, err)
+	}
+	return nil
 }
 
 // Money crosses to PostgreSQL as decimal strings cast to numeric, so no

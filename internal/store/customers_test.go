@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -37,7 +38,7 @@ func (c *customers) apply(ch workflows.Change) workflows.ChangeResult {
 	}
 	before := c.snapshot()
 	again, err := store.ApplyChange(ctx, c.pool, ch)
-	if err != nil || again != res {
+	if err != nil || !reflect.DeepEqual(again, res) {
 		c.t.Fatalf("apply %s of %s again: %+v %v, first %+v", ch.Event.Action, ch.Deal.ID, again, err, res)
 	}
 	if after := c.snapshot(); after != before {

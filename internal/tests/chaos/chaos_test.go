@@ -281,7 +281,6 @@ func (f figures) String() string {
 	fmt.Fprintf(&b, "  duplicates found      %d\n", f.result.duplicates)
 	fmt.Fprintf(&b, "  lost                  %d\n", f.result.lost)
 	fmt.Fprintf(&b, "  records differing     %d (of %d rows compared with the workflow state, column by column)\n", f.result.differing, f.result.rows)
-	fmt.Fprintf(&b, "  known cause           %d records written by a workflow task that did not complete, then re-run (local ApplyChange; not counted above)\n", f.result.rerun)
 	fmt.Fprintf(&b, "  scripts failed        %d; server errors (5xx other than 502/503/504) %d\n", f.scriptsFailed, len(tr.failures))
 	fmt.Fprintf(&b, "  wall time             %s", f.wall.Round(time.Second))
 	return b.String()

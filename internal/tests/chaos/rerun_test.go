@@ -13,15 +13,16 @@ import (
 	"dealflow/workflows"
 )
 
-// A known way for PostgreSQL to differ from the state after a crash:
-// ApplyChange runs as a local activity, inside the workflow task that takes
-// the step, and commits before that task completes. When the task then does
-// not complete (the worker or Temporal dies, or the server refuses the
-// completion), Temporal runs it again, and the new attempt may take another
-// step, or the same one at a later workflow time: the state never has what
-// the first attempt wrote, but PostgreSQL may keep some of it (a message is
-// recorded once, its first created_at kept; a record only that step wrote
-// stays). Another issue covers the fix in the workflow.
+// A way PostgreSQL used to differ from the state after a crash, and the
+// first suspect should it again: ApplyChange runs as a local activity,
+// inside the workflow task that takes the step, and commits before that
+// task completes. When the task then does not complete (the worker or
+// Temporal dies, or the server refuses the completion), Temporal runs it
+// again, and the new attempt may take another step, or the same one at a
+// later workflow time. ApplyChange then finds the timeline already at the
+// step's seq and rewrites the deal's records (store.rewritesStep); the
+// crash test fails on any row left different, and names such a task when
+// the row's time points at one.
 //
 // Such a row is recognisable: every time ApplyChange stores is the step's
 // workflow time, which is the start of the attempt of the task that took it.

@@ -69,6 +69,7 @@ func (s *stepper) do(cmds ...workflows.Command) {
 		if ch.Qualify != nil {
 			s.d.AccountID, s.d.ContactID = res.AccountID, res.ContactID
 		}
+		s.d.AdoptSent(res.Sent) // as the workflow's commit does
 	}
 }
 
@@ -78,7 +79,7 @@ func (s *stepper) fire(kind string) {
 	for _, r := range s.d.Pending() {
 		if r.Kind == kind {
 			ch, _ := s.d.Fire(r, s.tick())
-			s.apply(ch)
+			s.d.AdoptSent(s.apply(ch).Sent)
 			return
 		}
 	}
@@ -87,7 +88,7 @@ func (s *stepper) fire(kind string) {
 
 // refuse records a refused action, as the workflow does for a bad signal.
 func (s *stepper) refuse(act workflows.Action, reason string) {
-	s.apply(s.d.Reject(act, "unknown", reason, s.tick()))
+	s.d.AdoptSent(s.apply(s.d.Reject(act, "unknown", reason, s.tick())).Sent)
 }
 
 var lead = workflows.LeadFields{Topic: "3 engines", FirstName: "Ada", LastName: "Lovelace", Company: "Engines Ltd",
@@ -102,6 +103,19 @@ var lead = workflows.LeadFields{Topic: "3 engines", FirstName: "Ada", LastName: 
 // amount (revision 1) and as a percentage with freight (revision 2).
 func paidDeal(t *testing.T, id string, apply applyFunc) *workflows.Deal {
 	s := newDeal(t, id, apply, lead)
+	for _, step := range paidSteps(s) {
+		step()
+	}
+	if s.d.Stage != workflows.StagePaid || s.d.Invoice.Payments[1].Discount.IsZero() || !s.d.Invoice.Total.Equal(dec("4083.38")) {
+		t.Fatalf("fixture: stage %s, total %s, payments %+v: want paid, 4083.38, the last with a discount",
+			s.d.Stage, s.d.Invoice.Total, s.d.Invoice.Payments)
+	}
+	return s.d
+}
+
+// paidSteps are paidDeal's steps, one action, refusal or follow-up each, on
+// the deal s drives.
+func paidSteps(s *stepper) []func() {
 	line := func(p, q, price, disc, tax string) workflows.LineInput {
 		return workflows.LineInput{Product: p, Quantity: dec(q), UnitPrice: decp(price), Discount: decp(disc), Tax: decp(tax)}
 	}
@@ -109,37 +123,40 @@ func paidDeal(t *testing.T, id string, apply applyFunc) *workflows.Deal {
 	widget := workflows.LineInput{ProductID: "SKU-1", Quantity: dec("2"), DiscountPercent: decp("10"), TaxPercent: decp("20"),
 		Catalog: &workflows.CatalogPrice{PriceListID: "EU-2026", Currency: "EUR", ProductID: "SKU-1", Product: "Widget",
 			Unit: "each", UnitPrice: dec("19.99")}}
-	s.do(&workflows.EditLead{JobTitle: strp("Chief Engines Officer"), Rating: strp("Hot")},
-		&workflows.Qualify{EstimatedCloseDate: timep(t0.Add(60 * 24 * time.Hour))},
-		&workflows.EditOpportunity{CustomerNeed: strp("faster engines"), ProposedSolution: strp("difference engine no. 2")},
-		&workflows.AddStakeholder{Name: "Charles Babbage", Email: "cb@engines.example", Role: "Decision Maker"},
-		&workflows.AddCompetitor{Name: "Jacquard Looms", Strengths: "cheap"},
-		&workflows.AddTeamMember{UserID: "presales@example.com", Role: "Presales"},
-		&workflows.AddLine{LineInput: line("Engine", "3", "1999.99", "100", "50.25")},
-		&workflows.AddLine{LineInput: line("Installation", "1", "15000", "0", "0")},
-		&workflows.Propose{Name: "Engines offer", PaymentTerms: "2% 10, Net 30", Charges: workflows.Charges{Discount: decp("500")}},
-		&workflows.ActivateQuote{Revision: 1},
-		&workflows.ReviseQuote{Revision: 1},
+	do := func(cmd workflows.Command) func() { return func() { s.do(cmd) } }
+	steps := []func(){
+		do(&workflows.EditLead{JobTitle: strp("Chief Engines Officer"), Rating: strp("Hot")}),
+		do(&workflows.Qualify{EstimatedCloseDate: timep(t0.Add(60 * 24 * time.Hour))}),
+		do(&workflows.EditOpportunity{CustomerNeed: strp("faster engines"), ProposedSolution: strp("difference engine no. 2")}),
+		do(&workflows.AddStakeholder{Name: "Charles Babbage", Email: "cb@engines.example", Role: "Decision Maker"}),
+		do(&workflows.AddCompetitor{Name: "Jacquard Looms", Strengths: "cheap"}),
+		do(&workflows.AddTeamMember{UserID: "presales@example.com", Role: "Presales"}),
+		do(&workflows.AddLine{LineInput: line("Engine", "3", "1999.99", "100", "50.25")}),
+		do(&workflows.AddLine{LineInput: line("Installation", "1", "15000", "0", "0")}),
+		do(&workflows.Propose{Name: "Engines offer", PaymentTerms: "2% 10, Net 30", Charges: workflows.Charges{Discount: decp("500")}}),
+		do(&workflows.ActivateQuote{Revision: 1}),
+		do(&workflows.ReviseQuote{Revision: 1}),
 		// Detail 4235.98, less 5 % (211.80), freight 10, tax 49.20: 4083.38.
-		&workflows.EditQuote{Revision: 2, Lines: &[]workflows.LineInput{line("Engine", "2", "2100", "0", "42"), widget},
-			Charges: workflows.Charges{DiscountPercent: decp("5"), Freight: decp("10")}},
-		&workflows.ActivateQuote{Revision: 2},
-		&workflows.Close{Outcome: "won", ActualRevenue: decp("4242.00"), Note: "signed", CloseDate: timep(t0)},
-		&workflows.FulfillOrder{})
-	s.refuse(workflows.ActCancelOrder, "cancel_order is not allowed in stage Invoice")
-	s.fire(workflows.KindInvoiceDue)
-	s.do(&workflows.RecordPayment{Amount: dec("1000")})
-	s.do(&workflows.RecordPayment{Amount: s.d.AmountDue(s.now.Add(time.Minute + time.Nanosecond))})
-	if s.d.Stage != workflows.StagePaid || s.d.Invoice.Payments[1].Discount.IsZero() || !s.d.Invoice.Total.Equal(dec("4083.38")) {
-		t.Fatalf("fixture: stage %s, total %s, payments %+v: want paid, 4083.38, the last with a discount",
-			s.d.Stage, s.d.Invoice.Total, s.d.Invoice.Payments)
+		do(&workflows.EditQuote{Revision: 2, Lines: &[]workflows.LineInput{line("Engine", "2", "2100", "0", "42"), widget},
+			Charges: workflows.Charges{DiscountPercent: decp("5"), Freight: decp("10")}}),
+		do(&workflows.ActivateQuote{Revision: 2}),
+		do(&workflows.Close{Outcome: "won", ActualRevenue: decp("4242.00"), Note: "signed", CloseDate: timep(t0)}),
+		do(&workflows.FulfillOrder{}),
+		func() { s.refuse(workflows.ActCancelOrder, "cancel_order is not allowed in stage Invoice") },
+		func() { s.fire(workflows.KindInvoiceDue) },
+		do(&workflows.RecordPayment{Amount: dec("1000")}),
+		func() {
+			s.do(&workflows.RecordPayment{Amount: s.d.AmountDue(s.now.Add(time.Minute + time.Nanosecond))})
+		},
 	}
-	s.do(dealActivities(s.now)...)
-	acts := s.d.Activities
-	s.do(&workflows.CompleteActivity{ID: acts[1].ID, Outcome: "sent"}, &workflows.CancelActivity{ID: acts[5].ID})
-	s.fire(workflows.KindActivityReminder) // the appointment's
-	s.fire(workflows.KindThankYou)
-	return s.d
+	for i := range dealActivities(t0) {
+		steps = append(steps, func() { s.do(dealActivities(s.now)[i]) })
+	}
+	return append(steps,
+		func() { s.do(&workflows.CompleteActivity{ID: s.d.Activities[1].ID, Outcome: "sent"}) },
+		func() { s.do(&workflows.CancelActivity{ID: s.d.Activities[5].ID}) },
+		func() { s.fire(workflows.KindActivityReminder) }, // the appointment's
+		func() { s.fire(workflows.KindThankYou) })
 }
 
 // dealActivities are one activity of each type, with a value in every field
