@@ -49,11 +49,13 @@ func (a *Activities) deliverOne(ctx context.Context, key string) error {
 		delivery, errText = DeliveryFailed, sendErr.Error()
 		a.Log.Warn("message undeliverable", "key", key, "recipient", m.Recipient, "error", sendErr)
 	case sendErr != nil:
+		countDelivery(ctx, m.Kind, "", sendErr)
 		return fmt.Errorf("send: %w", sendErr)
 	}
 	if err := claim.Settle(ctx, a.Now().UTC(), delivery, errText); err != nil {
 		return err
 	}
+	countDelivery(ctx, m.Kind, delivery, nil)
 	a.Log.Info("message delivered", "key", key, "kind", m.Kind, "recipient", m.Recipient, "delivery", delivery)
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
 
 	"dealflow/internal/deals"
 	"dealflow/internal/dedup"
@@ -58,6 +59,8 @@ type Config struct {
 	// AllowDuplicates compares nothing and creates every lead with
 	// AllowDuplicate (recorded on its timeline).
 	AllowDuplicates bool
+	// Metrics, when set, counts the rows as they are done (metrics.go).
+	Metrics client.MetricsHandler
 }
 
 // DuplicateFinder finds the records on file (leads, contacts, accounts) a
@@ -127,6 +130,7 @@ func (im *importer) reject(r Row, reason string) {
 		}
 	}
 	im.st.Rejected.Add(1)
+	im.count(MetricRowsRejected, "")
 }
 
 // start starts the deals of the rows sent on jobs.
@@ -149,8 +153,10 @@ func (im *importer) start(ctx context.Context, jobs <-chan Row) {
 		switch {
 		case err == nil && created:
 			im.st.New.Add(1)
+			im.count(MetricRowsAccepted, ResultStarted)
 		case err == nil:
 			im.st.Present.Add(1)
+			im.count(MetricRowsAccepted, ResultExisting)
 		case errors.As(err, &inv):
 			im.reject(r, inv.Error()) // validated while reading; kept for safety
 		case errors.As(err, &arg):
@@ -262,6 +268,7 @@ func (im *importer) read(ctx context.Context, src Source, jobs chan<- Row) error
 			if f.key == r.key {
 				im.st.Present.Add(1)
 				im.st.Duplicates.Add(1)
+				im.count(MetricRowsAccepted, ResultExisting)
 			} else {
 				im.reject(r, fmt.Sprintf("id %s is also on line %d, with other content", r.Lead.ID, f.line))
 			}

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	"dealflow/internal/metricstest"
 	"dealflow/workflows"
 )
 
@@ -215,13 +216,14 @@ func TestRun(t *testing.T) {
 	f := &fakeTemporal{started: map[string]workflows.NewLead{}, fail: map[string]error{
 		"lead/a-3": serviceerror.NewInvalidArgument("search attribute too long"),
 	}}
+	m := metricstest.New()
 	run := func() (*Stats, string) {
 		src, err := NewSource(strings.NewReader(in), CSV, Options{Defaults: defaults})
 		if err != nil {
 			t.Fatal(err)
 		}
 		var buf bytes.Buffer
-		st, err := Run(context.Background(), src, Config{Temporal: f, Concurrency: 3, Rejects: NewRejectWriter(&buf, src.Header())})
+		st, err := Run(context.Background(), src, Config{Temporal: f, Concurrency: 3, Rejects: NewRejectWriter(&buf, src.Header()), Metrics: m})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -248,11 +250,21 @@ func TestRun(t *testing.T) {
 	if f.started["lead/a-1"].Lead.Topic != "Desks" || len(f.started) != 2 {
 		t.Errorf("started: %+v", f.started)
 	}
+	// The operators' counters say the same as the stats.
+	countsAre := func(started, existing, rejected int64) {
+		t.Helper()
+		if m.Count(MetricRowsAccepted, "result="+ResultStarted) != started || m.Count(MetricRowsAccepted, "result="+ResultExisting) != existing ||
+			m.Count(MetricRowsRejected) != rejected {
+			t.Errorf("counters, want started %d existing %d rejected %d:\n%s", started, existing, rejected, m)
+		}
+	}
+	countsAre(2, 1, 3)
 
 	st, _ = run()
 	if st.New.Load() != 0 || st.Present.Load() != 3 || st.Rejected.Load() != 3 {
 		t.Errorf("second run: new %d present %d rejected %d; want 0, 3, 3", st.New.Load(), st.Present.Load(), st.Rejected.Load())
 	}
+	countsAre(2, 1+3, 3+3)
 }
 
 // TestRunStops: an error that is not about one row stops the import with
