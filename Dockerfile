@@ -10,5 +10,5 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/ ./worker ./api
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/worker /out/api /app/
 USER nonroot:nonroot
-EXPOSE 8080 9090
+EXPOSE 8080 9090 9091
 CMD ["/app/api"]

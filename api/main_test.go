@@ -117,10 +117,11 @@ func TestConfigErrors(t *testing.T) {
 	if strings.Contains(err.Error(), "secret") {
 		t.Errorf("the error shows the database URL: %v", err)
 	}
-	// API_ADDR, DATABASE_URL, LOG_LEVEL, API_RATE_LIMIT, API_REQUEST_TIMEOUT,
-	// TEMPORAL_UI_URL and the ten of the Temporal connection.
-	if len(vars) != 16 {
-		t.Errorf("-h would list %d variables, want 16", len(vars))
+	// API_ADDR, API_METRICS_ADDR, DATABASE_URL, LOG_LEVEL, API_RATE_LIMIT,
+	// API_REQUEST_TIMEOUT, TEMPORAL_UI_URL, the ten of the Temporal connection
+	// and the six of the payload codec.
+	if len(vars) != 23 {
+		t.Errorf("-h would list %d variables, want 23", len(vars))
 	}
 	t.Setenv("TEMPORAL_UI_URL", "localhost:8233")
 	if _, _, err := load(); err == nil || !strings.Contains(err.Error(), "TEMPORAL_UI_URL") {

@@ -24,6 +24,10 @@ import (
 func (s *Server) action(spec workflows.ActionSpec) func(c *gin.Context) error {
 	return func(c *gin.Context) error {
 		u := userOf(c)
+		expected, err := ifMatch(c)
+		if err != nil {
+			return err
+		}
 		body, err := readBody(c.Request)
 		if err != nil {
 			return err
@@ -31,6 +35,9 @@ func (s *Server) action(spec workflows.ActionSpec) func(c *gin.Context) error {
 		id := c.Param("id")
 		cmd, err := s.command(c.Request.Context(), u, spec, id, body, c.Param("revision"), c.Param("itemId"))
 		if err != nil {
+			return err
+		}
+		if err := expect(cmd, expected); err != nil {
 			return err
 		}
 		return s.run(c, u, id, cmd)
@@ -52,7 +59,7 @@ func (s *Server) command(ctx context.Context, u User, spec workflows.ActionSpec,
 	if !ok {
 		return nil, internal(fmt.Errorf("no command for action %s", spec.Action))
 	}
-	reserved := []string{"actor", "actorRole"}
+	reserved := []string{"actor", "actorRole", "ifMatch"}
 	if byRevision {
 		reserved = append(reserved, "revision")
 	}
@@ -118,10 +125,16 @@ func (s *Server) resolveNamedUser(ctx context.Context, cmd workflows.Command) er
 }
 
 // editLead: PATCH /v1/leads/{id} edits the lead while it is in Qualify and
-// the opportunity after; the fields accepted follow the stage.
+// the opportunity after; the fields accepted follow the stage. With
+// If-Match, a deal that has moved on is a 412 at once (it was just read);
+// the workflow checks again as it takes the edit.
 func (s *Server) editLead(c *gin.Context) error {
 	u := userOf(c)
 	id := c.Param("id")
+	expected, err := ifMatch(c)
+	if err != nil {
+		return err
+	}
 	body, err := readBody(c.Request)
 	if err != nil {
 		return err
@@ -130,8 +143,16 @@ func (s *Server) editLead(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	if expected != 0 && expected != view.Version() {
+		p := dealChanged(id, view.Version())
+		p.Stage, p.DealStatus = view.Stage, view.Status
+		return p
+	}
 	cmd, err := s.editCommand(c.Request.Context(), u, view, body)
 	if err != nil {
+		return err
+	}
+	if err := expect(cmd, expected); err != nil {
 		return err
 	}
 	return s.run(c, u, id, cmd)
@@ -144,7 +165,7 @@ func (s *Server) editCommand(ctx context.Context, u User, view *workflows.DealVi
 	if view.Stage == workflows.StageQualify {
 		cmd = new(workflows.EditLead)
 	}
-	if err := decodeObject(body, cmd, false, "actor", "actorRole"); err != nil {
+	if err := decodeObject(body, cmd, false, "actor", "actorRole", "ifMatch"); err != nil {
 		if p, ok := err.(*Problem); ok && p.Status == http.StatusUnprocessableEntity {
 			p.Detail = fmt.Sprintf("%s (a lead in stage %s takes the fields of %s)", p.Detail, view.Stage, cmd.Action())
 		}

@@ -110,6 +110,7 @@ func (s *Server) getLead(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	setETag(c, view.Version())
 	c.JSON(http.StatusOK, showDeal(view))
 	return nil
 }
@@ -272,6 +273,7 @@ func (s *Server) answerCreated(c *gin.Context, id string) error {
 		}
 		return err
 	}
+	setETag(c, view.Version())
 	c.JSON(http.StatusCreated, showDeal(view))
 	return nil
 }
@@ -301,6 +303,7 @@ func (s *Server) existingLead(c *gin.Context, u User, id string) error {
 		return err
 	}
 	c.Header("Location", "/v1/leads/"+id)
+	setETag(c, view.Version())
 	c.JSON(http.StatusOK, showDeal(view))
 	return nil
 }
@@ -390,7 +393,8 @@ type actionResult struct {
 }
 
 // run sends an action to the deal's workflow as an Update and waits for its
-// outcome; a refusal by the validator becomes a 422, 409 or 404.
+// outcome; a refusal by the validator becomes a 422, 409, 412 or 404. The
+// answer's ETag is the deal's version after the action.
 func (s *Server) run(c *gin.Context, u User, id string, cmd workflows.Command) error {
 	key, err := idempotencyKey(c)
 	if err != nil {
@@ -400,6 +404,7 @@ func (s *Server) run(c *gin.Context, u User, id string, cmd workflows.Command) e
 	if err != nil {
 		return err
 	}
+	setETag(c, res.Version)
 	c.JSON(http.StatusOK, actionResult{LeadID: id, Result: res})
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	sdklog "go.temporal.io/sdk/log"
 
 	"dealflow/internal/httpapi"
@@ -383,28 +384,53 @@ func TestPanicRecovered(t *testing.T) {
 	}
 }
 
-// Metrics count requests by route pattern and status, and those in flight.
+// Metrics count requests by route pattern and status, and those in flight;
+// they are served by the server's metrics handler (the api's own listener,
+// API_METRICS_ADDR), never on the API's port, where /metrics is a 404.
 func TestMetrics(t *testing.T) {
-	e := newEnv(t, envOpts{})
+	var (
+		e      *env
+		during string // the metrics while the request asks Temporal
+	)
+	e = newEnv(t, envOpts{wrap: func(c httpapi.Temporal) httpapi.Temporal {
+		return scrapeOnQuery{c, func() { during = e.scrape() }}
+	}})
 	e.do("GET", "/v1/leads/x", e.repA, nil)
-	r := e.do("GET", "/metrics", "", nil)
-	if r.code != http.StatusOK {
-		t.Fatalf("metrics: %d", r.code)
+	if !strings.Contains(during, `dealflow_http_requests_in_flight{method="GET",route="/v1/leads/:id"} 1`) {
+		t.Errorf("metrics during the request lack it in flight:\n%s", during)
 	}
+	scraped := e.scrape()
 	for _, want := range []string{
 		`dealflow_http_requests_total{method="GET",route="/v1/leads/:id",status="404"} 1`,
 		`dealflow_http_request_duration_seconds_bucket{method="GET",route="/v1/leads/:id",status="404"`,
-		// Answered, so no longer in flight; the scrape itself is.
+		// Answered, so no longer in flight.
 		`dealflow_http_requests_in_flight{method="GET",route="/v1/leads/:id"} 0`,
-		`dealflow_http_requests_in_flight{method="GET",route="/metrics"} 1`,
+		// The import counters exist before any import, at 0.
+		`dealflow_import_rows_rejected_total{`,
 	} {
-		if !strings.Contains(r.raw, want) {
+		if !strings.Contains(scraped, want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+	r := e.do("GET", "/metrics", "", nil)
+	wantProblem(t, r, http.StatusNotFound, "not-found")
+	if strings.Contains(r.raw, "dealflow_") {
+		t.Errorf("the API's port shows metrics: %s", r.raw)
 	}
 	if !strings.Contains(e.logBuf.String(), `"leadID":"x"`) {
 		t.Errorf("request log lacks the lead id: %s", e.logBuf.String())
 	}
+}
+
+// scrapeOnQuery calls scrape as a state query starts.
+type scrapeOnQuery struct {
+	httpapi.Temporal
+	scrape func()
+}
+
+func (s scrapeOnQuery) QueryWorkflow(ctx context.Context, workflowID, runID, queryType string, args ...any) (converter.EncodedValue, error) {
+	s.scrape()
+	return s.Temporal.QueryWorkflow(ctx, workflowID, runID, queryType, args...)
 }
 
 // A Temporal that stops answering mid-request: the deal's worker is gone,

@@ -14,13 +14,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
 	"dealflow/internal/dev/devstack"
 	"dealflow/internal/httpapi"
 	"dealflow/internal/store"
+	"dealflow/internal/temporalx"
 	"dealflow/internal/tests/testenv"
 )
 
@@ -34,10 +34,13 @@ type env struct {
 	worker worker.Worker // nil while stopped
 	cfg    httpapi.Config
 	h      http.Handler
-	repA   string // token of a@example.com (rep)
-	repB   string // token of b@example.com (rep)
-	mgr    string // token of boss@example.com (manager)
-	logBuf *bytes.Buffer
+	// metrics serves the server's Prometheus registry, as the api's own
+	// metrics listener does.
+	metrics http.Handler
+	repA    string // token of a@example.com (rep)
+	repB    string // token of b@example.com (rep)
+	mgr     string // token of boss@example.com (manager)
+	logBuf  *bytes.Buffer
 }
 
 type envOpts struct {
@@ -106,12 +109,48 @@ func newEnv(t *testing.T, o envOpts) *env {
 func (e *env) setTimeout(d time.Duration) {
 	e.t.Helper()
 	e.cfg.RequestTimeout = d
-	e.cfg.Registry = prometheus.NewRegistry()
+	m, err := temporalx.NewMetrics()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.cfg.Registry, e.cfg.Metrics = m.Registry, m.Handler
 	srv, err := httpapi.New(e.cfg)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	e.h = srv.Handler()
+	e.h, e.metrics = srv.Handler(), srv.MetricsHandler()
+}
+
+// scrape is what the server's metrics listener answers now.
+func (e *env) scrape() string {
+	e.t.Helper()
+	rec := httptest.NewRecorder()
+	e.metrics.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if rec.Code != http.StatusOK {
+		e.t.Fatalf("metrics: %d %s", rec.Code, rec.Body)
+	}
+	return rec.Body.String()
+}
+
+// metric is the value of the series of name whose labels include every one
+// of labels (`key="value"`), summed; 0 when there is none.
+func metric(scraped, name string, labels ...string) float64 {
+	var sum float64
+	for _, line := range strings.Split(scraped, "\n") {
+		series, value, ok := strings.Cut(line, " ")
+		if !ok || !(series == name || strings.HasPrefix(series, name+"{")) {
+			continue
+		}
+		all := true
+		for _, l := range labels {
+			all = all && strings.Contains(series, l)
+		}
+		var v float64
+		if _, err := fmt.Sscan(value, &v); err == nil && all {
+			sum += v
+		}
+	}
+	return sum
 }
 
 func (e *env) user(email, role string) string {

@@ -111,6 +111,10 @@ func refused(id string, appErr *temporal.ApplicationError) error {
 		return dealEnded(id)
 	case workflows.RejectMoving:
 		return errNotReady // the new run takes it
+	case workflows.RejectStale:
+		p := dealChanged(id, rej.Version)
+		p.Stage, p.DealStatus = rej.Stage, rej.Status
+		return p
 	}
 	return rejection(rej)
 }

@@ -41,6 +41,9 @@ type Problem struct {
 	// Matches are the records a new lead or a qualification may duplicate
 	// (409 possible-duplicate).
 	Matches []store.DuplicateMatch `json:"matches,omitempty"`
+	// ETag is the deal's current ETag when an If-Match named another (412);
+	// it is sent as the ETag header too.
+	ETag string `json:"etag,omitempty"`
 
 	// RetryAfter, in seconds, is sent as the Retry-After header (429, 503).
 	RetryAfter int `json:"-"`
@@ -121,6 +124,9 @@ func writeProblem(c *gin.Context, p *Problem) {
 	}
 	if p.Status == http.StatusUnauthorized {
 		c.Header("WWW-Authenticate", `Bearer realm="dealflow"`)
+	}
+	if p.ETag != "" {
+		c.Header("ETag", p.ETag)
 	}
 	c.Header("Content-Type", "application/problem+json")
 	c.Header("Cache-Control", "no-store")

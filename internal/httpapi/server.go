@@ -22,6 +22,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
+	"dealflow/internal/leadimport"
 	"dealflow/internal/store"
 	"dealflow/workflows"
 )
@@ -40,8 +41,13 @@ type Config struct {
 	Temporal Temporal
 	Pool     *store.Pool
 	Logger   *slog.Logger
-	// Registry receives the HTTP metrics and is served at /metrics.
+	// Registry receives the HTTP metrics; MetricsHandler serves it, on a
+	// listener of its own (the api's API_METRICS_ADDR), never on the API's.
 	Registry *prometheus.Registry
+	// Metrics counts the business metrics of the API's own work (the web
+	// import's rows); the SDK's handler of temporalx.Metrics, which exports
+	// into Registry. nil: not counted.
+	Metrics client.MetricsHandler
 	// RateLimit is requests per second per token (burst twice that), and
 	// failed authentications per second per client address; 0 disables.
 	RateLimit float64
@@ -92,6 +98,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = client.MetricsNopHandler
+	}
+	leadimport.InitMetrics(cfg.Metrics)
 	m, err := newHTTPMetrics(cfg.Registry)
 	if err != nil {
 		return nil, err
@@ -105,6 +115,12 @@ func New(cfg Config) (*Server, error) {
 
 // Handler returns the http.Handler serving every route.
 func (s *Server) Handler() http.Handler { return s.engine }
+
+// MetricsHandler serves Config.Registry (Prometheus): the api serves it on
+// a listener of its own, so that the public port does not show them.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{Registry: s.cfg.Registry})
+}
 
 // Routes lists the API's routes as METHOD and gin path (":id"), for the
 // OpenAPI check: the web app's pages are not the API's.
@@ -144,7 +160,6 @@ func (s *Server) routes() *gin.Engine {
 
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
-	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{Registry: s.cfg.Registry})))
 	r.GET("/openapi.yaml", func(c *gin.Context) {
 		c.Data(http.StatusOK, "application/yaml", s.cfg.OpenAPI)
 	})

@@ -354,7 +354,7 @@ func problemOf(c *gin.Context, err error) *Problem {
 // (its fields, a conflict, a gate) rather than the error page.
 func refusal(p *Problem) bool {
 	switch p.Status {
-	case http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusConflict:
+	case http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusConflict, http.StatusPreconditionFailed:
 		return true
 	}
 	return false

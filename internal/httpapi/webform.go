@@ -17,13 +17,14 @@ import (
 // string; a name dst does not know stays a string, for decodeObject to
 // refuse. Empty values are left out (an optional field not given), except
 // text fields of an edit (keepEmpty), which clear the field. The form's own
-// fields (csrf, key, next) are not the command's.
+// fields (csrf, key, next, and the version of the deal an edit form showed)
+// are not the command's.
 func formJSON(v url.Values, dst any, keepEmpty bool) []byte {
 	fields := fieldsOf(reflect.TypeOf(dst).Elem())
 	obj := map[string]any{}
 	for name, vals := range v {
 		switch name {
-		case "csrf", "key", "next":
+		case "csrf", "key", "next", "version":
 			continue
 		}
 		if len(vals) == 0 {

@@ -150,7 +150,7 @@ func (s *Server) runImport(ctx context.Context, id string, u User, name string, 
 		s.reportImport(ctx, id, &st, stop)
 	}()
 	_, runErr := leadimport.Run(ctx, rows, leadimport.Config{Temporal: s.cfg.Temporal, Concurrency: importConcurrency,
-		Rejects: rw, Stats: &st, Duplicates: dups, AllowDuplicates: allowDups})
+		Rejects: rw, Stats: &st, Duplicates: dups, AllowDuplicates: allowDups, Metrics: s.cfg.Metrics})
 	close(stop)
 	<-reported
 	stopped := ""

@@ -92,6 +92,17 @@ func TestWebImport(t *testing.T) {
 	if strings.Index(r.body, "not a valid email") > strings.Index(r.body, "only a manager") {
 		t.Error("the rejects are not in the file's order")
 	}
+	// The operators' counters, on the API's metrics.
+	importCounts := func(started, existing, rejected float64) {
+		t.Helper()
+		m := e.scrape()
+		if metric(m, "dealflow_import_rows_accepted_total", `result="started"`) != started ||
+			metric(m, "dealflow_import_rows_accepted_total", `result="existing"`) != existing ||
+			metric(m, "dealflow_import_rows_rejected_total") != rejected {
+			t.Errorf("import counters, want started %v existing %v rejected %v:\n%s", started, existing, rejected, m)
+		}
+	}
+	importCounts(1, 0, 2)
 	// Another rep's, and no job at all: the 404 page.
 	b := newBrowser(t, e)
 	b.signIn("b@example.com", e.repB)
@@ -102,6 +113,7 @@ func TestWebImport(t *testing.T) {
 	// The same file again: the good row is there already.
 	_, r = a.importJob(a.upload("/import", map[string]string{"csrf": csrf}, "leads.csv", file))
 	r.want(t, 200, `<dd id="im-started">0</dd>`, `<dd id="im-existing">1</dd>`)
+	importCounts(1, 1, 4)
 
 	// A file that cannot be imported, and one over the row cap: refused whole, by the form.
 	a.upload("/import", map[string]string{"csrf": csrf}, "x.csv", "Colour\nred\n").want(t, 422, `class="problem"`, "cannot be imported")

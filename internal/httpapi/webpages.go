@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -357,12 +358,19 @@ func (s *Server) dealAction(c *gin.Context) error {
 	}
 	cmd, err := s.formCommand(ctx, u, spec, id, c.Param("sub"), v)
 	if err == nil {
+		err = expect(cmd, formVersion(v))
+	}
+	if err == nil {
 		_, err = s.update(ctx, u, id, cmd, key)
 	}
 	if err != nil {
 		p := problemOf(c, err)
 		if !refusal(p) {
 			return err
+		}
+		if p.Status == http.StatusPreconditionFailed {
+			p.Detail = "Someone else changed this deal after you opened the page, so your change was not saved. " +
+				"The page now shows the deal as it is: check it, then save your change again if it still applies."
 		}
 		f := formState(v, p)
 		f.Sub = c.Param("sub")
@@ -373,6 +381,21 @@ func (s *Server) dealAction(c *gin.Context) error {
 	}
 	c.Redirect(http.StatusSeeOther, "/deals/"+url.PathEscape(id))
 	return nil
+}
+
+// formVersion is the version of the deal an edit form showed (its hidden
+// "version" field), which the edit is taken at only (as If-Match); 0 when
+// the form names none, -1 (never matching) when it is not a version.
+func formVersion(v url.Values) int {
+	s := v.Get("version")
+	if s == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return -1
+	}
+	return n
 }
 
 // formCommand reads an action's form into its command by the JSON API's

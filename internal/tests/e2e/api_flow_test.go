@@ -467,12 +467,12 @@ func TestAPIGracefulShutdown(t *testing.T) {
 }
 
 // inFlight is how many requests of method on route the API is serving now,
-// from its dealflow_http_requests_in_flight gauge.
+// from its dealflow_http_requests_in_flight gauge (on its metrics listener).
 func inFlight(t *testing.T, method, route string) float64 {
 	t.Helper()
-	resp, b, err := stack.Do(context.Background(), http.MethodGet, "/metrics", "", nil)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /metrics: %v %s", err, b)
+	b, err := get(stack.APIMetricsURL)
+	if err != nil {
+		t.Fatalf("GET %s: %v", stack.APIMetricsURL, err)
 	}
 	series := fmt.Sprintf("dealflow_http_requests_in_flight{method=%q,route=%q} ", method, route)
 	for _, line := range strings.Split(string(b), "\n") {

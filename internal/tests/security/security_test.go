@@ -440,7 +440,8 @@ func TestRateLimit(t *testing.T) {
 			env = append(env, kv)
 		}
 	}
-	env = append(env, config.APIAddr.Name+"="+addr, config.APIRateLimit.Name+"=1")
+	// No metrics listener: the stack's API has the port.
+	env = append(env, config.APIAddr.Name+"="+addr, config.APIRateLimit.Name+"=1", config.APIMetricsAddr.Name+"=")
 	p, err := devstack.StartProcess(devstack.ProcessSpec{Name: "api (rate-limited)", Path: stack.Bin.API, Env: env,
 		LogFile: filepath.Join(stack.Dir, "api-ratelimited.log")})
 	if err != nil {
