@@ -38,6 +38,9 @@ type TemporalOptions struct {
 	// UIPort is the Web UI port; ignored when Headless.
 	UIPort   int
 	Headless bool
+	// UICodecEndpoint is the codec server the Web UI decodes payloads
+	// through (the API's, DEALFLOW_CODEC_ADDR); empty: none.
+	UICodecEndpoint string
 	// HTTPPort and MetricsPort are the server's HTTP API and /metrics ports.
 	HTTPPort    int
 	MetricsPort int
@@ -202,6 +205,9 @@ func (t *Temporal) Args() []string {
 		args = append(args, "--headless")
 	} else {
 		args = append(args, "--ui-port", strconv.Itoa(o.UIPort))
+		if o.UICodecEndpoint != "" {
+			args = append(args, "--ui-codec-endpoint", o.UICodecEndpoint)
+		}
 	}
 	if o.DBFile != "" {
 		// WAL with synchronous=normal doubles the file DB's throughput on
