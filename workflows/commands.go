@@ -65,6 +65,9 @@ type Actor struct {
 	// without it (signals, the starter) come from operators with access to
 	// Temporal itself and are not checked (Deal.Authorize).
 	ActorRole string `json:"actorRole,omitempty"`
+	// IfMatch is the deal's version the action was decided on (the API's
+	// If-Match), 0 for any: see ifmatch.go.
+	IfMatch int `json:"ifMatch,omitempty"`
 }
 
 // Roles of the API's users: reps work the deals they are on, managers all.

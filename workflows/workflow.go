@@ -60,6 +60,7 @@ type dealWorkflow struct {
 	// ID, for its handler: an action is decoded once. (Validators do not run
 	// on replay; the handler then decodes the payload itself.)
 	validated map[string]Command
+	meter     dealMeter // business metrics (metrics.go)
 }
 
 func newDealWorkflow(ctx workflow.Context, in NewLead) (*dealWorkflow, error) {
@@ -130,6 +131,9 @@ func newDealWorkflow(ctx workflow.Context, in NewLead) (*dealWorkflow, error) {
 				if w.closing != "" {
 					return rejectionError(w.closingRejection(act))
 				}
+				if rej := w.d.stale(cmd); rej != nil { // If-Match (ifmatch.go)
+					return rejectionError(rej)
+				}
 				// mutate:equivalent "→ if true" rejectionError(nil) is nil: only the hand-over below is skipped, and the handler decodes the payload again
 				if err := w.d.Check(cmd, workflow.Now(ctx)); err != nil {
 					return rejectionError(err)
@@ -151,6 +155,7 @@ func newDealWorkflow(ctx workflow.Context, in NewLead) (*dealWorkflow, error) {
 		}
 	}
 	w.lock.Unlock()
+	w.meter = newDealMeter(ctx, w.d, created != nil)
 	w.refresh()
 	return w, nil
 }
@@ -288,11 +293,14 @@ func (w *dealWorkflow) act(ctx workflow.Context, act Action, cmd Command, decode
 		// holds none, so this refusal is only for the record.
 		rej = &Rejection{Code: RejectWrongStage, Action: act, Stage: w.d.Stage, Status: w.d.Status,
 			Message: "this deal's workflow predates activities"}
+	case w.d.stale(cmd) != nil: // If-Match, under the lock (ifmatch.go)
+		rej = w.d.stale(cmd)
 	default:
 		// The one copy: the state changes only once its records are written.
 		next := w.d.Clone()
 		ch, res, err := next.Apply(cmd, now)
 		if err == nil {
+			res.Version = next.Version()
 			cr, err := w.persist(ctx, ch)
 			if err != nil {
 				return Result{}, fmt.Errorf("%s: %w", act, err)
@@ -493,6 +501,7 @@ func (w *dealWorkflow) commit(ctx workflow.Context, next *Deal, cr ChangeResult)
 // changed wakes the run loop and refreshes what the Web UI shows.
 func (w *dealWorkflow) changed() {
 	w.version++
+	w.meter.observe(w.ctx, w.d)
 	w.refresh()
 }
 
