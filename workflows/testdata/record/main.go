@@ -34,6 +34,12 @@
 // Then stop the worker, the server and the stack (Ctrl-C), and `git worktree
 // remove /tmp/v6wt`.
 //
+// The stack encrypts payloads (DEALFLOW_CODEC_KEY, or the dev key `make up`
+// keeps in .dev/codec.env): give the recorder the same keys, e.g. `set -a;
+// . /tmp/v6wt/.dev/codec.env; set +a` before `go run`. It saves the
+// histories decrypted (search attributes are never encrypted), so the replay
+// tests need no key, and it refuses to save a history it cannot decrypt.
+//
 // It lives under testdata so `go build ./...` and `go vet ./...` skip it.
 package main
 
@@ -60,6 +66,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"dealflow/internal/codec"
+	"dealflow/internal/config"
 	"dealflow/workflows"
 )
 
@@ -69,7 +77,15 @@ func main() {
 	prefix := flag.String("prefix", "", "file name prefix: the newest workflow version the histories carry, e.g. v3-")
 	only := flag.String("only", "", "comma-separated script names to run (default: all but continue-as-new)")
 	flag.Parse()
-	c, err := client.Dial(client.Options{HostPort: *addr})
+	// The payload keys of the environment (DEALFLOW_CODEC_*), as the
+	// worker's; none: payloads go out plain, which the worker reads too.
+	r := config.NewReader()
+	conn := r.Temporal()
+	if err := r.Err(); err != nil {
+		log.Fatal(err)
+	}
+	c, err := client.Dial(client.Options{HostPort: *addr,
+		DataConverter: conn.Options.DataConverter, FailureConverter: conn.Options.FailureConverter})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -102,7 +118,7 @@ func main() {
 			if len(runs) > 1 {
 				file = fmt.Sprintf("%s%s-run%d.json", *prefix, name, i+1)
 			}
-			if err := save(ctx, c, id, runID, filepath.Join(*out, file)); err != nil {
+			if err := save(ctx, c, conn.Encryption, id, runID, filepath.Join(*out, file)); err != nil {
 				log.Fatalf("%s: %v", name, err)
 			}
 			fmt.Println("recorded", file, id, runID)
@@ -763,7 +779,8 @@ func chain(ctx context.Context, c client.Client, wid, runID string) ([]string, e
 	}
 }
 
-func save(ctx context.Context, c client.Client, id, runID, path string) error {
+// save writes a run's history, its payloads decrypted with keys (nil: none).
+func save(ctx context.Context, c client.Client, keys *codec.Keyring, id, runID, path string) error {
 	it := c.GetWorkflowHistory(ctx, workflows.WorkflowID(id), runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	h := &historypb.History{}
 	for it.HasNext() {
@@ -772,6 +789,15 @@ func save(ctx context.Context, c client.Client, id, runID, path string) error {
 			return err
 		}
 		h.Events = append(h.Events, ev)
+	}
+	if keys != nil {
+		if err := codec.DecodeHistory(ctx, keys, h); err != nil {
+			return err
+		}
+	}
+	if n, err := codec.EncryptedPayloads(ctx, h); err != nil || n > 0 {
+		return fmt.Errorf("the history holds %d encrypted payloads (%v): give the recorder the stack's keys "+
+			"(set -a; . .dev/codec.env; set +a)", n, err)
 	}
 	b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(h)
 	if err != nil {
