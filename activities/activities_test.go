@@ -527,7 +527,7 @@ func TestApplyChangeSMTP(t *testing.T) {
 		}
 		return ""
 	}
-	a := newActivities(t, pool, activities.NewSMTPMailer(srv.Addr, "deals@example.com"))
+	a := newActivities(t, pool, plainMailer(t, srv.Addr, "deals@example.com"))
 	if _, err := pool.Exec(ctx, `INSERT INTO api_users (id, email, name, role) VALUES ('rep1', 'rep1@example.com', 'Rep One', 'rep')`); err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,7 @@ import (
 //go:embed openapi.yaml
 var openapiSpec []byte
 
-const about = `Serves the dealflow HTTP API (JSON under /v1; /healthz, /readyz, /metrics, /openapi.yaml).
+const about = `Serves the dealflow HTTP API (JSON under /v1; /healthz, /readyz, /openapi.yaml; /metrics on API_METRICS_ADDR).
 
 Commands:
   api                                                       serve the API
@@ -44,17 +44,20 @@ Commands:
 
 type settings struct {
 	addr, databaseURL string
+	metricsAddr       string
 	temporal          config.Temporal
 	logLevel          slog.Level
 	rateLimit         float64
 	requestTimeout    time.Duration
 	temporalUI        string
+	codec             config.CodecServer
 }
 
 func load() (settings, []config.Var, error) {
 	r := config.NewReader()
 	s := settings{
 		addr:           r.Addr(config.APIAddr, true),
+		metricsAddr:    r.Addr(config.APIMetricsAddr, false),
 		temporal:       r.Temporal(),
 		databaseURL:    r.PostgresURL(config.DatabaseURL),
 		logLevel:       r.LogLevel(config.LogLevel),
@@ -62,6 +65,7 @@ func load() (settings, []config.Var, error) {
 		requestTimeout: r.Duration(config.APIRequestTimeout),
 		temporalUI:     r.HTTPURL(config.TemporalUIURL),
 	}
+	s.codec = r.CodecServer(s.temporal.Encryption, s.temporalUI)
 	return s, r.Vars(), r.Err()
 }
 
@@ -138,7 +142,7 @@ func serve(ctx context.Context, s settings, log *slog.Logger) error {
 	defer tc.Close()
 
 	api, err := httpapi.New(httpapi.Config{
-		Temporal: tc, Pool: pool, Logger: log, Registry: metrics.Registry,
+		Temporal: tc, Pool: pool, Logger: log, Registry: metrics.Registry, Metrics: metrics.Handler,
 		RateLimit: s.rateLimit, RequestTimeout: s.requestTimeout, OpenAPI: openapiSpec,
 		TemporalUI: s.temporalUI, Namespace: tc.Namespace,
 		SchemaReady: func() error {
@@ -165,9 +169,23 @@ func serve(ctx context.Context, s settings, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.addr, err)
 	}
+	stopMetrics, err := startMetricsServer(ctx, s.metricsAddr, api.MetricsHandler(), log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	stopCodec, err := startCodecServer(ctx, s, log)
+	if err != nil {
+		return err
+	}
+	defer stopCodec()
+	if s.temporal.Encryption == nil {
+		log.Warn("payload encryption is off: contact names, emails and amounts are stored in Temporal in plain text; set " +
+			config.CodecKeyID.Name + " and " + config.CodecKey.Name)
+	}
 	log.Info("api listening", "addr", ln.Addr().String(), "temporal", tc.Address, "namespace", tc.Namespace,
 		"temporalAuth", s.temporal.Auth(), "temporalProfile", s.temporal.Profile,
-		"rateLimit", s.rateLimit, "requestTimeout", s.requestTimeout.String())
+		"rateLimit", s.rateLimit, "requestTimeout", s.requestTimeout.String(), "payloadEncryption", s.temporal.Encryption.String())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 

@@ -23,20 +23,37 @@ import (
 	"dealflow/workflows"
 )
 
+// composeSecrets stand for the .env file an operator writes next to
+// docker-compose.yml (its header says how): the file requires them.
+var composeSecrets = map[string]string{
+	config.CodecKeyID.Name: "2026-12",
+	config.CodecKey.Name:   "q80ZKxqEGcdZ3/6B7DVgq2L4TWnWsYBWJ8nWf3XQJ0c=",
+	config.CodecToken.Name: "5f0c9d4e8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b",
+}
+
 // loadProject parses ../docker-compose.yml the way `docker compose` does,
-// with no environment of our own, so only the file's values count.
+// with no environment of our own but the secrets it requires, so only the
+// file's values count.
 func loadProject(t *testing.T) *types.Project {
 	t.Helper()
-	opts, err := cli.NewProjectOptions([]string{filepath.Join("..", "docker-compose.yml")},
-		cli.WithWorkingDirectory(".."), cli.WithEnv(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := opts.LoadProject(context.Background())
+	p, err := loadProjectWith(composeSecrets)
 	if err != nil {
 		t.Fatalf("load docker-compose.yml: %v", err)
 	}
 	return p
+}
+
+func loadProjectWith(env map[string]string) (*types.Project, error) {
+	var kv []string
+	for k, v := range env {
+		kv = append(kv, k+"="+v)
+	}
+	opts, err := cli.NewProjectOptions([]string{filepath.Join("..", "docker-compose.yml")},
+		cli.WithWorkingDirectory(".."), cli.WithEnv(kv))
+	if err != nil {
+		return nil, err
+	}
+	return opts.LoadProject(context.Background())
 }
 
 func service(t *testing.T, p *types.Project, name string) types.ServiceConfig {
@@ -204,7 +221,7 @@ func TestAppEnvironment(t *testing.T) {
 		}
 		for _, v := range config.All {
 			if strings.Contains(v.Default, "127.0.0.1") || strings.Contains(v.Default, "localhost:") {
-				if _, ok := e[v.Name]; !ok && v != config.APIAddr && v != config.WorkerMetricsAddr {
+				if _, ok := e[v.Name]; !ok && v != config.APIAddr && v != config.WorkerMetricsAddr && v != config.APIMetricsAddr {
 					t.Errorf("%s: %s defaults to %q, which points into the container itself; set it", name, v.Name, v.Default)
 				}
 			}
@@ -212,15 +229,17 @@ func TestAppEnvironment(t *testing.T) {
 
 		// The values pass the same validation the binaries apply.
 		r := config.NewReaderFrom(e)
-		r.Temporal()
+		tc := r.Temporal()
 		r.PostgresURL(config.DatabaseURL)
 		r.LogLevel(config.LogLevel)
 		r.Addr(config.APIAddr, true)
 		r.Addr(config.WorkerMetricsAddr, false)
+		r.Addr(config.APIMetricsAddr, false)
 		r.Duration(config.APIRequestTimeout)
 		r.Float(config.APIRateLimit)
 		r.Addr(config.SMTPAddr, false)
 		r.Duration(config.WorkerStopTimeout)
+		r.CodecServer(tc.Encryption, "")
 		if err := r.Err(); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
@@ -365,4 +384,73 @@ func TestOneTemporalVersion(t *testing.T) {
 			t.Errorf("%s: image %s, want %s", name, got, image)
 		}
 	}
+}
+
+// TestPayloadKeysRequired: compose does not start without the keys (no
+// silent fallback to plain payloads), and says which variable is missing.
+func TestPayloadKeysRequired(t *testing.T) {
+	_, err := loadProjectWith(nil)
+	if err == nil {
+		t.Fatal("docker-compose.yml loads without payload keys")
+	}
+	for _, v := range []config.Var{config.CodecKeyID, config.CodecKey, config.CodecToken} {
+		if !strings.Contains(err.Error(), "required variable "+v.Name+" is missing") {
+			t.Errorf("the error does not name %s: %v", v.Name, err)
+		}
+	}
+}
+
+// TestPayloadEncryption: the worker and the api encrypt with the same keys
+// (old ones included), the api serves the codec server on a published port,
+// and the Web UI decrypts through it, from the origin the api allows.
+func TestPayloadEncryption(t *testing.T) {
+	secrets := map[string]string{config.CodecOldKeys.Name: "2026-06:" + composeSecrets[config.CodecKey.Name]}
+	for k, v := range composeSecrets {
+		secrets[k] = v
+	}
+	secrets[config.CodecKey.Name] = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" // 32 bytes, not the old one
+	p, err := loadProjectWith(secrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	worker, api := env(service(t, p, "worker")), env(service(t, p, "api"))
+	for _, v := range []config.Var{config.CodecKeyID, config.CodecKey, config.CodecOldKeys} {
+		if worker[v.Name] == "" || worker[v.Name] != api[v.Name] || worker[v.Name] != secrets[v.Name] {
+			t.Errorf("%s: worker %q, api %q, want both %q from the environment", v.Name, worker[v.Name], api[v.Name], secrets[v.Name])
+		}
+	}
+	for name, e := range map[string]map[string]string{"worker": worker, "api": api} {
+		r := config.NewReaderFrom(e)
+		keys := r.Temporal().Encryption
+		if err := r.Err(); err != nil || keys == nil || keys.CurrentKeyID() != "2026-12" || len(keys.KeyIDs()) != 2 {
+			t.Errorf("%s: keys %v, %v", name, keys, err)
+		}
+	}
+
+	r := config.NewReaderFrom(api)
+	cs := r.CodecServer(r.Temporal().Encryption, "")
+	if err := r.Err(); err != nil || cs.Addr == "" || cs.Token != secrets[config.CodecToken.Name] {
+		t.Fatalf("api codec server %+v, %v", cs, err)
+	}
+	port, err := portOf(cs.Addr)
+	if err != nil || !publishes(service(t, p, "api"), port, port) {
+		t.Errorf("api: the codec server listens on %s but the api publishes %+v", cs.Addr, service(t, p, "api").Ports)
+	}
+	ui := service(t, p, "temporal-ui")
+	want := "http://localhost:" + strconv.Itoa(port) + "/t/" + secrets[config.CodecToken.Name]
+	if got := env(ui)["TEMPORAL_CODEC_ENDPOINT"]; got != want {
+		t.Errorf("temporal-ui: TEMPORAL_CODEC_ENDPOINT=%q, want %q", got, want)
+	}
+	origin := "http://localhost:8233" // the UI's published port (TestTemporalOnPostgres)
+	if !slices.Contains(cs.Origins, origin) {
+		t.Errorf("api: the codec server allows origins %q, not the UI's %s", cs.Origins, origin)
+	}
+}
+
+func portOf(addr string) (int, error) {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(p)
 }

@@ -28,10 +28,11 @@ import (
 )
 
 type settings struct {
-	temporal                                     config.Temporal
-	databaseURL, metricsAddr, smtpAddr, smtpFrom string
-	logLevel                                     slog.Level
-	stopTimeout                                  time.Duration
+	temporal                 config.Temporal
+	databaseURL, metricsAddr string
+	smtp                     config.SMTP
+	logLevel                 slog.Level
+	stopTimeout              time.Duration
 }
 
 func load() (settings, []config.Var, error) {
@@ -40,8 +41,7 @@ func load() (settings, []config.Var, error) {
 		temporal:    r.Temporal(),
 		databaseURL: r.PostgresURL(config.DatabaseURL),
 		metricsAddr: r.Addr(config.WorkerMetricsAddr, false),
-		smtpAddr:    r.Addr(config.SMTPAddr, false),
-		smtpFrom:    r.String(config.SMTPFrom, false),
+		smtp:        r.SMTP(),
 		logLevel:    r.LogLevel(config.LogLevel),
 		stopTimeout: r.Duration(config.WorkerStopTimeout),
 	}
@@ -130,8 +130,14 @@ func run(ctx context.Context, s settings, log *slog.Logger) error {
 	}
 
 	var mailer activities.Mailer = activities.RecordingMailer{}
-	if s.smtpAddr != "" {
-		mailer = activities.NewSMTPMailer(s.smtpAddr, s.smtpFrom)
+	if m := s.smtp; m.Addr != "" {
+		smtp, err := activities.NewSMTPMailer(activities.SMTPConfig{Addr: m.Addr, From: m.From,
+			Username: m.Username, Password: m.Password, Auth: m.Auth, TLS: m.TLS, RootCAs: m.RootCAs, Timeout: m.Timeout})
+		if err != nil {
+			return err
+		}
+		mailer = smtp
+		log.Info("follow-up mail over SMTP", "addr", m.Addr, "from", m.From, "tls", m.TLS, "username", m.Username)
 	}
 	acts := activities.New(pool, mailer, log)
 
@@ -152,7 +158,12 @@ func run(ctx context.Context, s settings, log *slog.Logger) error {
 	}
 	health.Started(c)
 	log.Info("worker started", "taskQueue", workflows.TaskQueue, "temporal", c.Address, "namespace", c.Namespace,
-		"auth", s.temporal.Auth(), "profile", s.temporal.Profile, "stopTimeout", s.stopTimeout.String())
+		"auth", s.temporal.Auth(), "profile", s.temporal.Profile, "stopTimeout", s.stopTimeout.String(),
+		"payloadEncryption", s.temporal.Encryption.String())
+	if s.temporal.Encryption == nil {
+		log.Warn("payload encryption is off: contact names, emails and amounts are stored in Temporal in plain text; set " +
+			config.CodecKeyID.Name + " and " + config.CodecKey.Name)
+	}
 	select {
 	case <-ctx.Done():
 	case err := <-fatal:

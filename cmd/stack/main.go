@@ -34,6 +34,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"dealflow/internal/codec"
 	"dealflow/internal/config"
 	"dealflow/internal/dev/devstack"
 	"dealflow/internal/dev/pgcluster"
@@ -43,6 +44,8 @@ type flags struct {
 	temporal                     string // dev or cluster
 	temporalPort, uiPort, pgPort int
 	apiAddr, metricsAddr         string
+	apiMetricsAddr               string
+	codecAddr                    string
 	dataDir                      string
 	timeout                      time.Duration
 	buildCLI, buildServer        bool
@@ -63,6 +66,8 @@ func parseFlags(args []string) (flags, error) {
 	fs.IntVar(&f.pgPort, "pg-port", 5433, "port of the PostgreSQL cluster in the data folder (another free port when taken); unused when DATABASE_URL is set")
 	fs.StringVar(&f.apiAddr, "api-addr", config.APIAddr.Default, "API listen address (API_ADDR)")
 	fs.StringVar(&f.metricsAddr, "worker-metrics-addr", "127.0.0.1:9090", "worker /metrics listen address (WORKER_METRICS_ADDR); empty disables")
+	fs.StringVar(&f.apiMetricsAddr, "api-metrics-addr", config.APIMetricsAddr.Default, "API /metrics listen address (API_METRICS_ADDR); empty disables")
+	fs.StringVar(&f.codecAddr, "codec-addr", "127.0.0.1:8089", "listen address of the API's codec server (DEALFLOW_CODEC_ADDR), which the Temporal Web UI decodes the deals' encrypted payloads through; empty disables")
 	fs.StringVar(&f.dataDir, "data", "", "data folder for binaries, logs, the Temporal DB and the PostgreSQL cluster (default .dev in the repo root)")
 	fs.DurationVar(&f.timeout, "start-timeout", 30*time.Minute, "how long building and starting may take (a cold build of the Temporal CLI takes ~13 min on 2 cores)")
 	fs.BoolVar(&f.buildCLI, "build-cli", false, "only build the Temporal CLI into the data folder's bin/ (when missing or stale), then exit")
@@ -75,7 +80,9 @@ func parseFlags(args []string) (flags, error) {
 		fmt.Fprintf(out, "PostgreSQL (DATABASE_URL when set, else a cluster in the data folder), worker and API.\n\nFlags:\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(out, "\nEnvironment: DATABASE_URL (use this database instead of the local cluster), LOG_LEVEL,\n")
-		fmt.Fprintf(out, "SMTP_ADDR, SMTP_FROM, API_RATE_LIMIT, API_REQUEST_TIMEOUT are passed to the worker and API.\n")
+		fmt.Fprintf(out, "the SMTP_* variables, API_RATE_LIMIT, API_REQUEST_TIMEOUT are passed to the worker and API.\n")
+		fmt.Fprintf(out, "Payloads in Temporal are encrypted with DEALFLOW_CODEC_KEY (and _KEY_ID, _OLD_KEYS, _TOKEN) when set, else\n")
+		fmt.Fprintf(out, "with a dev key made on the first run and kept in the data folder's %s.\n", codecFileName)
 	}
 	if err := fs.Parse(args); err != nil {
 		return f, err
@@ -123,6 +130,7 @@ type stack struct {
 	pg       *pgcluster.Cluster
 	worker   *devstack.Process
 	api      *devstack.Process
+	codec    codecSetup
 }
 
 // paths are the stack's folders, under the data folder.
@@ -148,6 +156,9 @@ func run(ctx context.Context, f flags, out io.Writer) (code int) {
 	defer cancel()
 
 	st := &stack{out: out}
+	if st.codec, err = prepareCodec(p.data, f.codecAddr, f.uiPort); err != nil {
+		return fail(err)
+	}
 	defer func() {
 		if err := st.stop(); err != nil {
 			say("%v", err)
@@ -172,7 +183,7 @@ func run(ctx context.Context, f flags, out io.Writer) (code int) {
 	} else {
 		uiURL = st.temporal.UIURL()
 	}
-	env := appEnv(f, st.temporalEnv(), databaseURL, uiURL)
+	env := appEnv(f, st.temporalEnv(), st.codec.env, databaseURL, uiURL)
 	apiURL := "http://" + net.JoinHostPort("localhost", strconv.Itoa(apiPort))
 	rep, manager, err := st.startApp(ctx, bins, env, p.logs, apiURL)
 	if err != nil {
@@ -189,7 +200,9 @@ func run(ctx context.Context, f flags, out io.Writer) (code int) {
 		cli:      rel(p.root, filepath.Join(p.bin, "temporal")),
 		rep:      rep,
 		manager:  manager,
+		codec:    st.codec,
 	}
+	s.codecSource = strings.ReplaceAll(st.codec.source, st.codec.file, rel(p.root, st.codec.file))
 	s.uiURL = uiURL
 	if st.cluster != nil {
 		s.logs = rel(p.root, p.logs) + "/{worker,api}.log, " + rel(p.root, st.cluster.LogDir()) + "/{frontend,matching,history-1,history-2,worker,ui}.log"
@@ -229,12 +242,26 @@ func checkPorts(f flags) (apiPort int, err error) {
 		return 0, fmt.Errorf("-api-addr: %w", err)
 	}
 	busy := map[string]int{"-temporal-port": f.temporalPort, "-ui-port": f.uiPort, "-api-addr": apiPort}
+	if f.codecAddr != "" {
+		p, err := portOf(f.codecAddr)
+		if err != nil {
+			return 0, fmt.Errorf("-codec-addr: %w", err)
+		}
+		busy["-codec-addr"] = p
+	}
 	if f.metricsAddr != "" {
 		p, err := portOf(f.metricsAddr)
 		if err != nil {
 			return 0, fmt.Errorf("-worker-metrics-addr: %w", err)
 		}
 		busy["-worker-metrics-addr"] = p
+	}
+	if f.apiMetricsAddr != "" {
+		p, err := portOf(f.apiMetricsAddr)
+		if err != nil {
+			return 0, fmt.Errorf("-api-metrics-addr: %w", err)
+		}
+		busy["-api-metrics-addr"] = p
 	}
 	for flagName, port := range busy {
 		if !devstack.PortFree(port) {
@@ -273,6 +300,8 @@ func (st *stack) startInfra(ctx context.Context, f flags, p paths) (bins devstac
 			UIPort:  f.uiPort,
 			DBFile:  filepath.Join(p.data, "temporal.db"),
 			LogFile: filepath.Join(p.logs, "temporal.log"),
+			// The UI asks the API's codec server to decrypt what it shows.
+			UICodecEndpoint: st.codec.uiEndpoint,
 		})
 	})
 	wg.Go(func() {
@@ -306,11 +335,12 @@ func (st *stack) startCluster(ctx context.Context, f flags, p paths, pgDone <-ch
 	}
 	fmt.Fprintf(st.out, "stack: starting the Temporal cluster (databases temporal and temporal_visibility, logs in %s)\n", rel(p.root, filepath.Join(dir, "logs")))
 	st.cluster, err = devstack.StartCluster(ctx, devstack.ClusterOptions{
-		Binaries:     bins,
-		Dir:          dir,
-		PostgresURL:  *databaseURL,
-		FrontendPort: f.temporalPort,
-		UIPort:       f.uiPort,
+		Binaries:        bins,
+		Dir:             dir,
+		PostgresURL:     *databaseURL,
+		FrontendPort:    f.temporalPort,
+		UIPort:          f.uiPort,
+		UICodecEndpoint: st.codec.uiEndpoint,
 	})
 	return err
 }
@@ -344,19 +374,23 @@ func (st *stack) dialTemporal(ctx context.Context) (client.Client, error) {
 }
 
 // appEnv is the environment of the worker and the API: temporal (the
-// TEMPORAL_* variables) and ours, with the Temporal Web UI at uiURL.
-func appEnv(f flags, temporal map[string]string, databaseURL, uiURL string) []string {
+// TEMPORAL_* variables), codec (the payload keys and the codec server) and
+// ours, with the Temporal Web UI at uiURL.
+func appEnv(f flags, temporal, codec map[string]string, databaseURL, uiURL string) []string {
 	// The web app links managers to the Web UI's own address.
 	uiBase, _, _ := strings.Cut(uiURL, "/namespaces/")
 	vars := map[string]string{
 		config.DatabaseURL.Name:       databaseURL,
 		config.APIAddr.Name:           f.apiAddr,
 		config.WorkerMetricsAddr.Name: f.metricsAddr,
+		config.APIMetricsAddr.Name:    f.apiMetricsAddr,
 		config.TemporalUIURL.Name:     uiBase,
 	}
 	maps.Copy(vars, temporal)
+	maps.Copy(vars, codec)
 	// The knobs a developer may set in the shell reach the app as they are.
-	for _, v := range []config.Var{config.LogLevel, config.APIRateLimit, config.APIRequestTimeout, config.SMTPAddr, config.SMTPFrom} {
+	for _, v := range []config.Var{config.LogLevel, config.APIRateLimit, config.APIRequestTimeout, config.SMTPAddr, config.SMTPFrom,
+		config.SMTPUsername, config.SMTPPassword, config.SMTPAuth, config.SMTPTLS, config.SMTPCAFile, config.SMTPTimeout} {
 		if s, ok := os.LookupEnv(v.Name); ok {
 			vars[v.Name] = s
 		}
@@ -544,6 +578,8 @@ type summary struct {
 	apiURL, uiURL, temporal, pg, logs, cli string
 	rep, manager                           string
 	cluster                                string // clusterLines, or ""
+	codec                                  codecSetup
+	codecSource                            string // where the keys came from, paths relative
 }
 
 // clusterLines tell where the cluster's certificates are and how to point
@@ -563,6 +599,15 @@ func clusterLines(root string, c *devstack.Cluster, cli string) string {
 }
 
 func printSummary(out io.Writer, s summary) {
+	var codecInfo, codecExport, codecTry string
+	if s.codec.keyID != "" {
+		codecInfo = fmt.Sprintf("  Encryption   payloads in Temporal: %s, key %s (keys: %s)\n", codec.Cipher, s.codec.keyID, s.codecSource)
+	}
+	if s.codec.url != "" {
+		codecInfo += fmt.Sprintf("  Codec server %s   (the Temporal UI decrypts through it; CLI: bearer token below)\n", s.codec.url)
+		codecExport = fmt.Sprintf("  export DEALFLOW_CODEC_TOKEN=%s   # the codec server's token\n", s.codec.env[config.CodecToken.Name])
+		codecTry = fmt.Sprintf("  %s workflow show -w lead/acme-1 --codec-endpoint %s --codec-auth \"Bearer $DEALFLOW_CODEC_TOKEN\"\n", s.cli, s.codec.url)
+	}
 	fmt.Fprintf(out, `
 dealflow is up (%s). Ctrl-C stops everything.
 
@@ -572,18 +617,18 @@ dealflow is up (%s). Ctrl-C stops everything.
   Temporal     %s, namespace default
   PostgreSQL   %s
   Logs         %s
-%s
+%s%s
   export REP_TOKEN=%s       # rep@example.com, role rep
   export MANAGER_TOKEN=%s   # manager@example.com, role manager
-
+%s
 Try:
   curl -s -X POST %s/v1/leads -H "Authorization: Bearer $REP_TOKEN" -H 'Content-Type: application/json' \
     -d '{"id":"acme-1","topic":"40 widgets","firstName":"Ada","lastName":"Lovelace","company":"Acme","email":"ada@example.com"}'
   curl -s %s/v1/leads/acme-1 -H "Authorization: Bearer $REP_TOKEN"
   %s workflow list --query 'SalesStage="Qualify"'
-
-`, s.took.Round(100*time.Millisecond), s.apiURL, s.apiURL, s.apiURL, s.uiURL, s.temporal, s.pg, s.logs, s.cluster,
-		s.rep, s.manager, s.apiURL, s.apiURL, s.cli)
+%s
+`, s.took.Round(100*time.Millisecond), s.apiURL, s.apiURL, s.apiURL, s.uiURL, s.temporal, s.pg, s.logs, codecInfo, s.cluster,
+		s.rep, s.manager, codecExport, s.apiURL, s.apiURL, s.cli, codecTry)
 }
 
 // portOf returns the port of a host:port.

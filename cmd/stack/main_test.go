@@ -108,6 +108,7 @@ func upAndDown(t *testing.T, mode string) {
 		pgPort:       0,
 		apiAddr:      "127.0.0.1:" + strconv.Itoa(freePort(t)),
 		metricsAddr:  "127.0.0.1:" + strconv.Itoa(freePort(t)),
+		codecAddr:    "127.0.0.1:" + strconv.Itoa(freePort(t)),
 		dataDir:      data,
 		timeout:      20 * time.Minute,
 	}
@@ -168,6 +169,7 @@ func upAndDown(t *testing.T, mode string) {
 		t.Errorf("the summary lacks the web app:\n%s", text)
 	}
 	webSignIn(t, api, "rep@example.com", m[1])
+	codecWired(t, f, text)
 
 	cancel()
 	select {
@@ -258,5 +260,71 @@ func webSignIn(t *testing.T, api, email, token string) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/board" || !strings.Contains(string(b), `data-stage="Qualify"`) {
 		t.Fatalf("sign-in: %s at %s\n%.2000s", resp.Status, resp.Request.URL, b)
+	}
+}
+
+// codecWired checks what the stack set up for payload encryption: a dev key
+// in the data folder, readable by its owner only; the Web UI told to decode
+// through the API's codec server, with the token in the endpoint's path;
+// and that server up, on the printed address, with the printed token.
+func codecWired(t *testing.T, f flags, summary string) {
+	t.Helper()
+	file := filepath.Join(f.dataDir, codecFileName)
+	st, err := os.Stat(file)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("the dev keys file %s: %v, %v", file, st, err)
+	}
+	saved, err := readEnvFile(file)
+	if err != nil || saved["DEALFLOW_CODEC_KEY"] == "" || saved["DEALFLOW_CODEC_TOKEN"] == "" {
+		t.Fatalf("the dev keys file holds %v, %v", saved, err)
+	}
+	codecURL := "http://localhost:" + strings.TrimPrefix(f.codecAddr, "127.0.0.1:")
+	for _, want := range []string{
+		"Encryption   payloads in Temporal: AES-256-GCM, key " + saved["DEALFLOW_CODEC_KEY_ID"],
+		"Codec server " + codecURL,
+		"export DEALFLOW_CODEC_TOKEN=" + saved["DEALFLOW_CODEC_TOKEN"],
+		"--codec-endpoint " + codecURL,
+	} {
+		if !strings.Contains(summary, want) {
+			t.Errorf("the summary lacks %q:\n%s", want, summary)
+		}
+	}
+
+	// The UI's own settings name the codec endpoint.
+	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(f.uiPort) + "/api/v1/settings")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var settings struct{ Codec struct{ Endpoint string } }
+	err = json.NewDecoder(resp.Body).Decode(&settings)
+	resp.Body.Close()
+	if want := codecURL + "/t/" + saved["DEALFLOW_CODEC_TOKEN"]; err != nil || settings.Codec.Endpoint != want {
+		t.Errorf("the Web UI's codec endpoint is %q (%v), want %q", settings.Codec.Endpoint, err, want)
+	}
+
+	// The codec server encrypts and decrypts with the stack's key, for the
+	// UI's origin.
+	call := func(op, body string) string {
+		req, _ := http.NewRequest(http.MethodPost, settings.Codec.Endpoint+"/"+op, strings.NewReader(body))
+		req.Header.Set("Origin", "http://localhost:"+strconv.Itoa(f.uiPort))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("codec server /%s: %s %s", op, resp.Status, b)
+		}
+		return string(b)
+	}
+	plain := `{"payloads":[{"metadata":{"encoding":"anNvbi9wbGFpbg=="},"data":"IkFkYSI="}]}`
+	enc := call("encode", plain)
+	if !strings.Contains(enc, "YmluYXJ5L2VuY3J5cHRlZA==") { // binary/encrypted
+		t.Fatalf("encode answered %s", enc)
+	}
+	if dec := call("decode", enc); !strings.Contains(dec, "IkFkYSI=") {
+		t.Errorf("decode answered %s", dec)
 	}
 }

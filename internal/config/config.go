@@ -43,10 +43,23 @@ var (
 	APIRateLimit          = Var{"API_RATE_LIMIT", "20", "requests per second allowed per token, and requests failing authentication per client address (burst is twice that); 0 disables"}
 	APIRequestTimeout     = Var{"API_REQUEST_TIMEOUT", "15s", "how long one API request may wait for Temporal or PostgreSQL"}
 	WorkerMetricsAddr     = Var{"WORKER_METRICS_ADDR", ":9090", "listen address of the worker's /metrics; empty disables"}
+	APIMetricsAddr        = Var{"API_METRICS_ADDR", "127.0.0.1:9091", "listen address of the API's /metrics, a listener of its own (never on API_ADDR); empty disables"}
 	SMTPAddr              = Var{"SMTP_ADDR", "", "SMTP server host:port for follow-up mail; empty records messages without sending"}
 	SMTPFrom              = Var{"SMTP_FROM", "dealflow@localhost", "sender address of follow-up mail"}
+	SMTPUsername          = Var{"SMTP_USERNAME", "", "user name for SMTP AUTH, with SMTP_PASSWORD; empty: no authentication"}
+	SMTPPassword          = Var{"SMTP_PASSWORD", "", "password (or API key) for SMTP AUTH; never logged"}
+	SMTPAuth              = Var{"SMTP_AUTH", "auto", "SMTP AUTH mechanism: auto (the first of PLAIN, LOGIN, SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5 the server offers), plain, login, scram-sha-256, scram-sha-1, cram-md5, xoauth2"}
+	SMTPTLS               = Var{"SMTP_TLS", "", "implicit (TLS from the first byte, port 465), starttls (the server must offer it) or none (plain SMTP: only for a local mail sink); empty: implicit on port 465, else starttls"}
+	SMTPCAFile            = Var{"SMTP_CA_FILE", "", "PEM CA certificate(s) the SMTP server's certificate must chain to; empty: the system's roots"}
+	SMTPTimeout           = Var{"SMTP_TIMEOUT", "20s", "how long the delivery of one message may take, from connecting to QUIT"}
 	WorkerStopTimeout     = Var{"WORKER_STOP_TIMEOUT", "30s", "on SIGTERM, how long the worker lets in-flight workflow tasks and activities finish before it cancels them"}
 	TemporalUIURL         = Var{"TEMPORAL_UI_URL", "", "address of the Temporal Web UI (http://host:port) the web app links managers to; empty: no links"}
+	CodecKeyID            = Var{"DEALFLOW_CODEC_KEY_ID", "", "id of DEALFLOW_CODEC_KEY, stored with every payload it encrypts (letters, digits, . _ -; e.g. 2026-12)"}
+	CodecKey              = Var{"DEALFLOW_CODEC_KEY", "", "AES-256 key, base64 of 32 bytes (openssl rand -base64 32), that encrypts every payload stored in Temporal; empty: payloads are stored in plain text"}
+	CodecOldKeys          = Var{"DEALFLOW_CODEC_OLD_KEYS", "", "retired keys that only decrypt, id:base64 pairs separated by commas (key rotation)"}
+	CodecAddr             = Var{"DEALFLOW_CODEC_ADDR", "", "listen address of the API's codec server for the Temporal Web UI and CLI (POST /encode, /decode); empty disables"}
+	CodecToken            = Var{"DEALFLOW_CODEC_TOKEN", "", "bearer token the codec server requires (16+ characters of A-Z a-z 0-9 - . _ ~; openssl rand -hex 24)"}
+	CodecOrigins          = Var{"DEALFLOW_CODEC_CORS_ORIGINS", "", "browser origins (scheme://host:port, comma-separated) allowed to call the codec server; empty: the origin of TEMPORAL_UI_URL"}
 )
 
 // All lists every variable above, in declaration order: the README's table,
@@ -54,8 +67,10 @@ var (
 var All = []Var{
 	TemporalAddress, TemporalNamespace, TemporalAPIKey, TemporalTLS, TemporalTLSClientCert, TemporalTLSClientKey,
 	TemporalTLSServerCA, TemporalTLSServerName, TemporalProfile, TemporalConfigFile,
-	DatabaseURL, LogLevel, APIAddr, APIRateLimit, APIRequestTimeout, WorkerMetricsAddr,
-	SMTPAddr, SMTPFrom, WorkerStopTimeout, TemporalUIURL,
+	DatabaseURL, LogLevel, APIAddr, APIRateLimit, APIRequestTimeout, WorkerMetricsAddr, APIMetricsAddr,
+	SMTPAddr, SMTPFrom, SMTPUsername, SMTPPassword, SMTPAuth, SMTPTLS, SMTPCAFile, SMTPTimeout,
+	WorkerStopTimeout, TemporalUIURL,
+	CodecKeyID, CodecKey, CodecOldKeys, CodecAddr, CodecToken, CodecOrigins,
 }
 
 // Reader collects values and validation errors for one binary. Call the

@@ -13,6 +13,8 @@ import (
 	"github.com/BurntSushi/toml"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
+
+	"dealflow/internal/codec"
 )
 
 // Temporal is how to reach the Temporal frontend: the client options the
@@ -37,6 +39,9 @@ type Temporal struct {
 	ClientCert string
 	// Profile names the profile file in use ("" when none was read).
 	Profile string
+	// Encryption holds the payload keys (DEALFLOW_CODEC_*), nil when none is
+	// configured; with keys, Options carry their data and failure converters.
+	Encryption *codec.Keyring
 }
 
 // TLS reports whether the connection uses TLS.
@@ -113,10 +118,13 @@ type temporalReader struct {
 // Temporal reads the connection to Temporal: TEMPORAL_CONFIG_FILE and
 // TEMPORAL_PROFILE select a profile of the temporal CLI's TOML file (when
 // one exists), the TEMPORAL_* variables override it, and our defaults fill
-// in the address and namespace. Every problem is one error naming the
-// variable (or the profile key); none contains a secret.
+// in the address and namespace. The payload keys (DEALFLOW_CODEC_*) are part
+// of it: every client built from it encrypts what it stores in Temporal.
+// Every problem is one error naming the variable (or the profile key); none
+// contains a secret.
 func (r *Reader) Temporal() Temporal {
 	r.vars = append(r.vars, temporalVars...)
+	keys := r.payloadKeys()
 	tr := &temporalReader{r: r, env: envLookup{r}}
 	prof, ok := tr.profileFromFile()
 	if !ok {
@@ -164,6 +172,7 @@ func (r *Reader) Temporal() Temporal {
 		return t
 	}
 	t.Options = opts
+	t.setEncryption(keys)
 	return t
 }
 

@@ -48,6 +48,7 @@ func TestMain(m *testing.M) {
 		TemporalDBFile: true,
 		WorkerEnv: map[string]string{
 			config.SMTPAddr.Name: sink.Addr(),
+			config.SMTPTLS.Name:  config.SMTPTLSNone, // the test sink is plain SMTP
 			config.SMTPFrom.Name: "dealflow@chaos.test",
 			// The worker's log stays readable at this volume.
 			config.LogLevel.Name: "info",

@@ -40,6 +40,7 @@ func TestClusterCrash(t *testing.T) {
 		Cluster: &devstack.ClusterOptions{},
 		WorkerEnv: map[string]string{
 			config.SMTPAddr.Name: sink.Addr(),
+			config.SMTPTLS.Name:  config.SMTPTLSNone, // the test sink is plain SMTP
 			config.SMTPFrom.Name: "dealflow@chaos.test",
 			config.LogLevel.Name: "info",
 		},

@@ -58,6 +58,10 @@ type Options struct {
 	// address, and the API is given it as TEMPORAL_UI_URL unless Env or
 	// APIEnv sets that. Not with Cluster.
 	TemporalUI bool
+	// UICodecEndpoint is the codec server that the dev server's Web UI
+	// (TemporalUI) decodes payloads through (--ui-codec-endpoint), e.g. the
+	// API's when Env gives it DEALFLOW_CODEC_ADDR.
+	UICodecEndpoint string
 	// Progress receives a line per step; default os.Stderr.
 	Progress io.Writer
 	// Timeout bounds Start, builds included; default 20 minutes (a cold
@@ -92,8 +96,9 @@ type Stack struct {
 	// DatabaseURL is the app's database.
 	DatabaseURL string
 	// APIURL is the API's base URL (http://127.0.0.1:PORT, no slash at
-	// the end); WorkerMetricsURL the worker's /metrics.
-	APIURL, WorkerMetricsURL string
+	// the end); WorkerMetricsURL the worker's /metrics, APIMetricsURL the
+	// API's (on its own listener).
+	APIURL, WorkerMetricsURL, APIMetricsURL string
 	// RepToken and ManagerToken are bearer tokens of rep@example.com (role
 	// rep) and manager@example.com (role manager).
 	RepToken, ManagerToken string
@@ -165,7 +170,8 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 			s.serverBin, errs[1] = devstack.EnsureTemporalServer(ctx, root, filepath.Join(devstack.DevDir(root), "bin"), s.progress)
 			return
 		}
-		o := devstack.TemporalOptions{CLI: s.TemporalCLI, Headless: !opts.TemporalUI, LogFile: filepath.Join(dir, "temporal.log")}
+		o := devstack.TemporalOptions{CLI: s.TemporalCLI, Headless: !opts.TemporalUI, LogFile: filepath.Join(dir, "temporal.log"),
+			UICodecEndpoint: opts.UICodecEndpoint}
 		if opts.TemporalDBFile {
 			o.DBFile = filepath.Join(dir, "temporal.db")
 		}
@@ -217,6 +223,11 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if err != nil {
 		return s, err
 	}
+	apiMetricsPort, err := devstack.FreePort()
+	if err != nil {
+		return s, err
+	}
+	s.APIMetricsURL = "http://127.0.0.1:" + strconv.Itoa(apiMetricsPort) + "/metrics"
 	s.apiAddr = "127.0.0.1:" + strconv.Itoa(apiPort)
 	s.APIURL = "http://" + s.apiAddr
 	s.WorkerMetricsURL = "http://127.0.0.1:" + strconv.Itoa(metricsPort) + "/metrics"
@@ -227,6 +238,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		config.LogLevel.Name:          "debug",
 		config.APIAddr.Name:           s.apiAddr,
 		config.WorkerMetricsAddr.Name: "127.0.0.1:" + strconv.Itoa(metricsPort),
+		config.APIMetricsAddr.Name:    "127.0.0.1:" + strconv.Itoa(apiMetricsPort),
 		// Tests poll; throttling would make them flaky. A test of 429 sets it.
 		config.APIRateLimit.Name: "0",
 		// A query to a deal whose worker is gone must fail well inside a
