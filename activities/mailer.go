@@ -254,7 +254,7 @@ func (s *SMTPMailer) explain(parent, ctx context.Context, err error) error {
 		code := sendErr.ErrorCode()
 		switch sendErr.Reason {
 		case gomail.ErrSMTPRcptTo, gomail.ErrSMTPData, gomail.ErrSMTPDataClose:
-			if code >= 500 && code < 600 && !authRefusal(code, sendErr.EnhancedStatusCode()) {
+			if code >= 500 && code < 600 && !authRefusal(code, sendErr.EnhancedStatusCode()) && !s.relayDenied(sendErr) {
 				return fmt.Errorf("%w: %s refused it: %v", ErrUndeliverable, where, err)
 			}
 		case gomail.ErrSMTPMailFrom:
@@ -281,6 +281,15 @@ func (s *SMTPMailer) explain(parent, ctx context.Context, err error) error {
 		return fmt.Errorf("%s offers no AUTH mechanism we can use (SMTP_AUTH=%s): %w", where, s.cfg.Auth, err)
 	}
 	return fmt.Errorf("%s: %w", where, err)
+}
+
+// relayDenied reports a 5.7.1 refusal while we did not log in: mostly
+// "relay access denied", the server wanting the sender to authenticate
+// (SMTP_USERNAME), which every message would get until it is set. Retried,
+// not settled as failed: settled, every follow-up would be lost meanwhile.
+// Logged in, a 5.7.1 is the recipient's policy, and final.
+func (s *SMTPMailer) relayDenied(err *gomail.SendError) bool {
+	return err.EnhancedStatusCode() == "5.7.1" && s.cfg.Username == ""
 }
 
 // authRefusal reports whether a 5xx reply is about our authentication or

@@ -513,12 +513,15 @@ func TestSMTPErrors(t *testing.T) {
 			return &gosmtp.SMTPError{Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
 		case strings.HasPrefix(rcpt, "relay@"):
 			return &gosmtp.SMTPError{Code: 530, EnhancedCode: gosmtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
+		case strings.HasPrefix(rcpt, "denied@"):
+			return &gosmtp.SMTPError{Code: 554, EnhancedCode: gosmtp.EnhancedCode{5, 7, 1}, Message: "Relay access denied"}
 		}
 		return nil
 	}
 	users := map[string]string{mailUser: mailPassword}
 	tlsServer := startMailServer(t, mailServerOptions{TLS: "starttls", Users: users, Refuse: refuse})
 	plainServer := startMailServer(t, mailServerOptions{})
+	openServer := startMailServer(t, mailServerOptions{TLS: "starttls", Refuse: refuse}) // no AUTH
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -537,6 +540,8 @@ func TestSMTPErrors(t *testing.T) {
 		{"not a mail address", tlsServer.env(), "rep1", true, "not a mail address"},
 		{"recipient deferred (4xx)", tlsServer.env(), "busy@example.com", false, "451"},
 		{"authentication required at RCPT", tlsServer.env(), "relay@example.com", false, "530"},
+		{"relay denied without a login (5.7.1)", openServer.env(config.SMTPUsername.Name, "", config.SMTPPassword.Name, ""), "denied@example.com", false, "554"},
+		{"policy refusal once logged in (5.7.1)", tlsServer.env(), "denied@example.com", true, "554"},
 		{"no login where the server requires one", tlsServer.env(config.SMTPUsername.Name, "", config.SMTPPassword.Name, ""), "ann@example.com", false, "refused the sender"},
 		{"certificate not trusted", tlsServer.env(config.SMTPCAFile.Name, ""), "ann@example.com", false, "SMTP_CA_FILE"},
 		{"implicit TLS on a plain port", plainServer.env(config.SMTPTLS.Name, "implicit", config.SMTPUsername.Name, "", config.SMTPPassword.Name, ""), "ann@example.com", false, "does not answer in TLS"},

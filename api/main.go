@@ -179,7 +179,7 @@ func serve(ctx context.Context, s settings, log *slog.Logger) error {
 		return err
 	}
 	defer stopCodec()
-	if s.temporal.Encryption == nil {
+	if s.temporal.Encryption == nil || s.temporal.Encryption.CurrentKeyID() == "" {
 		log.Warn("payload encryption is off: contact names, emails and amounts are stored in Temporal in plain text; set " +
 			config.CodecKeyID.Name + " and " + config.CodecKey.Name)
 	}

@@ -160,7 +160,7 @@ func run(ctx context.Context, s settings, log *slog.Logger) error {
 	log.Info("worker started", "taskQueue", workflows.TaskQueue, "temporal", c.Address, "namespace", c.Namespace,
 		"auth", s.temporal.Auth(), "profile", s.temporal.Profile, "stopTimeout", s.stopTimeout.String(),
 		"payloadEncryption", s.temporal.Encryption.String())
-	if s.temporal.Encryption == nil {
+	if s.temporal.Encryption == nil || s.temporal.Encryption.CurrentKeyID() == "" {
 		log.Warn("payload encryption is off: contact names, emails and amounts are stored in Temporal in plain text; set " +
 			config.CodecKeyID.Name + " and " + config.CodecKey.Name)
 	}

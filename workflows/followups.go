@@ -386,11 +386,30 @@ func (d *Deal) addMessage(m Message) {
 // the deal's, as they went out: each replaces the deal's message of its key
 // or joins them.
 func (d *Deal) AdoptSent(sent []Message) {
+	// A copy: the Change just written shares the old array, and an attempt
+	// of ApplyChange that timed out may still read it.
+	d.Messages = slices.Clone(d.Messages)
 	for _, m := range sent {
+		d.takeItemOf(m)
 		if i := slices.IndexFunc(d.Messages, func(x Message) bool { return x.Key == m.Key }); i >= 0 {
 			d.Messages[i] = m
 		} else {
 			d.Messages = append(d.Messages, m)
 		}
+	}
+}
+
+// takeItemOf advances the item numbers past the activity an adopted email
+// was logged on (its key names it: see addActivity), so the next item does
+// not take its id, and a later email its key: the failed task that logged it
+// had numbered it, the re-run did not.
+func (d *Deal) takeItemOf(m Message) {
+	rest, ok := strings.CutPrefix(m.Key, d.ID+"/activity/activity-")
+	if !ok || m.Kind != KindActivityEmail {
+		return
+	}
+	var n int
+	if _, err := fmt.Sscanf(rest, "%d/email", &n); err == nil && n > d.NextItem {
+		d.NextItem = n
 	}
 }

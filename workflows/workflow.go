@@ -295,6 +295,12 @@ func (w *dealWorkflow) act(ctx workflow.Context, act Action, cmd Command, decode
 			Message: "this deal's workflow predates activities"}
 	case w.d.stale(cmd) != nil: // If-Match, under the lock (ifmatch.go)
 		rej = w.d.stale(cmd)
+		if updateID != "" {
+			// As its validator would have: nothing written, so the version
+			// the refusal names stays the current one (a refusal in the
+			// timeline would move it on, for both reps).
+			return Result{}, rejectionError(rej)
+		}
 	default:
 		// The one copy: the state changes only once its records are written.
 		next := w.d.Clone()

@@ -373,6 +373,12 @@ func (s *Server) dealAction(c *gin.Context) error {
 				"The page now shows the deal as it is: check it, then save your change again if it still applies."
 		}
 		f := formState(v, p)
+		if p.Status == http.StatusPreconditionFailed {
+			// The form shows the deal as it is now, with its version: the
+			// rep's stale values kept beside a fresh version would save over
+			// the other rep's change.
+			f.Values = nil
+		}
 		f.Sub = c.Param("sub")
 		if ferr := s.showDeal(c, p.Status, string(act), f); ferr != nil {
 			return ferr

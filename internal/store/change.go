@@ -75,6 +75,13 @@ func write(ctx context.Context, tx pgx.Tx, ch workflows.Change) (workflows.Chang
 	if err := upsertLead(ctx, tx, ch); err != nil {
 		return res, err
 	}
+	if rewrite && (ch.Qualify != nil || ch.Records.Opportunity == nil) {
+		// Not qualified before this step: what a failed qualification
+		// linked or created goes, before this step qualifies (or not).
+		if err := unlinkParties(ctx, tx, ch.Deal.ID); err != nil {
+			return res, err
+		}
+	}
 	if ch.Qualify != nil {
 		if res, err = qualify(ctx, tx, ch.Deal.ID, ch.Qualify, ch.Event.At); err != nil {
 			return res, err
@@ -179,6 +186,13 @@ func reconcile(ctx context.Context, tx pgx.Tx, ch workflows.Change) ([]workflows
 // sentApart returns the deal's messages sent already that msgs lack or
 // word otherwise, as they were sent.
 func sentApart(ctx context.Context, tx pgx.Tx, leadID string, msgs []workflows.Message) ([]workflows.Message, error) {
+	// A delivery still under way (an attempt of the failed task whose
+	// worker lives on) holds its row (ClaimMessage) until it is settled:
+	// wait for it, or its message would be found unsent here, kept as sent
+	// below, and never adopted.
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM messages WHERE lead_id = $1 FOR UPDATE`, leadID); err != nil {
+		return nil, fmt.Errorf("lock messages of %s: %w", leadID, err)
+	}
 	rows, err := tx.Query(ctx, `SELECT key, kind, recipient, subject, body, created_at FROM messages
 		WHERE lead_id = $1 AND sent_at IS NOT NULL ORDER BY created_at, key`, leadID)
 	if err != nil {
@@ -231,11 +245,6 @@ func rewriteRecords(ctx context.Context, tx pgx.Tx, ch workflows.Change, id, cur
 		id, keys); err != nil {
 		return fmt.Errorf("rewrite deal %s: clear its unsent messages: %w", id, err)
 	}
-	if ch.Qualify == nil && r.Opportunity == nil {
-		if err := unlinkParties(ctx, tx, id); err != nil {
-			return err
-		}
-	}
 	if r.Opportunity != nil {
 		if err := upsertOpportunity(ctx, tx, id, cur, r.Opportunity); err != nil {
 			return err
@@ -276,21 +285,27 @@ WHERE messages.sent_at IS NULL AND messages.lead_id = EXCLUDED.lead_id`,
 	return nil
 }
 
-// unlinkParties clears the lead's account and contact links and deletes the
-// account and contact created under the deal's own ids, unless another
-// lead or contact uses them by now: the deal is not qualified, so what a
-// failed qualification wrote is not its.
+// unlinkParties undoes what a failed qualification of the deal wrote: it
+// clears the lead's account and contact links, deletes the contact created
+// under the deal's own id, detaches the contacts it attached to the account
+// created under the deal's own id, and deletes that account — each unless
+// another lead uses it by now (then it is that deal's too, and stays).
 func unlinkParties(ctx context.Context, tx pgx.Tx, leadID string) error {
+	account, contact := workflows.NewAccountID(leadID), workflows.NewContactID(leadID)
 	if _, err := tx.Exec(ctx, `UPDATE leads SET account_id = NULL, contact_id = NULL WHERE id = $1`, leadID); err != nil {
 		return fmt.Errorf("unlink lead %s: %w", leadID, err)
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM contacts c WHERE c.id = $1
-		AND NOT EXISTS (SELECT 1 FROM leads WHERE contact_id = c.id)`, workflows.NewContactID(leadID)); err != nil {
+		AND NOT EXISTS (SELECT 1 FROM leads WHERE contact_id = c.id)`, contact); err != nil {
 		return fmt.Errorf("unlink lead %s: its contact: %w", leadID, err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE contacts SET account_id = NULL WHERE account_id = $1
+		AND NOT EXISTS (SELECT 1 FROM leads WHERE account_id = $1)`, account); err != nil {
+		return fmt.Errorf("unlink lead %s: contacts of its account: %w", leadID, err)
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM accounts a WHERE a.id = $1
 		AND NOT EXISTS (SELECT 1 FROM leads WHERE account_id = a.id)
-		AND NOT EXISTS (SELECT 1 FROM contacts WHERE account_id = a.id)`, workflows.NewAccountID(leadID)); err != nil {
+		AND NOT EXISTS (SELECT 1 FROM contacts WHERE account_id = a.id)`, account); err != nil {
 		return fmt.Errorf("unlink lead %s: its account: %w", leadID, err)
 	}
 	return nil
