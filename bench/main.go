@@ -25,6 +25,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -73,6 +75,7 @@ type options struct {
 	cluster                       bool
 	workers                       int
 	floorLocal, restartIdleWorker bool
+	encrypt                       bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -110,6 +113,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.temporalDB, "temporal-db", "file", "with -self: the dev server's SQLite store, file (WAL, as make up) or memory")
 	fs.BoolVar(&o.cluster, "cluster", false, "with -self: run Temporal as a cluster (frontend, matching, two history and the worker service as separate processes on PostgreSQL, mTLS) instead of the dev server")
 	fs.IntVar(&o.workers, "workers", 1, "with -self: deal worker processes on the task queue")
+	fs.BoolVar(&o.encrypt, "encrypt", false, "with -self: the worker and the API encrypt every payload they send to Temporal (a fresh DEALFLOW_CODEC_KEY), as make up does; the floor stays plain")
 	fs.BoolVar(&o.floorLocal, "floor-local", true, "run the floor's activities as local activities, as the deal runs ApplyChange; -floor-local=false runs them as remote activities")
 	fs.BoolVar(&o.restartIdleWorker, "restart-worker", true, "with -self: restart the worker before the idle run, so its memory is that of the parked deals alone")
 	if err := fs.Parse(args); err != nil {
@@ -170,7 +174,9 @@ type Config struct {
 	Temporal   string `json:"temporal,omitempty"`
 	Workers    int    `json:"workers,omitempty"`
 	FloorLocal bool   `json:"floorLocalActivities"`
-	Command    string `json:"command"`
+	// Encrypted: the worker and the API encrypted their payloads (-encrypt).
+	Encrypted bool   `json:"encrypted,omitempty"`
+	Command   string `json:"command"`
 }
 
 // Run is one throughput run.
@@ -280,7 +286,7 @@ func (t *target) procs(floorWorker proc) []proc {
 func bench(ctx context.Context, o options, command string, progress io.Writer) (*Report, error) {
 	rep := &Report{Started: time.Now().UTC(), Machine: machine(runtime.Version(), runtime.NumCPU()),
 		Config: Config{Deals: o.n, Concurrency: o.conc, ThankYou: o.thankYou.String(), Self: o.self,
-			FloorLocal: o.floorLocal, Command: command}}
+			FloorLocal: o.floorLocal, Encrypted: o.encrypt && o.self, Command: command}}
 	t, stop, err := startTarget(ctx, o, progress)
 	if err != nil {
 		return nil, err
@@ -419,17 +425,25 @@ func startTarget(ctx context.Context, o options, progress io.Writer) (*target, f
 	if o.cluster {
 		cluster = &devstack.ClusterOptions{}
 	}
+	env := map[string]string{
+		// The product's defaults, not the e2e tests' debug logging and
+		// short deadline: a slow answer is measured, not cut at 5 s.
+		config.LogLevel.Name:          config.LogLevel.Default,
+		config.APIRateLimit.Name:      config.APIRateLimit.Default,
+		config.APIRequestTimeout.Name: "60s",
+	}
+	if o.encrypt {
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, nil, err
+		}
+		env[config.CodecKeyID.Name], env[config.CodecKey.Name] = "bench", base64.StdEncoding.EncodeToString(key)
+	}
 	s, err := e2e.Start(ctx, e2e.Options{
 		Progress:       progress,
 		TemporalDBFile: o.temporalDB == "file" && !o.cluster,
 		Cluster:        cluster,
-		Env: map[string]string{
-			// The product's defaults, not the e2e tests' debug logging and
-			// short deadline: a slow answer is measured, not cut at 5 s.
-			config.LogLevel.Name:          config.LogLevel.Default,
-			config.APIRateLimit.Name:      config.APIRateLimit.Default,
-			config.APIRequestTimeout.Name: "60s",
-		},
+		Env:            env,
 	})
 	if err != nil {
 		if s != nil {

@@ -23,6 +23,9 @@ func printReport(w io.Writer, r *Report) {
 	} else {
 		fmt.Fprint(w, ", floor activities remote")
 	}
+	if r.Config.Encrypted {
+		fmt.Fprint(w, ", product payloads encrypted")
+	}
 	fmt.Fprintln(w)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
