@@ -105,8 +105,13 @@ func TestWebEditOfAStalePage(t *testing.T) {
 	e.act(e.repA, "PATCH", "/v1/leads/et-web", map[string]any{"topic": "Changed elsewhere"})
 
 	r := a.post(deal+"/actions/edit_lead", formOf(t, p, "version", "1", "topic", "Stale topic"))
-	r.want(t, http.StatusPreconditionFailed, `class="problem"`, "Someone else changed this deal", `value="Stale topic"`,
+	// The form shows the deal as it is now beside the new version, not the
+	// stale values: saved again as it stands, it would overwrite the change.
+	r.want(t, http.StatusPreconditionFailed, `class="problem"`, "Someone else changed this deal", `value="Changed elsewhere"`,
 		`<input type="hidden" name="version" value="2">`)
+	if strings.Contains(r.body, `value="Stale topic"`) {
+		t.Fatal("the stale form's values are shown again beside the new version")
+	}
 	if got := e.do("GET", "/v1/leads/et-web", e.repA, nil).str("lead.topic"); got != "Changed elsewhere" {
 		t.Fatalf("topic %q after the stale form", got)
 	}
