@@ -2,11 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"time"
 
 	"dealflow/internal/codec"
@@ -32,28 +28,6 @@ func startCodecServer(ctx context.Context, s settings, log *slog.Logger) (stop f
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", s.codec.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s (%s): %w", s.codec.Addr, config.CodecAddr.Name, err)
-	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	log.Info("codec server listening", "addr", ln.Addr().String(), "origins", s.codec.Origins,
-		"encryption", s.temporal.Encryption.String())
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("codec server", "error", err)
-		}
-	}()
-	return func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}, nil
+	return serveOwnListener(ctx, config.CodecAddr, s.codec.Addr, h, 10*time.Second, log, "codec server",
+		"origins", s.codec.Origins, "encryption", s.temporal.Encryption.String())
 }
