@@ -295,7 +295,7 @@ func unlinkParties(ctx context.Context, tx pgx.Tx, leadID string) error {
 	if _, err := tx.Exec(ctx, `UPDATE leads SET account_id = NULL, contact_id = NULL WHERE id = $1`, leadID); err != nil {
 		return fmt.Errorf("unlink lead %s: %w", leadID, err)
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM contacts c WHERE c.id = $1
+	if err := deleteUnlessUsed(ctx, tx, `DELETE FROM contacts c WHERE c.id = $1
 		AND NOT EXISTS (SELECT 1 FROM leads WHERE contact_id = c.id)`, contact); err != nil {
 		return fmt.Errorf("unlink lead %s: its contact: %w", leadID, err)
 	}
@@ -303,12 +303,33 @@ func unlinkParties(ctx context.Context, tx pgx.Tx, leadID string) error {
 		AND NOT EXISTS (SELECT 1 FROM leads WHERE account_id = $1)`, account); err != nil {
 		return fmt.Errorf("unlink lead %s: contacts of its account: %w", leadID, err)
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM accounts a WHERE a.id = $1
+	if err := deleteUnlessUsed(ctx, tx, `DELETE FROM accounts a WHERE a.id = $1
 		AND NOT EXISTS (SELECT 1 FROM leads WHERE account_id = a.id)
 		AND NOT EXISTS (SELECT 1 FROM contacts WHERE account_id = a.id)`, account); err != nil {
 		return fmt.Errorf("unlink lead %s: its account: %w", leadID, err)
 	}
 	return nil
+}
+
+// deleteUnlessUsed runs del, whose NOT EXISTS keeps a row another record
+// uses, in a savepoint: a deal that links the row at the same moment (its
+// qualification found the account or contact by name or email) commits its
+// reference after del looked, and del then fails on the foreign key. The
+// row is that deal's now and stays; nothing else of the rewrite is undone.
+func deleteUnlessUsed(ctx context.Context, tx pgx.Tx, del, id string) error {
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := sp.Exec(ctx, del, id); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23503" { // foreign_key_violation
+			return sp.Rollback(ctx)
+		}
+		_ = sp.Rollback(ctx)
+		return err
+	}
+	return sp.Commit(ctx)
 }
 
 // Money crosses to PostgreSQL as decimal strings cast to numeric, so no
