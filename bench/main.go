@@ -11,7 +11,12 @@
 //     remote ones) and timer but no-op bodies, driven through the
 //     SDK client by the same number of clients, on the same Temporal server,
 //     its worker a separate process with the deal worker's options;
-//  3. idle: deals parked in Qualify with their reminder timers pending, the
+//  3. open: the product's rep actions arriving at a fixed rate (a seeded
+//     Poisson process) at fractions of the product's saturation throughput,
+//     each sent at its scheduled time whether or not the earlier ones were
+//     answered, its latency counted from that time (not in the default
+//     -phases: -phases product,open);
+//  4. idle: deals parked in Qualify with their reminder timers pending, the
 //     worker's memory, and the latency of rep actions on random parked deals.
 //
 // It prints a table (deals/s and their ratio, latency percentiles per
@@ -76,6 +81,13 @@ type options struct {
 	workers                       int
 	floorLocal, restartIdleWorker bool
 	encrypt                       bool
+	// The open loop's rate (rep actions/s at saturation; 0: from the
+	// product phase), levels (percent of it), schedule and seed.
+	openRate     float64
+	openLevels   []float64
+	openDuration time.Duration
+	openArrivals int
+	openSeed     uint64
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -85,7 +97,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: go run ./bench [-self | -api URL -token T -temporal HOST:PORT] [flags]\n\n"+
 			"Measures deals/s and rep-action latency of the product (HTTP API) against the bare\n"+
-			"Temporal floor, then worker memory with deals parked in Qualify.\n\n")
+			"Temporal floor, rep-action latency at fixed arrival rates below saturation (open),\n"+
+			"then worker memory with deals parked in Qualify.\n\n")
 		fs.PrintDefaults()
 	}
 	fs.BoolVar(&o.self, "self", false, "start a stack of its own (Temporal dev server, PostgreSQL, worker and API built from this tree) and stop it at the end")
@@ -108,7 +121,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.idle, "idle", 10000, "deals to park in Qualify for the idle run")
 	fs.IntVar(&o.idleActions, "idle-actions", 100, "rep actions on random parked deals")
 	fs.DurationVar(&o.thankYou, "thank-you", time.Second, "the won deal's thank-you delay, after which its workflow completes")
-	fs.StringVar(&o.phases, "phases", "floor,product,idle", "phases to run, comma-separated, in this order")
+	fs.StringVar(&o.phases, "phases", "floor,product,idle", "phases to run, comma-separated, in this order: floor, product, open, idle")
+	fs.Float64Var(&o.openRate, "open-rate", 0, "open: the saturation throughput in rep actions/s (deals/s × "+strconv.Itoa(actionsPerDeal)+") the levels are fractions of; 0 takes the product phase's, which must run before open")
+	levels := fs.String("open-levels", "50,80", "open: arrival rates, in percent of the saturation throughput, comma-separated, one level each")
+	fs.DurationVar(&o.openDuration, "open-duration", time.Minute, "open: how long each level's arrivals run")
+	fs.IntVar(&o.openArrivals, "open-actions", 0, "open: arrivals per level instead of -open-duration (0: by duration)")
+	fs.Uint64Var(&o.openSeed, "open-seed", 1, "open: seed of the arrival times (level i uses seed+i)")
 	fs.StringVar(&o.jsonPath, "json", "", "also write the results as JSON to this file")
 	fs.StringVar(&o.temporalDB, "temporal-db", "file", "with -self: the dev server's SQLite store, file (WAL, as make up) or memory")
 	fs.BoolVar(&o.cluster, "cluster", false, "with -self: run Temporal as a cluster (frontend, matching, two history and the worker service as separate processes on PostgreSQL, mTLS) instead of the dev server")
@@ -132,23 +150,39 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-temporal-db must be file or memory")
 	}
 	for _, p := range strings.Split(o.phases, ",") {
-		if p != "floor" && p != "product" && p != "idle" {
-			return o, fmt.Errorf("unknown phase %q (floor, product, idle)", p)
+		if p != "floor" && p != "product" && p != "open" && p != "idle" {
+			return o, fmt.Errorf("unknown phase %q (floor, product, open, idle)", p)
 		}
 	}
-	if !o.self && o.tokens == "" && (o.has("product") || o.has("idle")) {
+	for _, f := range strings.Split(*levels, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || v <= 0 {
+			return o, fmt.Errorf("-open-levels: %q is not a positive percentage", f)
+		}
+		o.openLevels = append(o.openLevels, v)
+	}
+	if o.openRate < 0 || o.openArrivals < 0 || o.openDuration <= 0 {
+		return o, errors.New("-open-rate and -open-actions must not be negative, -open-duration must be positive")
+	}
+	if o.has("open") && o.openRate == 0 && (o.index("product") < 0 || o.index("product") > o.index("open")) {
+		return o, errors.New("the open phase takes its rate from the product phase: run product before open, or give -open-rate")
+	}
+	if !o.self && o.tokens == "" && (o.has("product") || o.has("open") || o.has("idle")) {
 		return o, errors.New("-token (or $REP_TOKEN) is needed without -self")
 	}
 	return o, nil
 }
 
-func (o options) has(phase string) bool {
-	for _, p := range strings.Split(o.phases, ",") {
+func (o options) has(phase string) bool { return o.index(phase) >= 0 }
+
+// index is the phase's place in -phases, or -1.
+func (o options) index(phase string) int {
+	for i, p := range strings.Split(o.phases, ",") {
 		if p == phase {
-			return true
+			return i
 		}
 	}
-	return false
+	return -1
 }
 
 // Report is the benchmark's result, as written by -json.
@@ -160,6 +194,7 @@ type Report struct {
 	Product *Run      `json:"product,omitempty"`
 	// Ratio is product deals/s over floor deals/s.
 	Ratio float64 `json:"productOverFloor,omitempty"`
+	Open  *Open   `json:"open,omitempty"`
 	Idle  *Idle   `json:"idle,omitempty"`
 }
 
@@ -334,6 +369,19 @@ func bench(ctx context.Context, o options, command string, progress io.Writer) (
 			rep.Product = r
 			if err != nil {
 				return rep, fmt.Errorf("product: %w", err)
+			}
+		case "open":
+			rate, from := o.openRate, "-open-rate"
+			if rate == 0 {
+				if rep.Product == nil || rep.Product.DealsPerSec <= 0 {
+					return rep, errors.New("open: no product throughput to take the rate from")
+				}
+				rate, from = rep.Product.DealsPerSec*float64(actionsPerDeal), "product"
+			}
+			op, err := openRun(ctx, o, t, tc, runID, rate, from, progress)
+			rep.Open = op
+			if err != nil {
+				return rep, fmt.Errorf("open: %w", err)
 			}
 		case "idle":
 			idle, err := idleRun(ctx, o, t, a, tc, runID, progress)

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"text/tabwriter"
 )
 
@@ -59,6 +60,9 @@ func printReport(w io.Writer, r *Report) {
 		fmt.Fprintf(w, "\n%s processes\n", x.name)
 		procTable(tw, x.run.Processes)
 	}
+	if r.Open != nil {
+		openTables(w, tw, r.Open)
+	}
 	if r.Idle != nil {
 		i := r.Idle
 		fmt.Fprintf(w, "\nidle: %d deals parked in Qualify in %.1f s; worker RSS %.1f MB (peak %.1f MB); load %.2f → %.2f\n",
@@ -108,4 +112,33 @@ func procTable(tw *tabwriter.Writer, rows []ProcStats) {
 		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%s\t%.1f\t\n", p.Name, p.PID, p.CPUSeconds, peak, p.RSSMB)
 	}
 	tw.Flush()
+}
+
+// openTables writes the open loop: one line per level, then each level's
+// latencies, breakdown and processes.
+func openTables(w io.Writer, tw *tabwriter.Writer, o *Open) {
+	from := "given by -open-rate"
+	if o.RateFrom == "product" {
+		from = fmt.Sprintf("the product's %.2f deals/s × %d actions per deal", o.SaturationPerSec/float64(o.ActionsPerDeal), o.ActionsPerDeal)
+	}
+	sched := o.Duration + " per level"
+	if o.Arrivals > 0 {
+		sched = fmt.Sprintf("%d arrivals per level", o.Arrivals)
+	}
+	fmt.Fprintf(w, "\nopen loop: rep actions arriving as a Poisson process (seed %d, %s), each sent at its time by a goroutine of its own;\n"+
+		"latency from the scheduled send time to the answer; saturation %.2f actions/s (%s)\n", o.Seed, sched, o.SaturationPerSec, from)
+	fmt.Fprintln(tw, "level\ttarget/s\tarrivals\tseconds\tsent/s\tanswered/s\tfailed\tdeals\tpaid\tmax in flight\tsender lag p99\tload before\tload after\t")
+	for _, l := range o.Levels {
+		fmt.Fprintf(tw, "%g%%\t%.2f\t%d\t%.1f\t%.2f\t%.2f\t%d\t%d\t%d\t%d\t%.1f\t%.2f\t%.2f\t\n", l.Percent, l.TargetPerSec, l.Arrivals,
+			l.Seconds, l.SentPerSec, l.AnsweredPerSec, l.Failed, l.Deals, l.Paid, l.MaxInFlight, l.SenderLag.P99, l.LoadBefore, l.LoadAfter)
+	}
+	tw.Flush()
+	for _, l := range o.Levels {
+		name := fmt.Sprintf("open %g%%", l.Percent)
+		fmt.Fprintf(w, "\n%s latency at %.2f actions/s, from the scheduled send (ms)\n", name, l.TargetPerSec)
+		actionTable(tw, slices.Concat(l.Actions, []ActionStats{l.SenderLag}))
+		breakdownTable(w, tw, name, l.Breakdown)
+		fmt.Fprintf(w, "\n%s processes\n", name)
+		procTable(tw, l.Processes)
+	}
 }
