@@ -176,6 +176,20 @@ func newSecrets() secrets {
 	}
 }
 
+// createLead creates a lead with s's contact and budget through the API, as
+// a rep does, and waits until the deal answers with it.
+func createLead(t *testing.T, s secrets, topic string) {
+	t.Helper()
+	status, b := api(t, http.MethodPost, "/v1/leads", stack.RepToken, map[string]any{
+		"id": s.id, "topic": topic, "firstName": s.firstName, "lastName": s.lastName,
+		"company": s.company, "email": s.email, "budget": s.budget,
+	})
+	if status != http.StatusCreated {
+		t.Fatalf("create lead: %d %s", status, b)
+	}
+	waitFor(t, s.id, s.email)
+}
+
 // TestHistoryHoldsNoCustomerData works a deal through every way a payload
 // reaches Temporal (start, Updates, an Update refused, Signals from a client
 // with the key and from one without, local activities), then reads its
@@ -270,14 +284,7 @@ func TestHistoryHoldsNoCustomerData(t *testing.T) {
 // token, or from another origin, nothing.
 func TestCodecServerDecodesForTheUI(t *testing.T) {
 	s := newSecrets()
-	status, b := api(t, http.MethodPost, "/v1/leads", stack.RepToken, map[string]any{
-		"id": s.id, "topic": "Encrypted: codec server", "firstName": s.firstName, "lastName": s.lastName,
-		"company": s.company, "email": s.email, "budget": s.budget,
-	})
-	if status != http.StatusCreated {
-		t.Fatalf("create lead: %d %s", status, b)
-	}
-	waitFor(t, s.id, s.email)
+	createLead(t, s, "Encrypted: codec server")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	plain, err := stack.Client(ctx)
@@ -473,14 +480,7 @@ func searchAttributes(ctx context.Context, t *testing.T, c client.Client, wid st
 // sees only ciphertext without it.
 func TestCLIShowsTheDealDecrypted(t *testing.T) {
 	s := newSecrets()
-	status, b := api(t, http.MethodPost, "/v1/leads", stack.RepToken, map[string]any{
-		"id": s.id, "topic": "Encrypted: temporal workflow show", "firstName": s.firstName, "lastName": s.lastName,
-		"company": s.company, "email": s.email, "budget": s.budget,
-	})
-	if status != http.StatusCreated {
-		t.Fatalf("create lead: %d %s", status, b)
-	}
-	waitFor(t, s.id, s.email)
+	createLead(t, s, "Encrypted: temporal workflow show")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	wid := workflows.WorkflowID(s.id)

@@ -2,7 +2,6 @@ package encryption
 
 import (
 	"context"
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -30,14 +29,7 @@ func TestWebUIShowsTheDealDecrypted(t *testing.T) {
 	defer b.Close()
 
 	s := newSecrets()
-	status, body := api(t, http.MethodPost, "/v1/leads", stack.RepToken, map[string]any{
-		"id": s.id, "topic": "Encrypted: seen in the Web UI", "firstName": s.firstName, "lastName": s.lastName,
-		"company": s.company, "email": s.email, "budget": s.budget,
-	})
-	if status != http.StatusCreated {
-		t.Fatalf("create lead: %d %s", status, body)
-	}
-	waitFor(t, s.id, s.email)
+	createLead(t, s, "Encrypted: seen in the Web UI")
 
 	p := b.NewPage(t, stack.TemporalUIURL())
 	p.Visit("/namespaces/"+url.PathEscape(stack.Namespace())+"/workflows/"+url.PathEscape(workflows.WorkflowID(s.id)), "deal")
