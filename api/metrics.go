@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"dealflow/internal/config"
+	"dealflow/internal/profiling"
 )
 
 // startMetricsServer serves the API's Prometheus metrics (its HTTP requests,
@@ -21,5 +22,6 @@ func startMetricsServer(ctx context.Context, addr string, metrics http.Handler, 
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics)
+	profiling.Register(mux)
 	return serveOwnListener(ctx, config.APIMetricsAddr, addr, mux, 5*time.Second, log, "api metrics")
 }

@@ -22,6 +22,7 @@ import (
 
 	"dealflow/activities"
 	"dealflow/internal/config"
+	"dealflow/internal/profiling"
 	"dealflow/internal/store"
 	"dealflow/internal/temporalx"
 	"dealflow/workflows"
@@ -186,5 +187,6 @@ func metricsMux(m *temporalx.Metrics, health http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", m.HTTPHandler())
 	mux.Handle("/healthz", health)
+	profiling.Register(mux)
 	return mux
 }
