@@ -22,6 +22,12 @@ const WorkflowName = "Deal"
 // QueryState returns the whole deal view (DealView), timeline included.
 const QueryState = "state"
 
+// UpdateCreated answers the new deal's view (DealView) once its lead is
+// recorded. It is the Update sent with the workflow's start (Update-with-
+// Start), so that a creation is one round trip: the start, the lead written
+// and the answer, instead of a start followed by a query.
+const UpdateCreated = "created"
+
 // Activity names, registered by the worker and called by the workflow.
 const (
 	// ActivityApplyChange writes one step of a deal (its records, its timeline

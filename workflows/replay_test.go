@@ -179,6 +179,9 @@ func (c *coverage) gaps() []string {
 			out = append(out, fmt.Sprintf("takes %s as a Signal", a))
 		}
 	}
+	if !c.updates[UpdateCreated] {
+		out = append(out, "answers the created Update (Update-with-Start)")
+	}
 	if len(c.refused) == 0 {
 		out = append(out, "records a refused action")
 	}

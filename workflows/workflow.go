@@ -61,6 +61,8 @@ type dealWorkflow struct {
 	// on replay; the handler then decodes the payload itself.)
 	validated map[string]Command
 	meter     dealMeter // business metrics (metrics.go)
+	// lean: the run is at version 1 of "lean-history" (see since).
+	lean bool
 }
 
 func newDealWorkflow(ctx workflow.Context, in NewLead) (*dealWorkflow, error) {
@@ -71,13 +73,18 @@ func newDealWorkflow(ctx workflow.Context, in NewLead) (*dealWorkflow, error) {
 		log:       log.With(workflow.GetLogger(ctx), "leadID", in.ID, "owner", in.Owner),
 	}
 	w.visible = currentVisibility(ctx)
+	// Version 1 of "lean-history" takes every change versioned before it as
+	// made (since), so a new run records this one marker instead of one per
+	// change (each a marker event and an upsert of TemporalChangeVersion: a
+	// visibility write), and keeps one follow-up timer (run).
+	w.lean = workflow.GetVersion(ctx, "lean-history", workflow.DefaultVersion, 1) == 1
 	// Version 1 of "currency-pricing" brings the money rules of
 	// PricingCurrency (rounding to the currency, the quote summary, payments
 	// that always settle). Runs started before it keep PricingExact to their
 	// end; a deal carried over from such a run moves to the new rules here,
 	// its lines and records keeping the amounts they were made with.
 	pricing := PricingExact
-	if workflow.GetVersion(ctx, "currency-pricing", workflow.DefaultVersion, 1) == 1 {
+	if w.lean || workflow.GetVersion(ctx, "currency-pricing", workflow.DefaultVersion, 1) == 1 {
 		pricing = PricingCurrency
 	}
 	var created *Change
@@ -104,7 +111,18 @@ func newDealWorkflow(ctx workflow.Context, in NewLead) (*dealWorkflow, error) {
 		return nil, err
 	}
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (DealView, error) {
-		return DealView{Deal: w.d, NextStep: w.d.NextStep(), Pending: w.d.Pending()}, nil
+		return w.view(), nil
+	}); err != nil {
+		return nil, err
+	}
+	// Registering a handler records nothing in the history, so this needs
+	// no version: an old history never carries the Update.
+	if err := workflow.SetUpdateHandler(ctx, UpdateCreated, func(ctx workflow.Context) (DealView, error) {
+		if err := w.lock.Lock(ctx); err != nil { // held until the lead is written
+			return DealView{}, err
+		}
+		defer w.lock.Unlock()
+		return w.view(), nil
 	}); err != nil {
 		return nil, err
 	}
@@ -160,10 +178,16 @@ func newDealWorkflow(ctx workflow.Context, in NewLead) (*dealWorkflow, error) {
 	return w, nil
 }
 
+// view is the deal as the state query and the created Update answer it.
+func (w *dealWorkflow) view() DealView {
+	return DealView{Deal: w.d, NextStep: w.d.NextStep(), Pending: w.d.Pending()}
+}
+
 // run waits for the next follow-up or a state change, fires follow-ups as
 // they come due, and ends when the deal is done or its retention ran out.
 func (w *dealWorkflow) run() (*Deal, error) {
 	ctx := w.ctx
+	var t followUpTimer
 	for {
 		if w.d.Done() {
 			if err := w.endActivities(); err != nil {
@@ -178,6 +202,7 @@ func (w *dealWorkflow) run() (*Deal, error) {
 		wake := func() bool { return w.version != seen || workflow.GetInfo(ctx).GetContinueAsNewSuggested() }
 		pending := w.d.Pending()
 		if len(pending) == 0 {
+			t.stop()
 			if err := workflow.Await(ctx, wake); err != nil {
 				return nil, err
 			}
@@ -185,15 +210,26 @@ func (w *dealWorkflow) run() (*Deal, error) {
 		}
 		next := pending[0]
 		if wait := next.Due.Sub(workflow.Now(ctx)); wait > 0 {
-			woke, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
-				Timeout:      wait,
-				TimerOptions: workflow.TimerOptions{Summary: next.Kind + " due " + next.Due.UTC().Format(time.RFC3339)},
-			}, wake)
+			var (
+				woke bool
+				err  error
+			)
+			if w.lean {
+				woke, err = t.await(ctx, next, wait, wake)
+			} else {
+				// Before "lean-history": a timer per wait, left running when
+				// the state changes first (the SDK cancels it only behind
+				// its flag SDKFlagCancelAwaitTimerOnCondition, off by default).
+				woke, err = workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+					Timeout:      wait,
+					TimerOptions: workflow.TimerOptions{Summary: timerSummary(next)},
+				}, wake)
+			}
 			if err != nil {
 				return nil, err
 			}
 			if woke {
-				continue // the state changed: re-arm against it
+				continue // the state changed: look again at what is due
 			}
 		}
 		if end, err := w.fireDue(); err != nil || end {
@@ -206,6 +242,54 @@ func (w *dealWorkflow) run() (*Deal, error) {
 			return w.finish()
 		}
 	}
+}
+
+// followUpTimer is the one timer a lean run keeps for its follow-ups. Every
+// rep action moves the idle-time follow-ups (a lead reminder, a stage nudge)
+// later, and a timer per wait put a TimerStarted event in the history for
+// each action and left the earlier timers to fire for nothing. This one is
+// replaced only when the soonest follow-up comes due before it would fire;
+// when the follow-up moved later, it fires, finds nothing due, and is set
+// again for the new time: one wake-up per idle spell instead of one timer
+// per action.
+type followUpTimer struct {
+	due    time.Time
+	fired  workflow.Future
+	cancel workflow.CancelFunc
+}
+
+// await waits until next is due (woke false) or wake() holds (woke true),
+// keeping the timer set by an earlier wait when it fires no later than next.
+func (t *followUpTimer) await(ctx workflow.Context, next Reminder, wait time.Duration, wake func() bool) (woke bool, err error) {
+	if t.fired == nil || next.Due.Before(t.due) {
+		t.stop()
+		tctx, cancel := workflow.WithCancel(ctx)
+		t.due, t.cancel = next.Due, cancel
+		t.fired = workflow.NewTimerWithOptions(tctx, wait, workflow.TimerOptions{Summary: timerSummary(next)})
+	}
+	if err := workflow.Await(ctx, func() bool { return t.fired.IsReady() || wake() }); err != nil {
+		return false, err
+	}
+	if !t.fired.IsReady() {
+		return true, nil
+	}
+	t.fired, t.cancel = nil, nil
+	if next.Due.After(t.due) {
+		return true, nil // set for a follow-up that has since moved later: look again
+	}
+	return false, nil
+}
+
+// stop cancels the timer, if one is set and has not fired.
+func (t *followUpTimer) stop() {
+	if t.cancel != nil {
+		t.cancel()
+	}
+	t.fired, t.cancel = nil, nil
+}
+
+func timerSummary(r Reminder) string {
+	return r.Kind + " due " + r.Due.UTC().Format(time.RFC3339)
 }
 
 // endActivities writes the cancellation of the activities still open as the
@@ -287,7 +371,7 @@ func (w *dealWorkflow) act(ctx workflow.Context, act Action, cmd Command, decode
 	case w.closing != "" && !w.carriesSignal(updateID):
 		// A signal, or an Update admitted before the run began to end.
 		rej = w.closingRejection(act)
-	case isActivityAction(act) && workflow.GetVersion(ctx, "activities", workflow.DefaultVersion, 1) == workflow.DefaultVersion:
+	case isActivityAction(act) && !w.lean && workflow.GetVersion(ctx, "activities", workflow.DefaultVersion, 1) == workflow.DefaultVersion:
 		// Activities (and their reminders) came with version 1; the marker
 		// is recorded where a run first takes one. A history from before
 		// holds none, so this refusal is only for the record.
@@ -367,12 +451,12 @@ func (w *dealWorkflow) receiveSignals(ctx workflow.Context) {
 	// Version 1 receives the raw payload and decodes it here. Before it, a
 	// payload in an encoding the data converter cannot read was dropped by
 	// the SDK, unrecorded, and held up the signals after it.
-	rawPayloads := workflow.GetVersion(ctx, "signal-raw-payloads", workflow.DefaultVersion, 1) == 1
+	rawPayloads := w.lean || workflow.GetVersion(ctx, "signal-raw-payloads", workflow.DefaultVersion, 1) == 1
 	// Version 1 leaves a signal in its channel until it is taken. Before it,
 	// a selector waiting on the channels was handed each signal as it came:
 	// the channels looked empty, and a run that ended (or continued as new)
 	// in the same workflow task as a signal's arrival lost it, unrecorded.
-	if workflow.GetVersion(ctx, "signals-stay-buffered", workflow.DefaultVersion, 1) == 1 {
+	if w.lean || workflow.GetVersion(ctx, "signals-stay-buffered", workflow.DefaultVersion, 1) == 1 {
 		w.signalsBuffered = true
 		for {
 			if err := workflow.Await(ctx, w.signalBuffered); err != nil {
@@ -463,7 +547,7 @@ func (w *dealWorkflow) persist(ctx workflow.Context, ch Change) (ChangeResult, e
 		NonRetryableErrorTypes: []string{ErrorTypeUnknownAccount},
 	}
 	var f workflow.Future
-	if workflow.GetVersion(ctx, "apply-change-local", workflow.DefaultVersion, 1) == 1 {
+	if w.lean || workflow.GetVersion(ctx, "apply-change-local", workflow.DefaultVersion, 1) == 1 {
 		ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 			// A local activity's retries stop at its schedule-to-close
 			// timeout, which defaults to one attempt's 30 s: a PostgreSQL
@@ -497,7 +581,7 @@ func (w *dealWorkflow) persist(ctx workflow.Context, ch Change) (ChangeResult, e
 // "adopt-sent-messages" brought that, and its marker is recorded only where
 // a run first adopts one.
 func (w *dealWorkflow) commit(ctx workflow.Context, next *Deal, cr ChangeResult) {
-	if len(cr.Sent) > 0 && workflow.GetVersion(ctx, "adopt-sent-messages", workflow.DefaultVersion, 1) == 1 {
+	if len(cr.Sent) > 0 && (w.lean || workflow.GetVersion(ctx, "adopt-sent-messages", workflow.DefaultVersion, 1) == 1) {
 		next.AdoptSent(cr.Sent)
 	}
 	w.d = next
@@ -544,7 +628,7 @@ func (w *dealWorkflow) continueAsNew() (*Deal, error) {
 // already written: the rep would be told the action failed after it was
 // recorded. Runs that reached their end before version 1 end at once.
 func (w *dealWorkflow) settle(code string) error {
-	if workflow.GetVersion(w.ctx, "end-run-in-own-task", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if !w.lean && workflow.GetVersion(w.ctx, "end-run-in-own-task", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return nil
 	}
 	w.closing = code

@@ -266,6 +266,39 @@ func TestWonDealRunsToPaidInvoice(t *testing.T) {
 	}
 }
 
+// TestOneFollowUpTimer: the rep's actions, each moving the idle-time
+// follow-ups later, leave the run's one timer alone (version 1 of
+// "lean-history"); it is replaced only when a follow-up comes due sooner (the
+// thank-you, once won), and the run's last timer is settle's.
+func TestOneFollowUpTimer(t *testing.T) {
+	s := newScenario(t)
+	var started, canceled []string
+	s.env.SetOnTimerScheduledListener(func(id string, d time.Duration) {
+		started = append(started, d.String())
+	})
+	s.env.SetOnTimerCanceledListener(func(id string) { canceled = append(canceled, id) })
+	developSequence(s).
+		do(minute, ActPropose, Propose{PaymentTerms: "Net 45"}).
+		do(minute, ActActivateQuote, ActivateQuote{Revision: 1}).
+		do(minute, ActClose, Close{Outcome: "won"}).
+		do(minute, ActFulfillOrder, FulfillOrder{}).
+		do(minute, ActRecordPayment, RecordPayment{Amount: dec("50000")})
+	v := s.run(fastLead("timer1"))
+	if v.Stage != StagePaid || !s.env.IsWorkflowCompleted() {
+		t.Fatalf("end state %s, completed %v", v.Stage, s.env.IsWorkflowCompleted())
+	}
+	// The lead reminder's (3 days), the thank-you's (a day after the win)
+	// and settle's second; the first is canceled when the thank-you comes
+	// due before it.
+	want := []string{(3 * day).String(), day.String(), time.Second.String()}
+	if !slices.Equal(started, want) || len(canceled) != 1 {
+		t.Errorf("timers started %v (want %v), %d canceled (want 1)", started, want, len(canceled))
+	}
+	if got := s.rec.messages(); !slices.Equal(got, []string{KindThankYou}) {
+		t.Errorf("messages %v", got)
+	}
+}
+
 func TestSearchAttributesFollowTheDeal(t *testing.T) {
 	s := newScenario(t)
 	closeBy := time.Date(2026, 6, 30, 0, 0, 0, 0, time.UTC)

@@ -651,10 +651,29 @@ func drive(ctx context.Context, c client.Client, id string, sc script) (runs []s
 		AllowDuplicate: sc.allowDuplicate,
 		Lead: workflows.LeadFields{Topic: "Ledger for " + id, FirstName: "Pat", LastName: "Lee", Company: "Contoso " + id,
 			Email: "pat@contoso.example", Source: "Web", Budget: d2("20000"), PurchaseTimeframe: "This Quarter", DecisionMakerIdentified: true}}
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+	// Started as the API starts a deal: with the created Update
+	// (Update-with-Start), so that the histories carry it.
+	start := c.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 		ID: workflows.WorkflowID(id), TaskQueue: workflows.TaskQueue,
-		TypedSearchAttributes: workflows.StartSearchAttributes(in), StaticSummary: workflows.Summary(in),
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		TypedSearchAttributes:    workflows.StartSearchAttributes(in), StaticSummary: workflows.Summary(in),
 	}, workflows.WorkflowName, in)
+	h, err := c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: start,
+		UpdateOptions: client.UpdateWorkflowOptions{UpdateID: id + "-created", UpdateName: workflows.UpdateCreated,
+			WaitForStage: client.WorkflowUpdateStageCompleted},
+	})
+	if err != nil {
+		return nil, err
+	}
+	var created workflows.DealView
+	if err := h.Get(ctx, &created); err != nil {
+		return nil, fmt.Errorf("created: %w", err)
+	}
+	if created.ID != id || len(created.Timeline) != 1 {
+		return nil, fmt.Errorf("created answered deal %q with %d timeline entries", created.ID, len(created.Timeline))
+	}
+	run, err := start.Get(ctx)
 	if err != nil {
 		return nil, err
 	}
