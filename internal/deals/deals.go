@@ -1,7 +1,7 @@
 // Package deals starts deal workflows. It is the one place that does: the
-// API's POST /v1/leads and the bulk importer (starter import) both call Start,
-// so a deal gets the same workflow ID, policies, search attributes and summary
-// whichever way it arrives.
+// API's POST /v1/leads calls StartAndView, the bulk importer (starter
+// import) and the web form call Start, so a deal gets the same workflow ID,
+// policies, search attributes and summary whichever way it arrives.
 package deals
 
 import (
@@ -23,7 +23,14 @@ type Starter interface {
 	ExecuteWorkflow(ctx context.Context, options client.StartWorkflowOptions, workflow any, args ...any) (client.WorkflowRun, error)
 }
 
-// InvalidLeadError is returned by Start for input that fails
+// ViewStarter is what StartAndView needs of a Temporal client
+// (client.Client has both).
+type ViewStarter interface {
+	NewWithStartWorkflowOperation(options client.StartWorkflowOptions, workflow any, args ...any) client.WithStartWorkflowOperation
+	UpdateWithStartWorkflow(ctx context.Context, options client.UpdateWithStartWorkflowOptions) (client.WorkflowUpdateHandle, error)
+}
+
+// InvalidLeadError is returned by Start and StartAndView for input that fails
 // workflows.NewLead.Validate; nothing was started.
 type InvalidLeadError struct {
 	ID     string
@@ -74,6 +81,78 @@ func Start(ctx context.Context, c Starter, in workflows.NewLead) (created bool, 
 	default:
 		return false, fmt.Errorf("start deal workflow %s: %w", workflows.WorkflowID(in.ID), err)
 	}
+}
+
+// NoViewError is returned by StartAndView when it started the deal but the
+// created Update did not answer the deal's view: a worker from before the
+// Update refuses it as unknown, the workflow task that took it failed, or
+// the wait for it ended. The deal was created; ask it for its state by other
+// means (its state query).
+type NoViewError struct {
+	ID  string
+	Err error
+}
+
+func (e *NoViewError) Error() string {
+	return fmt.Sprintf("deal workflow %s started; its created update: %v", workflows.WorkflowID(e.ID), e.Err)
+}
+
+func (e *NoViewError) Unwrap() error { return e.Err }
+
+// StartAndView validates the new lead and starts its deal's workflow as
+// Start does (the same StartOptions), together with the workflow's created
+// Update (Update-with-Start), whose result is the new deal's view once its
+// lead is written: one call to Temporal instead of a start followed by
+// queries. It returns:
+//
+//   - the view and created true: the deal was started and its lead written;
+//   - created false, with no view and a nil error: a deal with that id
+//     exists already (running or ended), exactly as Start reports it;
+//   - created true and a *NoViewError: the deal was started, but the Update
+//     did not answer;
+//   - an *InvalidLeadError: the input was refused before anything was sent;
+//   - any other error: whether the deal was started is not known. The call
+//     may have failed after Temporal recorded the start, as when ctx ends
+//     while the Update waits for a worker: look the workflow up.
+func StartAndView(ctx context.Context, c ViewStarter, in workflows.NewLead) (view *workflows.DealView, created bool, err error) {
+	if errs := in.Validate(); len(errs) > 0 {
+		return nil, false, &InvalidLeadError{ID: in.ID, Fields: errs}
+	}
+	start := c.NewWithStartWorkflowOperation(StartOptions(in), workflows.WorkflowName, in)
+	h, err := c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: start,
+		// No UpdateID: each call sends a fresh one (the SDK's retries of
+		// the call keep it). Temporal answers an Update-with-Start whose
+		// Update ID it has completed with that Update's result, whatever the
+		// conflict policy: a fixed ID would hand a repeated creation, or
+		// another user's creation of the same id, the first one's view as
+		// if it had created the deal.
+		UpdateOptions: client.UpdateWorkflowOptions{
+			UpdateName:   workflows.UpdateCreated,
+			WaitForStage: client.WorkflowUpdateStageCompleted,
+		},
+	})
+	// With conflict policy Fail (or reuse policy RejectDuplicate) an
+	// existing workflow fails the start operation of the MultiOperation
+	// request; the SDK returns that operation's error wrapped ("failed
+	// workflow start: %w"), so it is found by its type as Start finds it.
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	switch {
+	case errors.As(err, &started):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("start deal workflow %s with its created update: %w", workflows.WorkflowID(in.ID), err)
+	}
+	// A handle means the start went through: this call's (the start's
+	// request ID and the Update ID are this call's own).
+	var v workflows.DealView
+	if err := h.Get(ctx, &v); err != nil {
+		return nil, true, &NoViewError{ID: in.ID, Err: err}
+	}
+	if v.Deal == nil {
+		return nil, true, &NoViewError{ID: in.ID, Err: errors.New("the created update answered no deal")}
+	}
+	return &v, true, nil
 }
 
 // DerivedID is the lead id derived from parts (a user and an idempotency key,
