@@ -12,7 +12,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"dealflow/internal/deals"
 	"dealflow/internal/store"
@@ -20,7 +22,8 @@ import (
 )
 
 // readyWait bounds how long creating a lead waits for the workflow to have
-// written the lead row and to answer its state query.
+// written the lead row and to answer the deal's view (its created Update, or
+// else its state query).
 const readyWait = 10 * time.Second
 
 // notReadyRetry is the pause between attempts to reach a deal whose
@@ -136,6 +139,12 @@ type createLeadRequest struct {
 // createLead: POST /v1/leads. The same id (or the same Idempotency-Key from
 // the same user) always leads to the same deal: the workflow ID is derived
 // from it, and Temporal never runs two workflows with one ID.
+//
+// The deal is started with its created Update (deals.StartAndView): one call
+// to Temporal starts the workflow, waits for its lead to be written and
+// answers the deal's view, which is the 201's body. An existing deal fails
+// the start itself (conflict policy Fail), so no look-up precedes it, and of
+// two concurrent creations of one id the second is told by the start.
 func (s *Server) createLead(c *gin.Context) error {
 	ctx := c.Request.Context()
 	u := userOf(c)
@@ -143,41 +152,110 @@ func (s *Server) createLead(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	created, err := s.startLead(ctx, u, in)
-	if err != nil {
+	if err := s.beforeStart(ctx, u, in); err != nil {
 		return err
 	}
-	if !created {
+	// The wait for the new deal, within the request's deadline so that a
+	// deal not ready in time still gets its 202. The Update waits on the
+	// worker; a start Temporal recorded stands whatever becomes of the wait.
+	wctx, cancel := context.WithTimeout(ctx, readyBudget(ctx))
+	defer cancel()
+	view, created, err := deals.StartAndView(wctx, s.cfg.Temporal, in)
+	var (
+		inv    *deals.InvalidLeadError
+		noView *deals.NoViewError
+	)
+	switch {
+	case errors.As(err, &inv):
+		return invalid(inv.Fields...)
+	case errors.As(err, &noView):
+		// Started, but the Update did not answer: a worker from before it
+		// refused it as unknown, its workflow task failed, or the wait ran
+		// out. Ask the deal as before the Update existed.
+		s.leadStarted(u, in, "createdUpdate", noView.Err.Error())
+		c.Header("Location", "/v1/leads/"+in.ID)
+		return s.answerCreated(wctx, c, in.ID)
+	case err != nil:
+		return s.startUnsure(wctx, c, u, in, err)
+	case !created:
 		return s.existingLead(c, u, in.ID)
 	}
+	s.leadStarted(u, in)
 	c.Header("Location", "/v1/leads/"+in.ID)
-	return s.answerCreated(c, in.ID)
+	setETag(c, view.Version())
+	c.JSON(http.StatusCreated, showDeal(view))
+	return nil
 }
 
-// startLead starts the new lead's deal workflow after the duplicate check;
-// created is false when a deal with its id exists already (a repeated
-// request, or a concurrent one that started it first).
-func (s *Server) startLead(ctx context.Context, u User, in workflows.NewLead) (created bool, err error) {
-	if err := s.checkNewLead(ctx, u, in); err != nil {
-		return false, err
+// startUnsure answers a creation whose Update-with-Start failed without
+// saying whether the start happened: the wait ran out while the Update
+// waited for a worker (after Temporal recorded the start), or the call failed
+// outright (before it, or after it, as when the new workflow's first task
+// failed). Whether the workflow exists tells which. One that exists is taken
+// as this creation's when the user may see it (a manager, or its owner: a
+// rep creates leads for no one else), which the 202 or 201 then shows no more
+// than a GET would; another's is answered as any existing deal.
+func (s *Server) startUnsure(wctx context.Context, c *gin.Context, u User, in workflows.NewLead, err error) error {
+	ctx := c.Request.Context()
+	if ctx.Err() != nil {
+		return s.temporalErr(ctx, err)
 	}
-	if err := s.health.up(ctx); err != nil {
-		return false, err
-	}
-	_, err = s.cfg.Temporal.DescribeWorkflowExecution(ctx, workflows.WorkflowID(in.ID), "")
+	desc, derr := s.cfg.Temporal.DescribeWorkflowExecution(ctx, workflows.WorkflowID(in.ID), "")
 	var nf *serviceerror.NotFound
 	switch {
-	case err == nil:
-		return false, nil
-	case !errors.As(err, &nf):
-		return false, s.temporalErr(ctx, err)
+	case errors.As(derr, &nf):
+		return s.temporalErr(ctx, err) // nothing was started
+	case derr != nil:
+		return s.temporalErr(ctx, derr)
+	}
+	if !u.Manager() && !strings.EqualFold(startedOwner(desc), u.Email) {
+		return s.existingLead(c, u, in.ID)
+	}
+	s.leadStarted(u, in, "startError", err.Error())
+	c.Header("Location", "/v1/leads/"+in.ID)
+	return s.answerCreated(wctx, c, in.ID)
+}
+
+// startedOwner is the owner a deal's workflow shows in its search
+// attributes ("" when it shows none).
+func startedOwner(desc *workflowservice.DescribeWorkflowExecutionResponse) string {
+	p := desc.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()[workflows.SASalesOwner.GetName()]
+	var owner string
+	if p == nil || converter.GetDefaultDataConverter().FromPayload(p, &owner) != nil {
+		return ""
+	}
+	return owner
+}
+
+func (s *Server) leadStarted(u User, in workflows.NewLead, args ...any) {
+	s.log.Info("lead workflow started", append([]any{"leadID", in.ID, "owner", in.Owner, "by", u.Email}, args...)...)
+}
+
+// beforeStart is what a lead's creation checks before it starts the deal:
+// possible duplicates on file, and that Temporal is up (503 at once, not
+// after the SDK's retries).
+func (s *Server) beforeStart(ctx context.Context, u User, in workflows.NewLead) error {
+	if err := s.checkNewLead(ctx, u, in); err != nil {
+		return err
+	}
+	return s.health.up(ctx)
+}
+
+// startLead starts the new lead's deal workflow after the duplicate check,
+// for the web form, which shows the deal's page next (the API's creation is
+// createLead); created is false when a deal with its id exists already (a
+// repeated request, or a concurrent one that started it first): the start
+// itself tells, with no look-up before it.
+func (s *Server) startLead(ctx context.Context, u User, in workflows.NewLead) (created bool, err error) {
+	if err := s.beforeStart(ctx, u, in); err != nil {
+		return false, err
 	}
 	created, err = deals.Start(ctx, s.cfg.Temporal, in)
 	if err != nil {
 		return false, s.temporalErr(ctx, err)
 	}
 	if created {
-		s.log.Info("lead workflow started", "leadID", in.ID, "owner", in.Owner, "by", u.Email)
+		s.leadStarted(u, in)
 	}
 	return created, nil
 }
@@ -240,27 +318,30 @@ func (s *Server) leadInput(ctx context.Context, u User, req createLeadRequest, k
 	return in, s.resolveUsers(ctx, u, &in)
 }
 
-// answerCreated waits, briefly, for the new deal's workflow to answer and to
-// have written the lead row: then every action works and the lead is in
-// lists (201). The workflow answers its state query before its first
-// activity has written the row, so the answer alone does not say the row is
-// there. A deal whose worker is down is still created, durably; it says so
-// with 202.
-func (s *Server) answerCreated(c *gin.Context, id string) error {
+// answerCreated waits, within wctx, for the new deal's workflow to answer
+// and to have written the lead row: then every action works and the lead is
+// in lists (201). It asks as creations did before the created Update (whose
+// answer createLead takes when it comes): the state query, which the
+// workflow answers before its first activity has written the row, so the
+// answer alone does not say the row is there, then the read model. A deal
+// whose worker is down is still created, durably; it says so with 202, as
+// when wctx has run out already.
+func (s *Server) answerCreated(wctx context.Context, c *gin.Context, id string) error {
 	ctx := c.Request.Context()
-	wctx, cancel := context.WithTimeout(ctx, readyBudget(ctx))
-	defer cancel()
 	var view *workflows.DealView
-	err := retryNotReady(wctx, func() error {
-		if view == nil {
-			v, err := s.queryState(wctx, id)
-			if err != nil {
-				return err
+	err := wctx.Err() // the Update may have spent the wait
+	if err == nil {
+		err = retryNotReady(wctx, func() error {
+			if view == nil {
+				v, err := s.queryState(wctx, id)
+				if err != nil {
+					return err
+				}
+				view = v
 			}
-			view = v
-		}
-		return s.leadRecorded(wctx, id)
-	})
+			return s.leadRecorded(wctx, id)
+		})
+	}
 	if err != nil {
 		// The wait's bound ran out: seen by the context, or first by Temporal,
 		// which answers a query a moment before its caller's deadline (504).

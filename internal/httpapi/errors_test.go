@@ -354,9 +354,11 @@ func TestActionRetriedAfterWorkflowTaskFailure(t *testing.T) {
 // A query answered WorkflowNotReady (the deal's workflow task failed and
 // waits to be run again, as when the worker is stopped in the middle of it:
 // a 500 in a make test run) is asked again: the lead is created, not a 500.
+// A creation queries the deal when its created Update did not answer, here
+// because the worker does not know it (createdUnknown).
 func TestCreateRetriesQueryAfterWorkflowTaskFailure(t *testing.T) {
 	q := &queryNotReadyOnce{}
-	e := newEnv(t, envOpts{wrap: func(c httpapi.Temporal) httpapi.Temporal { q.Temporal = c; return q }})
+	e := newEnv(t, envOpts{wrap: func(c httpapi.Temporal) httpapi.Temporal { q.Temporal = createdUnknown{c}; return q }})
 	r := e.do("POST", "/v1/leads", e.repA, map[string]any{"id": "wnr1", "topic": "t", "lastName": "L", "company": "C"})
 	if r.code != 201 || r.str("id") != "wnr1" {
 		t.Fatalf("create with a not-ready query: %d %s", r.code, r.raw)

@@ -43,7 +43,8 @@ func (c *stepClock) step(d time.Duration) {
 }
 
 // callCounter decorates the real client to count the API's calls to
-// Temporal by method.
+// Temporal by method (NewWithStartWorkflowOperation only builds what an
+// Update-with-Start sends: it calls nothing and is not counted).
 type callCounter struct {
 	httpapi.Temporal
 	mu    sync.Mutex
@@ -92,6 +93,11 @@ func (cc *callCounter) QueryWorkflow(ctx context.Context, id, runID, queryType s
 func (cc *callCounter) UpdateWorkflow(ctx context.Context, o client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
 	cc.count("UpdateWorkflow")
 	return cc.Temporal.UpdateWorkflow(ctx, o)
+}
+
+func (cc *callCounter) UpdateWithStartWorkflow(ctx context.Context, o client.UpdateWithStartWorkflowOptions) (client.WorkflowUpdateHandle, error) {
+	cc.count("UpdateWithStartWorkflow")
+	return cc.Temporal.UpdateWithStartWorkflow(ctx, o)
 }
 
 func (cc *callCounter) CheckHealth(ctx context.Context, r *client.CheckHealthRequest) (*client.CheckHealthResponse, error) {
@@ -147,7 +153,7 @@ func newQueryGate() *queryGate {
 // wrap is an envOpts.wrap.
 func (g *queryGate) wrap(c httpapi.Temporal) httpapi.Temporal { g.Temporal = c; return g }
 
-// arm gates the next query (earlier ones, such as a creation's, pass).
+// arm gates the next query (earlier ones pass).
 func (g *queryGate) arm() { g.armed <- struct{}{} }
 
 func (g *queryGate) QueryWorkflow(ctx context.Context, id, runID, queryType string, args ...any) (converter.EncodedValue, error) {

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -58,8 +59,9 @@ func TestCreateIsIdempotent(t *testing.T) {
 		t.Fatalf("the conflict shows the deal: %s", r.raw)
 	}
 	// Two requests racing to start one id: the loser answers like a
-	// repeat. The competitor starts the deal between the loser's look-up
-	// and its start.
+	// repeat. The competitor starts the deal after the loser's checks and
+	// before its Update-with-Start, which finds the deal there: no look-up
+	// before the start is needed to tell.
 	race := func(token, id string) resp {
 		rc.arm(func() { e.create(e.repA, id) })
 		return e.do("POST", "/v1/leads", token, lead(id))
@@ -422,13 +424,22 @@ func TestCreateUser(t *testing.T) {
 // worker runs.
 func TestCreateAcceptedWhenWorkerSlow(t *testing.T) {
 	// The deal, with no worker, never answers, so the creation's wait for it
-	// always ends (a second before the deadline) and answers 202; the
-	// timeout only has to leave room for the start itself (token, health
-	// check, look-up, start), which a busy machine stretches past a second.
-	e := newEnv(t, envOpts{timeout: 5 * time.Second, noWorker: true})
+	// (its created Update's) always ends (a second before the deadline),
+	// the start having been recorded; one look-up finds the deal, and the
+	// answer is 202. The timeout only has to leave room for the request's
+	// work before the wait (token, duplicate and health checks), which a
+	// busy machine stretches past a second.
+	calls := &callCounter{}
+	e := newEnv(t, envOpts{timeout: 5 * time.Second, noWorker: true, wrap: calls.wrap})
+	calls.take()
 	r := e.do("POST", "/v1/leads", e.repA, lead("later"))
 	if r.code != http.StatusAccepted || r.header.Get("Location") != "/v1/leads/later" || r.str("id") != "later" {
 		t.Fatalf("create with a slow worker: %d %v %s", r.code, r.header, r.raw)
+	}
+	got := calls.take()
+	delete(got, "CheckHealth")
+	if want := map[string]int{"UpdateWithStartWorkflow": 1, "DescribeWorkflowExecution": 1}; !maps.Equal(got, want) {
+		t.Errorf("called Temporal's %v, want %v", got, want)
 	}
 	e.startWorker()
 	e.setTimeout(0) // the default: time for the new worker to take the deal up

@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -213,27 +212,23 @@ func (panicOnQuery) QueryWorkflow(context.Context, string, string, string, ...an
 }
 
 // racer decorates the real client to make two creations race for one id,
-// deterministically: once armed, the next DescribeWorkflowExecution that
-// finds no workflow runs the competitor before it answers, so the competitor
-// starts the workflow between this request's look-up and its start, as when
-// two requests arrive together. It changes no answer of the server.
+// deterministically: once armed, the next Update-with-Start runs the
+// competitor before it is sent, so the competitor starts the workflow after
+// this request's checks and before its start, as when two requests arrive
+// together. It changes no answer of the server.
 type racer struct {
 	httpapi.Temporal
 	competitor atomic.Pointer[func()]
 }
 
-// arm makes the next look-up that misses run fn first.
+// arm makes the next Update-with-Start run fn first.
 func (r *racer) arm(fn func()) { r.competitor.Store(&fn) }
 
-func (r *racer) DescribeWorkflowExecution(ctx context.Context, id, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
-	resp, err := r.Temporal.DescribeWorkflowExecution(ctx, id, runID)
-	var nf *serviceerror.NotFound
-	if errors.As(err, &nf) {
-		if fn := r.competitor.Swap(nil); fn != nil {
-			(*fn)()
-		}
+func (r *racer) UpdateWithStartWorkflow(ctx context.Context, o client.UpdateWithStartWorkflowOptions) (client.WorkflowUpdateHandle, error) {
+	if fn := r.competitor.Swap(nil); fn != nil {
+		(*fn)()
 	}
-	return resp, err
+	return r.Temporal.UpdateWithStartWorkflow(ctx, o)
 }
 
 // taskFailsOnce decorates the real client so that the first Update answers
