@@ -118,10 +118,10 @@ func TestConfigErrors(t *testing.T) {
 		t.Errorf("the error shows the database URL: %v", err)
 	}
 	// API_ADDR, API_METRICS_ADDR, DATABASE_URL, LOG_LEVEL, API_RATE_LIMIT,
-	// API_REQUEST_TIMEOUT, TEMPORAL_UI_URL, the ten of the Temporal connection
+	// API_REQUEST_TIMEOUT, TEMPORAL_UI_URL, the eleven of the Temporal connection
 	// and the six of the payload codec.
-	if len(vars) != 23 {
-		t.Errorf("-h would list %d variables, want 23", len(vars))
+	if len(vars) != 24 {
+		t.Errorf("-h would list %d variables, want 24", len(vars))
 	}
 	t.Setenv("TEMPORAL_UI_URL", "localhost:8233")
 	if _, _, err := load(); err == nil || !strings.Contains(err.Error(), "TEMPORAL_UI_URL") {

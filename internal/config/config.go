@@ -36,6 +36,7 @@ var (
 	TemporalTLSServerCA   = Var{"TEMPORAL_TLS_SERVER_CA_CERT_PATH", "", "PEM CA certificate(s) the frontend's certificate must chain to; empty: the system's roots"}
 	TemporalTLSServerName = Var{"TEMPORAL_TLS_SERVER_NAME", "", "name the frontend's certificate must carry; empty: the host of the address"}
 	TemporalProfile       = Var{"TEMPORAL_PROFILE", "default", "profile of the profile file to use (the temporal CLI's TOML file)"}
+	TemporalCompression   = Var{"TEMPORAL_GRPC_COMPRESSION", "none", "compression of the gRPC requests to Temporal: none, or gzip (the SDK's own default) for a slow or metered link, such as Temporal Cloud over the internet"}
 	TemporalConfigFile    = Var{"TEMPORAL_CONFIG_FILE", "", "profile file; empty: $XDG_CONFIG_HOME/temporalio/temporal.toml (~/.config/…) when it exists; TEMPORAL_* variables override its values"}
 	DatabaseURL           = Var{"DATABASE_URL", "postgres://postgres@127.0.0.1:5432/dealflow?sslmode=disable", "PostgreSQL connection URL"}
 	LogLevel              = Var{"LOG_LEVEL", "info", "log level: debug, info, warn, error"}
@@ -66,7 +67,7 @@ var (
 // the dev stack and the docker-compose check are compared against it.
 var All = []Var{
 	TemporalAddress, TemporalNamespace, TemporalAPIKey, TemporalTLS, TemporalTLSClientCert, TemporalTLSClientKey,
-	TemporalTLSServerCA, TemporalTLSServerName, TemporalProfile, TemporalConfigFile,
+	TemporalTLSServerCA, TemporalTLSServerName, TemporalProfile, TemporalConfigFile, TemporalCompression,
 	DatabaseURL, LogLevel, APIAddr, APIRateLimit, APIRequestTimeout, WorkerMetricsAddr, APIMetricsAddr,
 	SMTPAddr, SMTPFrom, SMTPUsername, SMTPPassword, SMTPAuth, SMTPTLS, SMTPCAFile, SMTPTimeout,
 	WorkerStopTimeout, TemporalUIURL,

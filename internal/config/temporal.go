@@ -69,7 +69,7 @@ func (t Temporal) Auth() string {
 // TEMPORAL_GRPC_META_*), which are checked the same way.
 var temporalVars = []Var{
 	TemporalAddress, TemporalNamespace, TemporalAPIKey, TemporalTLS, TemporalTLSClientCert, TemporalTLSClientKey,
-	TemporalTLSServerCA, TemporalTLSServerName, TemporalProfile, TemporalConfigFile,
+	TemporalTLSServerCA, TemporalTLSServerName, TemporalProfile, TemporalConfigFile, TemporalCompression,
 }
 
 // tlsField is one TLS setting, by its variable and its key in the profile
@@ -172,8 +172,27 @@ func (r *Reader) Temporal() Temporal {
 		return t
 	}
 	t.Options = opts
+	t.Options.ConnectionOptions.GrpcCompression = r.grpcCompression()
 	t.setEncryption(keys)
 	return t
+}
+
+// grpcCompression reads TEMPORAL_GRPC_COMPRESSION. The SDK gzips every
+// request by default, and the server then answers in gzip too: on a link
+// that is not slow (loopback, a data centre, a compose network) that is CPU
+// spent on both sides for nothing: 9% of the worker's and of the API's CPU
+// in a product run (docs/benchmarks.md, issue 18). Hence none by default,
+// gzip when asked for.
+func (r *Reader) grpcCompression() client.GrpcCompression {
+	switch v := strings.ToLower(r.raw(TemporalCompression)); v {
+	case "none", "":
+		return &client.GrpcCompressionNone{}
+	case "gzip":
+		return &client.GrpcCompressionGzip{}
+	default:
+		r.fail(TemporalCompression, "%q is not none or gzip", v)
+		return nil
+	}
 }
 
 // profileFromFile loads the selected profile of the profile file, or an

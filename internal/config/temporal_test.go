@@ -2,9 +2,12 @@ package config
 
 import (
 	"encoding/pem"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"go.temporal.io/sdk/client"
 
 	"dealflow/internal/config/configtest"
 )
@@ -58,6 +61,8 @@ func TestTemporalMisconfigurationNamesTheVariable(t *testing.T) {
 	}{
 		{"missing cert file", mtls("TEMPORAL_TLS_CLIENT_CERT_PATH", filepath.Join(dir, "gone.pem")),
 			[]string{"TEMPORAL_TLS_CLIENT_CERT_PATH: cannot read", "gone.pem", "no such file"}},
+		{"unknown compression", map[string]string{"TEMPORAL_GRPC_COMPRESSION": "brotli"},
+			[]string{"TEMPORAL_GRPC_COMPRESSION: \"brotli\" is not none or gzip"}},
 		{"cert path is a folder", mtls("TEMPORAL_TLS_CLIENT_CERT_PATH", dir),
 			[]string{"TEMPORAL_TLS_CLIENT_CERT_PATH: cannot read", "is a directory"}},
 		{"missing key file", mtls("TEMPORAL_TLS_CLIENT_KEY_PATH", filepath.Join(dir, "gone.key")),
@@ -216,6 +221,20 @@ api_key = "`+secretKey+`"
 	}
 }
 
+// TestTemporalCompression: requests go uncompressed unless gzip is asked for.
+func TestTemporalCompression(t *testing.T) {
+	isolate(t)
+	for env, want := range map[string]client.GrpcCompression{
+		"": &client.GrpcCompressionNone{}, "none": &client.GrpcCompressionNone{}, "GZIP": &client.GrpcCompressionGzip{},
+	} {
+		r := NewReaderFrom(map[string]string{"TEMPORAL_GRPC_COMPRESSION": env})
+		got := r.Temporal().Options.ConnectionOptions.GrpcCompression
+		if err := r.Err(); err != nil || fmt.Sprintf("%T", got) != fmt.Sprintf("%T", want) {
+			t.Errorf("TEMPORAL_GRPC_COMPRESSION=%q: %T (%v), want %T", env, got, err, want)
+		}
+	}
+}
+
 // TestTemporalVarsListed keeps -h complete: Temporal() records every
 // variable it documents.
 func TestTemporalVarsListed(t *testing.T) {
@@ -225,7 +244,7 @@ func TestTemporalVarsListed(t *testing.T) {
 	var b strings.Builder
 	Usage(&b, "worker", "", r.Vars())
 	for _, v := range []Var{TemporalAddress, TemporalNamespace, TemporalAPIKey, TemporalTLS, TemporalTLSClientCert,
-		TemporalTLSClientKey, TemporalTLSServerCA, TemporalTLSServerName, TemporalProfile, TemporalConfigFile} {
+		TemporalTLSClientKey, TemporalTLSServerCA, TemporalTLSServerName, TemporalProfile, TemporalConfigFile, TemporalCompression} {
 		if !strings.Contains(b.String(), v.Name+" ") {
 			t.Errorf("-h lacks %s:\n%s", v.Name, b.String())
 		}
