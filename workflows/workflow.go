@@ -53,7 +53,7 @@ type dealWorkflow struct {
 	signalsBuffered bool
 	// visible holds the search attributes last upserted.
 	visible visibility
-	// closing is set once the run is about to end (see settle): Updates are
+	// closing is set once the run is about to end (see endRun): Updates are
 	// refused from then on, with this code.
 	closing string
 	// validated holds the commands the Update validator decoded, by Update
@@ -61,8 +61,11 @@ type dealWorkflow struct {
 	// on replay; the handler then decodes the payload itself.)
 	validated map[string]Command
 	meter     dealMeter // business metrics (metrics.go)
-	// lean: the run is at version 1 of "lean-history" (see since).
+	// lean: the run is at version 1 of "lean-history".
 	lean bool
+	// updateTask is the history length of the workflow task in which an
+	// Update handler last started or returned (see endRun).
+	updateTask int
 }
 
 func newDealWorkflow(ctx workflow.Context, in NewLead) (*dealWorkflow, error) {
@@ -118,6 +121,8 @@ func newDealWorkflow(ctx workflow.Context, in NewLead) (*dealWorkflow, error) {
 	// Registering a handler records nothing in the history, so this needs
 	// no version: an old history never carries the Update.
 	if err := workflow.SetUpdateHandler(ctx, UpdateCreated, func(ctx workflow.Context) (DealView, error) {
+		defer w.updateRan()
+		w.updateRan()
 		if err := w.lock.Lock(ctx); err != nil { // held until the lead is written
 			return DealView{}, err
 		}
@@ -130,6 +135,8 @@ func newDealWorkflow(ctx workflow.Context, in NewLead) (*dealWorkflow, error) {
 		act := act
 		err := workflow.SetUpdateHandlerWithOptions(ctx, string(act),
 			func(ctx workflow.Context, raw json.RawMessage) (Result, error) {
+				defer w.updateRan()
+				w.updateRan()
 				id := workflow.GetCurrentUpdateInfo(ctx).ID
 				cmd, err := w.command(id, act, raw)
 				return w.act(ctx, act, cmd, err, id)
@@ -417,7 +424,7 @@ func (w *dealWorkflow) act(ctx workflow.Context, act Action, cmd Command, decode
 // carriesSignal reports whether an action sent as a Signal is taken while the
 // run moves to a fresh one (and its state carried over): its sender cannot
 // retry it, as the API retries an Update. The task that ends the run then
-// holds no Update (see settle), only such writes, which a retry of the task
+// holds no Update (see endRun), only such writes, which a retry of the task
 // repeats harmlessly.
 func (w *dealWorkflow) carriesSignal(updateID string) bool {
 	return updateID == "" && w.closing == RejectMoving && w.signalsBuffered
@@ -597,10 +604,7 @@ func (w *dealWorkflow) changed() {
 
 // finish ends the workflow once every handler has returned.
 func (w *dealWorkflow) finish() (*Deal, error) {
-	if err := w.settle(RejectEnded); err != nil {
-		return nil, err
-	}
-	if err := workflow.Await(w.ctx, func() bool { return workflow.AllHandlersFinished(w.ctx) && !w.signalsPending() }); err != nil {
+	if err := w.endRun(RejectEnded); err != nil {
 		return nil, err
 	}
 	w.log.Info("deal complete", "stage", w.d.Stage, "status", w.d.Status)
@@ -610,32 +614,56 @@ func (w *dealWorkflow) finish() (*Deal, error) {
 // continueAsNew starts a fresh run with the state, after every in-flight
 // update and signal has finished, so none is lost across the boundary.
 func (w *dealWorkflow) continueAsNew() (*Deal, error) {
-	if err := w.settle(RejectMoving); err != nil {
-		return nil, err
-	}
-	if err := workflow.Await(w.ctx, func() bool { return workflow.AllHandlersFinished(w.ctx) && !w.signalsPending() }); err != nil {
+	if err := w.endRun(RejectMoving); err != nil {
 		return nil, err
 	}
 	w.log.Info("continuing as new", "events", workflow.GetInfo(w.ctx).GetCurrentHistoryLength())
 	return nil, workflow.NewContinueAsNewError(w.ctx, WorkflowName, NewLead{ID: w.d.ID, Owner: w.d.Owner, State: w.d})
 }
 
-// settle ends the workflow task that decided to end the run, with a timer, and
-// refuses Updates from then on (code): the task that ends the run then never
-// carries an Update. Temporal refuses the completion of a task that ends the
-// run when an event (a timer, a signal) arrived while it ran, and fails the
-// Updates the task handled, though their ApplyChange, a local activity, has
-// already written: the rep would be told the action failed after it was
-// recorded. Runs that reached their end before version 1 end at once.
-func (w *dealWorkflow) settle(code string) error {
-	if !w.lean && workflow.GetVersion(w.ctx, "end-run-in-own-task", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-		return nil
+// endRun refuses Updates from now on (code) and returns once every handler
+// has returned and no signal waits, in a workflow task that has handled no
+// Update: the run may end in it. Temporal refuses the completion of a task
+// that ends the run when an event (a timer, a signal) arrived while it ran,
+// and fails the Updates the task handled, though their ApplyChange, a local
+// activity, has already written: the rep would be told the action failed
+// after it was recorded. So a task that handled one is ended with a
+// second's timer first (version 1 of "end-run-in-own-task" did that always;
+// a lean run only when this task handled an Update: a deal that ends on its
+// thank-you's timer ends in that timer's task). Runs that reached their end
+// before version 1 end at once.
+func (w *dealWorkflow) endRun(code string) error {
+	quiet := func() bool { return workflow.AllHandlersFinished(w.ctx) && !w.signalsPending() }
+	if !w.lean {
+		if workflow.GetVersion(w.ctx, "end-run-in-own-task", workflow.DefaultVersion, 1) == 1 {
+			w.closing = code
+			if err := workflow.Sleep(w.ctx, time.Second); err != nil {
+				return err
+			}
+		}
+		return workflow.Await(w.ctx, quiet)
 	}
 	w.closing = code
-	return workflow.Sleep(w.ctx, time.Second)
+	if err := workflow.Await(w.ctx, quiet); err != nil {
+		return err
+	}
+	if w.updateTask != workflow.GetInfo(w.ctx).GetCurrentHistoryLength() {
+		return nil
+	}
+	// No Update handler runs in the task after the timer's: new Updates
+	// are refused by their validator, and none was left running.
+	if err := workflow.Sleep(w.ctx, time.Second); err != nil {
+		return err
+	}
+	return workflow.Await(w.ctx, quiet)
 }
 
-// closingRejection refuses an action while the run ends (see settle).
+// updateRan notes that an Update handler runs in this workflow task.
+func (w *dealWorkflow) updateRan() {
+	w.updateTask = workflow.GetInfo(w.ctx).GetCurrentHistoryLength()
+}
+
+// closingRejection refuses an action while the run ends (see endRun).
 func (w *dealWorkflow) closingRejection(act Action) *Rejection {
 	msg := "the deal has ended (paid, or closed past its retention window); it takes no more actions"
 	if w.closing == RejectMoving {
