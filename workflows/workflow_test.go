@@ -282,7 +282,10 @@ func TestOneFollowUpTimer(t *testing.T) {
 		do(minute, ActActivateQuote, ActivateQuote{Revision: 1}).
 		do(minute, ActClose, Close{Outcome: "won"}).
 		do(minute, ActFulfillOrder, FulfillOrder{}).
-		do(minute, ActRecordPayment, RecordPayment{Amount: dec("50000")})
+		do(minute, ActRecordPayment, RecordPayment{Amount: dec("50000")}).
+		// The test environment's history length stands still unless set:
+		// the thank-you's timer fires in a later workflow task.
+		check(minute, func(t *testing.T, v DealView) { s.env.SetCurrentHistoryLength(1000) })
 	v := s.run(fastLead("timer1"))
 	if v.Stage != StagePaid || !s.env.IsWorkflowCompleted() {
 		t.Fatalf("end state %s, completed %v", v.Stage, s.env.IsWorkflowCompleted())
@@ -298,6 +301,28 @@ func TestOneFollowUpTimer(t *testing.T) {
 	}
 	if got := s.rec.messages(); !slices.Equal(got, []string{KindThankYou}) {
 		t.Errorf("messages %v", got)
+	}
+}
+
+// TestRunEndsAfterAnUpdateInATaskOfItsOwn: a deal paid after its thank-you
+// went out ends in the payment's workflow task, which handled an Update, so
+// the run ends a second later in a task of its own (endRun).
+func TestRunEndsAfterAnUpdateInATaskOfItsOwn(t *testing.T) {
+	s := newScenario(t)
+	var started []string
+	s.env.SetOnTimerScheduledListener(func(id string, d time.Duration) { started = append(started, d.String()) })
+	developSequence(s).
+		do(minute, ActPropose, Propose{PaymentTerms: "Net 45"}).
+		do(minute, ActActivateQuote, ActivateQuote{Revision: 1}).
+		do(minute, ActClose, Close{Outcome: "won"}).
+		do(2*day, ActFulfillOrder, FulfillOrder{}).
+		do(minute, ActRecordPayment, RecordPayment{Amount: dec("50000")})
+	v := s.run(fastLead("timer2"))
+	if v.Stage != StagePaid || !s.env.IsWorkflowCompleted() || s.env.GetWorkflowError() != nil {
+		t.Fatalf("end state %s, completed %v, error %v", v.Stage, s.env.IsWorkflowCompleted(), s.env.GetWorkflowError())
+	}
+	if len(started) == 0 || started[len(started)-1] != time.Second.String() {
+		t.Errorf("timers started %v: the last should be endRun's second", started)
 	}
 }
 
