@@ -63,9 +63,10 @@ type dealWorkflow struct {
 	meter     dealMeter // business metrics (metrics.go)
 	// lean: the run is at version 1 of "lean-history".
 	lean bool
-	// updateTask is the history length of the workflow task in which an
-	// Update handler last started or returned (see endRun).
-	updateTask int
+	// actionTask is the history length of the workflow task in which an
+	// Update handler or a Signal's action last started or returned (see
+	// endRun).
+	actionTask int
 }
 
 func newDealWorkflow(ctx workflow.Context, in NewLead) (*dealWorkflow, error) {
@@ -121,8 +122,8 @@ func newDealWorkflow(ctx workflow.Context, in NewLead) (*dealWorkflow, error) {
 	// Registering a handler records nothing in the history, so this needs
 	// no version: an old history never carries the Update.
 	if err := workflow.SetUpdateHandler(ctx, UpdateCreated, func(ctx workflow.Context) (DealView, error) {
-		defer w.updateRan()
-		w.updateRan()
+		defer w.actionTaken()
+		w.actionTaken()
 		if err := w.lock.Lock(ctx); err != nil { // held until the lead is written
 			return DealView{}, err
 		}
@@ -135,8 +136,8 @@ func newDealWorkflow(ctx workflow.Context, in NewLead) (*dealWorkflow, error) {
 		act := act
 		err := workflow.SetUpdateHandlerWithOptions(ctx, string(act),
 			func(ctx workflow.Context, raw json.RawMessage) (Result, error) {
-				defer w.updateRan()
-				w.updateRan()
+				defer w.actionTaken()
+				w.actionTaken()
 				id := workflow.GetCurrentUpdateInfo(ctx).ID
 				cmd, err := w.command(id, act, raw)
 				return w.act(ctx, act, cmd, err, id)
@@ -495,7 +496,11 @@ func (w *dealWorkflow) receiveSignals(ctx workflow.Context) {
 // both.
 func (w *dealWorkflow) takeSignal(ctx workflow.Context, act Action, c workflow.ReceiveChannel, rawPayloads bool) {
 	w.signalsBusy = true
-	defer func() { w.signalsBusy = false }()
+	w.actionTaken()
+	defer func() {
+		w.signalsBusy = false
+		w.actionTaken()
+	}()
 	var (
 		raw     json.RawMessage
 		readErr error
@@ -622,16 +627,18 @@ func (w *dealWorkflow) continueAsNew() (*Deal, error) {
 }
 
 // endRun refuses Updates from now on (code) and returns once every handler
-// has returned and no signal waits, in a workflow task that has handled no
-// Update: the run may end in it. Temporal refuses the completion of a task
-// that ends the run when an event (a timer, a signal) arrived while it ran,
-// and fails the Updates the task handled, though their ApplyChange, a local
-// activity, has already written: the rep would be told the action failed
-// after it was recorded. So a task that handled one is ended with a
-// second's timer first (version 1 of "end-run-in-own-task" did that always;
-// a lean run only when this task handled an Update: a deal that ends on its
-// thank-you's timer ends in that timer's task). Runs that reached their end
-// before version 1 end at once.
+// has returned and no signal waits, in a workflow task that has taken no
+// rep action: the run may end in it. Temporal refuses the completion of a
+// task that ends the run when an event (a timer, a signal) arrived while it
+// ran, and fails the Updates the task handled, though their ApplyChange, a
+// local activity, has already written: the rep would be told the action
+// failed after it was recorded (and a signal arriving then fails the task,
+// to be taken in the next). So a task that took an action, as an Update or a
+// Signal, is followed by a second's timer before the end, and what arrives
+// meanwhile is taken in a task of its own. Version 1 of
+// "end-run-in-own-task" did that always; a lean run only after an action: a
+// deal that ends on its thank-you's timer ends in that timer's task. Runs
+// that reached their end before version 1 end at once.
 func (w *dealWorkflow) endRun(code string) error {
 	quiet := func() bool { return workflow.AllHandlersFinished(w.ctx) && !w.signalsPending() }
 	if !w.lean {
@@ -647,7 +654,7 @@ func (w *dealWorkflow) endRun(code string) error {
 	if err := workflow.Await(w.ctx, quiet); err != nil {
 		return err
 	}
-	if w.updateTask != workflow.GetInfo(w.ctx).GetCurrentHistoryLength() {
+	if w.actionTask != workflow.GetInfo(w.ctx).GetCurrentHistoryLength() {
 		return nil
 	}
 	// No Update handler runs in the task after the timer's: new Updates
@@ -658,9 +665,10 @@ func (w *dealWorkflow) endRun(code string) error {
 	return workflow.Await(w.ctx, quiet)
 }
 
-// updateRan notes that an Update handler runs in this workflow task.
-func (w *dealWorkflow) updateRan() {
-	w.updateTask = workflow.GetInfo(w.ctx).GetCurrentHistoryLength()
+// actionTaken notes that a rep's action (an Update, a Signal) is taken in
+// this workflow task.
+func (w *dealWorkflow) actionTaken() {
+	w.actionTask = workflow.GetInfo(w.ctx).GetCurrentHistoryLength()
 }
 
 // closingRejection refuses an action while the run ends (see endRun).

@@ -304,10 +304,10 @@ func TestOneFollowUpTimer(t *testing.T) {
 	}
 }
 
-// TestRunEndsAfterAnUpdateInATaskOfItsOwn: a deal paid after its thank-you
+// TestRunEndsAfterAnActionInATaskOfItsOwn: a deal paid after its thank-you
 // went out ends in the payment's workflow task, which handled an Update, so
 // the run ends a second later in a task of its own (endRun).
-func TestRunEndsAfterAnUpdateInATaskOfItsOwn(t *testing.T) {
+func TestRunEndsAfterAnActionInATaskOfItsOwn(t *testing.T) {
 	s := newScenario(t)
 	var started []string
 	s.env.SetOnTimerScheduledListener(func(id string, d time.Duration) { started = append(started, d.String()) })

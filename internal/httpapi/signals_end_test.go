@@ -17,9 +17,10 @@ import (
 )
 
 // Signals that reach a run in the workflow task that ends it, on the real
-// stack. A run that ends (finish) or continues as new first sleeps on a
-// one-second timer (settle), then waits for every handler and every signal
-// still buffered. A signal handed to the workflow in the same task as that
+// stack. A run that ends (finish) or continues as new after a task that
+// took a rep action first sleeps on a one-second timer (the workflow's
+// endRun; here the settle timer), then waits for every handler and every
+// signal still buffered. A signal handed to the workflow in the same task as that
 // timer's firing must still be taken: applied and carried into the next run
 // when the run moves, refused and recorded once the deal has ended. Before
 // version 1 of "signals-stay-buffered" the run ended in that task and the
@@ -34,8 +35,8 @@ import (
 // in the run's history that the timer did fire in the racing signals' task,
 // and fail saying so otherwise.
 
-// settleDelay is the timer the workflow's settle step sleeps on before a run
-// ends.
+// settleDelay is the timer the workflow's endRun sleeps on before a run
+// ends after a task that took an action.
 const settleDelay = time.Second
 
 // fireMargin is how long past its due time the settle timer is given to fire
