@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,12 +40,17 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// lowFreePort is a free port below 32768: the cluster's frontend keeps its
-// port in a smallint column (devstack's pickPorts).
-func lowFreePort(t *testing.T) int {
+// lowFreePort is a free port below 32768, other than those taken: the
+// cluster's frontend keeps its port in a smallint column (devstack's
+// pickPorts), and a port below the kernel's ephemeral range (32768 and up
+// here) is never handed to another test's outgoing connection between its
+// pick and its use, as one from FreePort can be. The Web UI's port needs
+// that: the codec server's CORS origin names it, so the dev server's retries
+// on "address already in use" cannot move it.
+func lowFreePort(t *testing.T, taken ...int) int {
 	t.Helper()
 	for p := 20000 + os.Getpid()%10000; p < 32000; p++ {
-		if devstack.PortFree(p) {
+		if !slices.Contains(taken, p) && devstack.PortFree(p) {
 			return p
 		}
 	}
@@ -101,10 +107,11 @@ func TestStackUpAndDownOnCluster(t *testing.T) {
 func upAndDown(t *testing.T, mode string) {
 	t.Setenv("DATABASE_URL", "")
 	data := t.TempDir()
+	temporalPort := lowFreePort(t)
 	f := flags{
 		temporal:     mode,
-		temporalPort: lowFreePort(t),
-		uiPort:       freePort(t),
+		temporalPort: temporalPort,
+		uiPort:       lowFreePort(t, temporalPort),
 		pgPort:       0,
 		apiAddr:      "127.0.0.1:" + strconv.Itoa(freePort(t)),
 		metricsAddr:  "127.0.0.1:" + strconv.Itoa(freePort(t)),
