@@ -78,9 +78,10 @@ func newDealWorkflow(ctx workflow.Context, in NewLead) (*dealWorkflow, error) {
 	}
 	w.visible = currentVisibility(ctx)
 	// Version 1 of "lean-history" takes every change versioned before it as
-	// made (since), so a new run records this one marker instead of one per
-	// change (each a marker event and an upsert of TemporalChangeVersion: a
-	// visibility write), and keeps one follow-up timer (run).
+	// made (each such call below reads "w.lean ||"), so a new run records
+	// this one marker instead of one per change (each a marker event and an
+	// upsert of TemporalChangeVersion: a visibility write); it also keeps one
+	// follow-up timer (run) and ends a run at once when it can (endRun).
 	w.lean = workflow.GetVersion(ctx, "lean-history", workflow.DefaultVersion, 1) == 1
 	// Version 1 of "currency-pricing" brings the money rules of
 	// PricingCurrency (rounding to the currency, the quote summary, payments
