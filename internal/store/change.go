@@ -72,22 +72,14 @@ func write(ctx context.Context, tx pgx.Tx, ch workflows.Change) (workflows.Chang
 	if err != nil {
 		return res, err
 	}
+	// Most steps read nothing back (no qualification, no rewrite): their
+	// writes are queued and go in one round trip.
+	var out execer = tx
+	q := &queue{}
 	if !rewrite && ch.Qualify == nil {
-		// Most steps: their writes read nothing back, so they go in one
-		// round trip.
-		q := &queue{}
-		if err := upsertLead(ctx, q, ch); err != nil {
-			return res, err
-		}
-		if err := writeTouched(ctx, q, ch); err != nil {
-			return res, err
-		}
-		if err := insertEvent(ctx, q, ch.Deal.ID, ch.Event); err != nil {
-			return res, err
-		}
-		return res, q.send(ctx, tx)
+		out = q
 	}
-	if err := upsertLead(ctx, tx, ch); err != nil {
+	if err := upsertLead(ctx, out, ch); err != nil {
 		return res, err
 	}
 	if rewrite && (ch.Qualify != nil || ch.Records.Opportunity == nil) {
@@ -105,15 +97,15 @@ func write(ctx context.Context, tx pgx.Tx, ch workflows.Change) (workflows.Chang
 	if rewrite {
 		res.Sent, err = reconcile(ctx, tx, ch)
 	} else {
-		err = writeTouched(ctx, tx, ch)
+		err = writeTouched(ctx, out, ch)
 	}
 	if err != nil {
 		return res, err
 	}
-	if err := insertEvent(ctx, tx, ch.Deal.ID, ch.Event); err != nil {
+	if err := insertEvent(ctx, out, ch.Deal.ID, ch.Event); err != nil {
 		return res, err
 	}
-	return res, nil
+	return res, q.send(ctx, tx)
 }
 
 // execer runs one statement: a transaction at once, a queue when it is sent.
