@@ -35,11 +35,14 @@ func ApplyChange(ctx context.Context, pool *Pool, ch workflows.Change) (workflow
 		return workflows.ChangeResult{}, withKind(ErrInvalidChange, errors.New("change without a deal id"))
 	}
 	var res workflows.ChangeResult
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		var err error
-		res, err = write(ctx, tx, ch)
-		return err
-	})
+	err := writeAtOnce(ctx, pool, ch)
+	if errors.Is(err, errNeedsTransaction) {
+		err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			var err error
+			res, err = write(ctx, tx, ch)
+			return err
+		})
+	}
 	if err != nil {
 		err = fmt.Errorf("apply change %d (%s) of deal %s: %w", ch.Event.Seq, ch.Event.Action, ch.Deal.ID, err)
 		if invalidData(err) {
@@ -63,23 +66,57 @@ func invalidData(err error) bool {
 		pgErr.Code == "23514" // check_violation
 }
 
-// write writes the whole Change inside tx: the records the step touched,
-// or, when the deal already has a write at this step's seq or later (see
-// rewritesStep), every record of the deal as the Change's Records have it.
+// errNeedsTransaction is why writeAtOnce did not write a step: it reads
+// something back (a qualification), or the deal has a write at its seq or
+// later already (see rewritesStep).
+var errNeedsTransaction = errors.New("the step needs a transaction")
+
+// writeAtOnce writes a step that reads nothing back in one round trip: its
+// statements go as one pipelined batch, which PostgreSQL runs as one implicit
+// transaction. The transaction path below costs four round trips (BEGIN, the
+// lock, the writes, COMMIT), and on these machines each is a pair of system
+// calls and a wake-up for the worker and for PostgreSQL (docs/benchmarks.md,
+// issue 18). The batch's first statement takes the same lock and stops the
+// batch, writing nothing, when the step was written before
+// (dealflow_step_is_new, migration 00008): the transaction then rewrites.
+func writeAtOnce(ctx context.Context, pool *Pool, ch workflows.Change) error {
+	if ch.Qualify != nil {
+		return errNeedsTransaction
+	}
+	q := &queue{}
+	if ch.Records != nil && ch.Event.Action != "" { // as rewritesStep
+		_, _ = q.Exec(ctx, `SELECT dealflow_step_is_new($1, $2)`, ch.Deal.ID, ch.Event.Seq)
+	}
+	if err := upsertLead(ctx, q, ch); err != nil {
+		return err
+	}
+	if err := writeTouched(ctx, q, ch); err != nil {
+		return err
+	}
+	if err := insertEvent(ctx, q, ch.Deal.ID, ch.Event); err != nil {
+		return err
+	}
+	err := q.send(ctx, pool)
+	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == stepWrittenBefore {
+		return errNeedsTransaction
+	}
+	return err
+}
+
+// stepWrittenBefore is the SQLSTATE dealflow_step_is_new raises.
+const stepWrittenBefore = "DF001"
+
+// write writes the whole Change inside tx, for a step writeAtOnce does not
+// take: the records the step touched and its qualification, or, when the
+// deal already has a write at this step's seq or later (see rewritesStep),
+// every record of the deal as the Change's Records have it.
 func write(ctx context.Context, tx pgx.Tx, ch workflows.Change) (workflows.ChangeResult, error) {
 	var res workflows.ChangeResult
 	rewrite, err := rewritesStep(ctx, tx, ch)
 	if err != nil {
 		return res, err
 	}
-	// Most steps read nothing back (no qualification, no rewrite): their
-	// writes are queued and go in one round trip.
-	var out execer = tx
-	q := &queue{}
-	if !rewrite && ch.Qualify == nil {
-		out = q
-	}
-	if err := upsertLead(ctx, out, ch); err != nil {
+	if err := upsertLead(ctx, tx, ch); err != nil {
 		return res, err
 	}
 	if rewrite && (ch.Qualify != nil || ch.Records.Opportunity == nil) {
@@ -97,15 +134,12 @@ func write(ctx context.Context, tx pgx.Tx, ch workflows.Change) (workflows.Chang
 	if rewrite {
 		res.Sent, err = reconcile(ctx, tx, ch)
 	} else {
-		err = writeTouched(ctx, out, ch)
+		err = writeTouched(ctx, tx, ch)
 	}
 	if err != nil {
 		return res, err
 	}
-	if err := insertEvent(ctx, out, ch.Deal.ID, ch.Event); err != nil {
-		return res, err
-	}
-	return res, q.send(ctx, tx)
+	return res, insertEvent(ctx, tx, ch.Deal.ID, ch.Event)
 }
 
 // execer runs one statement: a transaction at once, a queue when it is sent.
@@ -131,13 +165,14 @@ func (q *queue) Exec(_ context.Context, sql string, args ...any) (pgconn.Command
 	return pgconn.CommandTag{}, nil
 }
 
-// send runs the queued statements in tx, in their order; the first that
-// fails ends it (and the transaction), and is named in the error.
-func (q *queue) send(ctx context.Context, tx pgx.Tx) error {
+// send runs the queued statements in their order, as one implicit
+// transaction; the first that fails ends them (and the transaction), and is
+// named in the error.
+func (q *queue) send(ctx context.Context, pool *Pool) error {
 	if q.b.Len() == 0 {
 		return nil
 	}
-	br := tx.SendBatch(ctx, &q.b)
+	br := pool.SendBatch(ctx, &q.b)
 	for _, name := range q.names {
 		if _, err := br.Exec(); err != nil {
 			_ = br.Close()
