@@ -192,19 +192,24 @@ func (q *queue) send(ctx context.Context, pool *Pool) error {
 // is then unknown here, so the step rewrites every record of the deal.
 //
 // The lock also orders two writes of one deal that overlap: an attempt that
-// timed out but still runs, and its retry.
+// timed out but still runs, and its retry. The timeline is read in a
+// statement after the lock's, so that an attempt that waited for the lock
+// sees what the one that held it committed (under READ COMMITTED a
+// statement's snapshot is taken when it starts, before any wait).
 func rewritesStep(ctx context.Context, tx pgx.Tx, ch workflows.Change) (bool, error) {
 	if ch.Records == nil || ch.Event.Action == "" {
 		return false, nil // a Change from before Records: the touched records only
 	}
-	var last *int
-	err := tx.QueryRow(ctx, `SELECT (SELECT max(seq) FROM deal_events WHERE lead_id = $1)
-		FROM leads WHERE id = $1 FOR UPDATE`, ch.Deal.ID).Scan(&last)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil // the deal's first write
-	}
+	tag, err := tx.Exec(ctx, `SELECT FROM leads WHERE id = $1 FOR UPDATE`, ch.Deal.ID)
 	if err != nil {
 		return false, fmt.Errorf("lock deal %s: %w", ch.Deal.ID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return false, nil // the deal's first write
+	}
+	var last *int
+	if err := tx.QueryRow(ctx, `SELECT max(seq) FROM deal_events WHERE lead_id = $1`, ch.Deal.ID).Scan(&last); err != nil {
+		return false, fmt.Errorf("read the timeline of deal %s: %w", ch.Deal.ID, err)
 	}
 	return last != nil && *last >= ch.Event.Seq, nil
 }

@@ -65,14 +65,98 @@ func TestStepInOneRoundTrip(t *testing.T) {
 	if stage, events, last, opp := state(); stage != "Develop" || events != 2 || last != 2 || opp != "Open" {
 		t.Fatalf("after step 2: stage %s, %d events up to seq %d, opportunity %q", stage, events, last, opp)
 	}
-	// The same seq again, as a re-run of a failed workflow task takes it: a
-	// different step, which must replace what the first one wrote.
-	rerun := step(2, workflows.StagePropose, &workflows.Opportunity{ID: "OPP-ONE-TRIP", Name: "n", Status: "Lost"})
+	// The same seq again, as the re-run of a failed workflow task takes it:
+	// another step, whose records hold no opportunity. Only the rewrite
+	// (the transaction path) removes the one the first write left.
+	rerun := step(2, workflows.StagePropose, nil)
 	if err := apply(rerun); err != nil {
 		t.Fatal(err)
 	}
-	if stage, events, last, opp := state(); stage != "Propose" || events != 2 || last != 2 || opp != "Lost" {
-		t.Fatalf("after step 2's re-run: stage %s, %d events up to seq %d, opportunity %q; want Propose, 2, 2 and Lost",
+	if stage, events, last, opp := state(); stage != "Propose" || events != 2 || last != 2 || opp != "" {
+		t.Fatalf("after step 2's re-run: stage %s, %d events up to seq %d, opportunity %q; want Propose, 2, 2 and none",
 			stage, events, last, opp)
+	}
+}
+
+// Two attempts of one step that overlap (one timed out but still runs, and
+// its retry): the one that waited for the deal's lock must see what the
+// other committed, and rewrite instead of writing as if the step were new.
+func TestOverlappingAttemptsOfAStep(t *testing.T) {
+	ctx := context.Background()
+	pool := testenv.Pool(t)
+	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	step := func(seq int, stage workflows.Stage) workflows.Change {
+		return workflows.Change{
+			Deal: workflows.DealHeader{ID: "OVERLAP", Owner: "rep1", Stage: stage, Status: workflows.StatusOpen,
+				Currency: "EUR", CreatedAt: at, StageEnteredAt: at},
+			Lead:    workflows.Lead{Topic: "t", Status: "Open"},
+			Event:   workflows.Event{Seq: seq, At: at.Add(time.Duration(seq) * time.Minute), Actor: "rep1", Action: "edit", Accepted: true, Stage: stage},
+			Records: &workflows.Records{},
+		}
+	}
+	if _, err := store.ApplyChange(ctx, pool, step(1, workflows.StageQualify)); err != nil {
+		t.Fatal(err)
+	}
+
+	// The first attempt holds the lock and has written step 2 with an
+	// opportunity, not yet committed.
+	first, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Rollback(ctx)
+	for _, sql := range []string{
+		`SELECT FROM leads WHERE id = 'OVERLAP' FOR UPDATE`,
+		`INSERT INTO deal_events (lead_id, seq, at, action, accepted) VALUES ('OVERLAP', 2, now(), 'first', true)`,
+		`INSERT INTO opportunities (id, lead_id, currency, status) VALUES ('OPP-OVERLAP', 'OVERLAP', 'EUR', 'Open')`,
+	} {
+		if _, err := first.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The second attempt, another step under the same seq, waits for it.
+	done := make(chan error, 1)
+	go func() {
+		_, err := store.ApplyChange(ctx, pool, step(2, workflows.StagePropose))
+		done <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var waiting int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the second attempt did not wait for the first's lock: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second attempt never waited for the lock")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := first.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	var stage, action string
+	var opps int
+	if err := pool.QueryRow(ctx, `SELECT l.stage, e.action, (SELECT count(*) FROM opportunities WHERE lead_id = l.id)
+		FROM leads l JOIN deal_events e ON e.lead_id = l.id AND e.seq = 2 WHERE l.id = 'OVERLAP'`).
+		Scan(&stage, &action, &opps); err != nil {
+		t.Fatal(err)
+	}
+	if stage != "Propose" || action != "edit" || opps != 0 {
+		t.Errorf("after the overlapping attempts: stage %s, step 2 %q, %d opportunities; want Propose, the second's, none (rewritten)",
+			stage, action, opps)
 	}
 }

@@ -6,18 +6,22 @@
 -- step was written before (a retry after its commit, or a workflow task that
 -- failed after its write), and ApplyChange then rewrites every record of the
 -- deal in a transaction instead (store/change.go, rewritesStep).
+--
+-- The timeline is read by a statement after the lock's: under READ
+-- COMMITTED each statement of a (volatile) function takes its own snapshot,
+-- so an attempt that waited for the lock sees the step the holder committed.
 
 -- +goose Up
 -- +goose StatementBegin
-CREATE FUNCTION dealflow_step_is_new(lead text, step integer) RETURNS void
+CREATE FUNCTION dealflow_step_is_new(p_lead text, p_step integer) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-    last integer;
+    v_last integer;
 BEGIN
-    SELECT (SELECT max(seq) FROM deal_events WHERE lead_id = lead)
-      INTO last FROM leads WHERE id = lead FOR UPDATE;
-    IF last >= step THEN
-        RAISE EXCEPTION 'deal % already has step %', lead, last
+    PERFORM FROM leads WHERE id = p_lead FOR UPDATE;
+    SELECT max(seq) INTO v_last FROM deal_events WHERE lead_id = p_lead;
+    IF v_last >= p_step THEN
+        RAISE EXCEPTION 'deal % already has step %', p_lead, v_last
             USING ERRCODE = 'DF001';
     END IF;
 END
