@@ -148,11 +148,12 @@ type execer interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
-// queue collects a step's writes and sends them to PostgreSQL in one round
-// trip (pgx's pipeline) instead of one each: a step that touches the
-// opportunity writes it and its four child tables, nine statements, and
-// every round trip costs the worker and PostgreSQL a pair of system calls and
-// a wake-up each (docs/benchmarks.md, issue 18).
+// queue collects a step's statements (writeAtOnce's check and writes) and
+// sends them to PostgreSQL in one round trip (pgx's pipeline) instead of one
+// each: a step that touches the opportunity writes it and its four child
+// tables, nine statements, and every round trip costs the worker and
+// PostgreSQL a pair of system calls and a wake-up each (docs/benchmarks.md,
+// issue 18).
 type queue struct {
 	b     pgx.Batch
 	names []string // what each statement writes, for its error
@@ -169,9 +170,6 @@ func (q *queue) Exec(_ context.Context, sql string, args ...any) (pgconn.Command
 // transaction; the first that fails ends them (and the transaction), and is
 // named in the error.
 func (q *queue) send(ctx context.Context, pool *Pool) error {
-	if q.b.Len() == 0 {
-		return nil
-	}
 	br := pool.SendBatch(ctx, &q.b)
 	for _, name := range q.names {
 		if _, err := br.Exec(); err != nil {
