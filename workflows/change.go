@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"slices"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -36,6 +37,36 @@ type Change struct {
 	// rows these records, whatever that task left. Nil in a Change from
 	// before it (a remote ApplyChange's input recorded in a history).
 	Records *Records `json:"records,omitempty"`
+
+	// Kept names the child rows of the touched records that the step left
+	// as the deal's previous step had them (Deal.keptBy), so the store does
+	// not delete and insert them again. Nil writes every child row; the
+	// store ignores it where it rewrites the deal from Records.
+	Kept *Kept `json:"kept,omitempty"`
+}
+
+// Kept says which child row lists of a Change's touched records are the same
+// as at the deal's previous step.
+type Kept struct {
+	OpportunityLines bool `json:"opportunityLines,omitempty"`
+	Stakeholders     bool `json:"stakeholders,omitempty"`
+	Competitors      bool `json:"competitors,omitempty"`
+	Team             bool `json:"team,omitempty"`
+	// QuoteLines are the IDs of the touched quotes whose lines are kept.
+	QuoteLines   []string `json:"quoteLines,omitempty"`
+	OrderLines   bool     `json:"orderLines,omitempty"`
+	InvoiceLines bool     `json:"invoiceLines,omitempty"`
+}
+
+// none reports whether nothing is kept.
+func (k Kept) none() bool {
+	return !k.OpportunityLines && !k.Stakeholders && !k.Competitors && !k.Team &&
+		len(k.QuoteLines) == 0 && !k.OrderLines && !k.InvoiceLines
+}
+
+// QuoteLinesKept reports whether the lines of quote id are kept.
+func (k *Kept) QuoteLinesKept(id string) bool {
+	return k != nil && slices.Contains(k.QuoteLines, id)
 }
 
 // Records is every record a deal owns beside its lead row: what

@@ -177,7 +177,7 @@ func newDealWorkflow(ctx workflow.Context, in NewLead) (*dealWorkflow, error) {
 	// The lead row is written by the workflow's first activity, never by the
 	// caller before the start: the two cannot get out of step.
 	if created != nil {
-		if _, err := w.persist(ctx, *created); err != nil {
+		if _, err := w.persist(ctx, nil, *created); err != nil {
 			return nil, fmt.Errorf("record lead %s: %w", in.ID, err)
 		}
 	}
@@ -313,7 +313,7 @@ func (w *dealWorkflow) endActivities() error {
 	if !ok {
 		return nil
 	}
-	cr, err := w.persist(w.ctx, ch)
+	cr, err := w.persist(w.ctx, w.d, ch)
 	if err != nil {
 		return fmt.Errorf("end activities: %w", err)
 	}
@@ -342,7 +342,7 @@ func (w *dealWorkflow) fireDue() (end bool, err error) {
 		return true, nil
 	}
 	w.log.Info("follow-up due", "kind", r.Kind, "key", r.Key)
-	cr, err := w.persist(ctx, ch)
+	cr, err := w.persist(ctx, w.d, ch)
 	if err != nil {
 		return false, fmt.Errorf("follow-up %s: %w", r.Key, err)
 	}
@@ -400,7 +400,7 @@ func (w *dealWorkflow) act(ctx workflow.Context, act Action, cmd Command, decode
 		ch, res, err := next.Apply(cmd, now)
 		if err == nil {
 			res.Version = next.Version()
-			cr, err := w.persist(ctx, ch)
+			cr, err := w.persist(ctx, w.d, ch)
 			if err != nil {
 				return Result{}, fmt.Errorf("%s: %w", act, err)
 			}
@@ -444,7 +444,7 @@ func (w *dealWorkflow) refuse(ctx workflow.Context, act Action, by string, rej *
 // refuseLocked writes the refusal to the timeline, and the deal goes on.
 func (w *dealWorkflow) refuseLocked(ctx workflow.Context, act Action, by string, rej *Rejection) (Result, error) {
 	next := w.d.Clone()
-	cr, err := w.persist(ctx, next.Reject(act, by, rej.Message, workflow.Now(ctx)))
+	cr, err := w.persist(ctx, w.d, next.Reject(act, by, rej.Message, workflow.Now(ctx)))
 	if err != nil {
 		return Result{}, fmt.Errorf("record refused %s: %w", act, err)
 	}
@@ -552,7 +552,15 @@ const retryForever = 10 * 365 * 24 * time.Hour
 // ApplyChange is idempotent, so a local activity re-run after a worker dies
 // before its task completes changes nothing. Deals started before the version
 // keep their remote activity to the end of their run.
-func (w *dealWorkflow) persist(ctx workflow.Context, ch Change) (ChangeResult, error) {
+//
+// prev is the deal as its previous step left it (nil for the step that
+// creates it): the child rows the step did not change are named in the
+// Change, and the store leaves them alone (Deal.keptBy). The comparison
+// records nothing in the history.
+func (w *dealWorkflow) persist(ctx workflow.Context, prev *Deal, ch Change) (ChangeResult, error) {
+	if prev != nil {
+		ch.Kept = prev.keptBy(ch)
+	}
 	retry := &temporal.RetryPolicy{
 		InitialInterval:        500 * time.Millisecond,
 		BackoffCoefficient:     2,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -263,6 +264,53 @@ func TestWonDealRunsToPaidInvoice(t *testing.T) {
 	want := []string{"create", "qualify", "edit_opportunity", "add_stakeholder", "add_line", "propose", "activate_quote", "close", "fulfill_order", "record_payment", "record_payment", "followup:thank_you"}
 	if !slices.Equal(actions, want) {
 		t.Errorf("writes %v\nwant   %v", actions, want)
+	}
+}
+
+// TestStepNamesTheChildRowsItKept: each write names the child rows of its
+// touched records that are as the previous step left them (Change.Kept), and
+// only those, so the store skips rewriting them and nothing else.
+func TestStepNamesTheChildRowsItKept(t *testing.T) {
+	s := newScenario(t)
+	developSequence(s).
+		do(minute, ActPropose, Propose{PaymentTerms: "Net 45"}).
+		do(minute, ActActivateQuote, ActivateQuote{Revision: 1}).
+		do(minute, ActClose, Close{Outcome: "won"}).
+		do(minute, ActFulfillOrder, FulfillOrder{}).
+		do(minute, ActRecordPayment, RecordPayment{Amount: dec("50000")})
+	v := s.run(fastLead("kept1"))
+	if v.Stage != StagePaid {
+		t.Fatalf("stage %s", v.Stage)
+	}
+	q := v.Quotes[0].ID
+	allOpp := Kept{OpportunityLines: true, Stakeholders: true, Competitors: true, Team: true}
+	want := map[string]*Kept{
+		"create":           nil,
+		"qualify":          nil, // the opportunity is new
+		"edit_opportunity": &allOpp,
+		"add_stakeholder":  {OpportunityLines: true, Competitors: true, Team: true},
+		"add_line":         {Stakeholders: true, Competitors: true, Team: true},
+		"propose":          nil, // a new quote
+		"activate_quote":   {QuoteLines: []string{q}},
+		// The opportunity closes with its rows, the quote with its lines;
+		// the order is new.
+		"close":              {OpportunityLines: true, Stakeholders: true, Competitors: true, Team: true, QuoteLines: []string{q}},
+		"fulfill_order":      {OrderLines: true}, // the invoice is new
+		"record_payment":     {InvoiceLines: true},
+		"followup:thank_you": nil,
+	}
+	if len(s.rec.changes) != len(want) {
+		t.Fatalf("%d writes, want %d", len(s.rec.changes), len(want))
+	}
+	for _, c := range s.rec.changes {
+		w, ok := want[c.Event.Action]
+		if !ok {
+			t.Errorf("unexpected write %s", c.Event.Action)
+			continue
+		}
+		if !reflect.DeepEqual(c.Kept, w) {
+			t.Errorf("%s: kept %+v, want %+v", c.Event.Action, c.Kept, w)
+		}
 	}
 }
 

@@ -216,23 +216,29 @@ func rewritesStep(ctx context.Context, tx pgx.Tx, ch workflows.Change) (bool, er
 // messages in the outbox.
 func writeTouched(ctx context.Context, tx execer, ch workflows.Change) error {
 	id, cur := ch.Deal.ID, ch.Deal.Currency
+	// The child rows the step left as they were stay (Change.Kept): the
+	// timeline check before this made sure the rows are its previous step's.
+	kept := ch.Kept
+	if kept == nil {
+		kept = &workflows.Kept{}
+	}
 	if ch.Opportunity != nil {
-		if err := upsertOpportunity(ctx, tx, id, cur, ch.Opportunity); err != nil {
+		if err := upsertOpportunity(ctx, tx, id, cur, ch.Opportunity, kept); err != nil {
 			return err
 		}
 	}
 	for i := range ch.Quotes {
-		if err := upsertQuote(ctx, tx, id, cur, &ch.Quotes[i]); err != nil {
+		if err := upsertQuote(ctx, tx, id, cur, &ch.Quotes[i], kept.QuoteLinesKept(ch.Quotes[i].ID)); err != nil {
 			return err
 		}
 	}
 	if ch.Order != nil {
-		if err := upsertOrder(ctx, tx, id, cur, ch.Order); err != nil {
+		if err := upsertOrder(ctx, tx, id, cur, ch.Order, kept.OrderLines); err != nil {
 			return err
 		}
 	}
 	if ch.Invoice != nil {
-		if err := upsertInvoice(ctx, tx, id, cur, ch.Invoice); err != nil {
+		if err := upsertInvoice(ctx, tx, id, cur, ch.Invoice, kept.InvoiceLines); err != nil {
 			return err
 		}
 	}
@@ -330,22 +336,22 @@ func rewriteRecords(ctx context.Context, tx pgx.Tx, ch workflows.Change, id, cur
 		return fmt.Errorf("rewrite deal %s: clear its unsent messages: %w", id, err)
 	}
 	if r.Opportunity != nil {
-		if err := upsertOpportunity(ctx, tx, id, cur, r.Opportunity); err != nil {
+		if err := upsertOpportunity(ctx, tx, id, cur, r.Opportunity, &workflows.Kept{}); err != nil {
 			return err
 		}
 	}
 	for i := range r.Quotes {
-		if err := upsertQuote(ctx, tx, id, cur, &r.Quotes[i]); err != nil {
+		if err := upsertQuote(ctx, tx, id, cur, &r.Quotes[i], false); err != nil {
 			return err
 		}
 	}
 	if r.Order != nil {
-		if err := upsertOrder(ctx, tx, id, cur, r.Order); err != nil {
+		if err := upsertOrder(ctx, tx, id, cur, r.Order, false); err != nil {
 			return err
 		}
 	}
 	if r.Invoice != nil {
-		if err := upsertInvoice(ctx, tx, id, cur, r.Invoice); err != nil {
+		if err := upsertInvoice(ctx, tx, id, cur, r.Invoice, false); err != nil {
 			return err
 		}
 	}
@@ -656,8 +662,8 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10) ON CONFLICT DO NOTHING`,
 }
 
 // upsertOpportunity writes the deal's one opportunity and replaces its child
-// rows with the snapshot's.
-func upsertOpportunity(ctx context.Context, tx execer, leadID, currency string, o *workflows.Opportunity) error {
+// rows with the snapshot's, but for those kept names.
+func upsertOpportunity(ctx context.Context, tx execer, leadID, currency string, o *workflows.Opportunity, kept *workflows.Kept) error {
 	_, err := tx.Exec(ctx, `
 INSERT INTO opportunities (id, lead_id, name, customer_need, proposed_solution, currency,
 	estimated_revenue, revenue_override, estimated_close_date, probability, status,
@@ -679,42 +685,51 @@ ON CONFLICT (lead_id) DO UPDATE SET
 		return fmt.Errorf("upsert opportunity %s: %w", o.ID, err)
 	}
 
-	n := len(o.Stakeholders)
-	pos, ids, names, emails, roles := make([]int32, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	for i, s := range o.Stakeholders {
-		pos[i], ids[i], names[i], emails[i], roles[i] = int32(i+1), s.ID, s.Name, s.Email, s.Role
-	}
-	if err := replace(ctx, tx, "opportunity_stakeholders", o.ID, `
+	if !kept.Stakeholders {
+		n := len(o.Stakeholders)
+		pos, ids, names, emails, roles := make([]int32, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		for i, s := range o.Stakeholders {
+			pos[i], ids[i], names[i], emails[i], roles[i] = int32(i+1), s.ID, s.Name, s.Email, s.Role
+		}
+		if err := replace(ctx, tx, "opportunity_stakeholders", o.ID, `
 INSERT INTO opportunity_stakeholders (opportunity_id, pos, stakeholder_id, name, email, role)
 SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[])`,
-		n, pos, ids, names, emails, roles); err != nil {
-		return err
+			n, pos, ids, names, emails, roles); err != nil {
+			return err
+		}
 	}
 
-	n = len(o.Competitors)
-	pos, ids, names, strengths := make([]int32, n), make([]string, n), make([]string, n), make([]string, n)
-	for i, c := range o.Competitors {
-		pos[i], ids[i], names[i], strengths[i] = int32(i+1), c.ID, c.Name, c.Strengths
-	}
-	if err := replace(ctx, tx, "opportunity_competitors", o.ID, `
+	if !kept.Competitors {
+		n := len(o.Competitors)
+		pos, ids, names, strengths := make([]int32, n), make([]string, n), make([]string, n), make([]string, n)
+		for i, c := range o.Competitors {
+			pos[i], ids[i], names[i], strengths[i] = int32(i+1), c.ID, c.Name, c.Strengths
+		}
+		if err := replace(ctx, tx, "opportunity_competitors", o.ID, `
 INSERT INTO opportunity_competitors (opportunity_id, pos, competitor_id, name, strengths)
 SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::text[])`,
-		n, pos, ids, names, strengths); err != nil {
-		return err
+			n, pos, ids, names, strengths); err != nil {
+			return err
+		}
 	}
 
-	n = len(o.Team)
-	pos, ids, users, teamRoles := make([]int32, n), make([]string, n), make([]string, n), make([]string, n)
-	for i, m := range o.Team {
-		pos[i], ids[i], users[i], teamRoles[i] = int32(i+1), m.ID, m.UserID, m.Role
-	}
-	if err := replace(ctx, tx, "opportunity_team", o.ID, `
+	if !kept.Team {
+		n := len(o.Team)
+		pos, ids, users, roles := make([]int32, n), make([]string, n), make([]string, n), make([]string, n)
+		for i, m := range o.Team {
+			pos[i], ids[i], users[i], roles[i] = int32(i+1), m.ID, m.UserID, m.Role
+		}
+		if err := replace(ctx, tx, "opportunity_team", o.ID, `
 INSERT INTO opportunity_team (opportunity_id, pos, member_id, user_id, role)
 SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::text[])`,
-		n, pos, ids, users, teamRoles); err != nil {
-		return err
+			n, pos, ids, users, roles); err != nil {
+			return err
+		}
 	}
 
+	if kept.OpportunityLines {
+		return nil
+	}
 	return replaceLines(ctx, tx, "opportunity_lines", o.ID, o.Lines)
 }
 
@@ -799,8 +814,8 @@ func summaryValues(first int) string {
 }
 
 // upsertQuote writes one quote revision, keyed by (deal, revision), and
-// replaces its lines.
-func upsertQuote(ctx context.Context, tx execer, leadID, currency string, q *workflows.Quote) error {
+// replaces its lines unless they are kept.
+func upsertQuote(ctx context.Context, tx execer, leadID, currency string, q *workflows.Quote, linesKept bool) error {
 	_, err := tx.Exec(ctx, `
 INSERT INTO quotes (id, lead_id, revision, name, status, status_reason, currency, total, payment_terms,
 	effective_from, effective_to, created_at, activated_at, closed_at, `+summaryColumns+`)
@@ -816,11 +831,15 @@ ON CONFLICT (lead_id, revision) DO UPDATE SET
 	if err != nil {
 		return fmt.Errorf("upsert quote %s (revision %d): %w", q.ID, q.Revision, err)
 	}
+	if linesKept {
+		return nil
+	}
 	return replaceLines(ctx, tx, "quote_lines", q.ID, q.Lines)
 }
 
-// upsertOrder writes the deal's one order and replaces its lines.
-func upsertOrder(ctx context.Context, tx execer, leadID, currency string, o *workflows.Order) error {
+// upsertOrder writes the deal's one order and replaces its lines unless
+// they are kept.
+func upsertOrder(ctx context.Context, tx execer, leadID, currency string, o *workflows.Order, linesKept bool) error {
 	_, err := tx.Exec(ctx, `
 INSERT INTO orders (id, lead_id, quote_id, currency, total, payment_terms, status, cancel_reason,
 	created_at, fulfilled_at, canceled_at, `+summaryColumns+`)
@@ -835,13 +854,16 @@ ON CONFLICT (lead_id) DO UPDATE SET
 	if err != nil {
 		return fmt.Errorf("upsert order %s: %w", o.ID, err)
 	}
+	if linesKept {
+		return nil
+	}
 	return replaceLines(ctx, tx, "order_lines", o.ID, o.Lines)
 }
 
 // upsertInvoice writes the deal's one invoice (paid amount and status as the
-// snapshot has them), replaces its lines and adds the payments not recorded
-// yet; a payment already recorded is never rewritten.
-func upsertInvoice(ctx context.Context, tx execer, leadID, currency string, inv *workflows.Invoice) error {
+// snapshot has them), replaces its lines unless they are kept and adds the
+// payments not recorded yet; a payment already recorded is never rewritten.
+func upsertInvoice(ctx context.Context, tx execer, leadID, currency string, inv *workflows.Invoice, linesKept bool) error {
 	_, err := tx.Exec(ctx, `
 INSERT INTO invoices (id, lead_id, order_id, currency, total, paid_amount, payment_terms, due_date,
 	status, cancel_reason, created_at, paid_at, `+summaryColumns+`)
@@ -856,8 +878,10 @@ ON CONFLICT (lead_id) DO UPDATE SET
 	if err != nil {
 		return fmt.Errorf("upsert invoice %s: %w", inv.ID, err)
 	}
-	if err := replaceLines(ctx, tx, "invoice_lines", inv.ID, inv.Lines); err != nil {
-		return err
+	if !linesKept {
+		if err := replaceLines(ctx, tx, "invoice_lines", inv.ID, inv.Lines); err != nil {
+			return err
+		}
 	}
 	// The payments are the invoice's, whole: a row the snapshot lacks was
 	// written by a workflow task that failed after its local activity (see

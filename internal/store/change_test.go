@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"dealflow/internal/store"
 	"dealflow/internal/tests/testenv"
 	"dealflow/workflows"
@@ -158,5 +160,72 @@ func TestOverlappingAttemptsOfAStep(t *testing.T) {
 	if stage != "Propose" || action != "edit" || opps != 0 {
 		t.Errorf("after the overlapping attempts: stage %s, step 2 %q, %d opportunities; want Propose, the second's, none (rewritten)",
 			stage, action, opps)
+	}
+}
+
+// A step names the child rows it left as the previous step had them
+// (Change.Kept): the store writes the rest and leaves those alone. A step
+// written before is rewritten whole, whatever it names.
+func TestKeptChildRowsAreLeftAlone(t *testing.T) {
+	ctx := context.Background()
+	pool := testenv.Pool(t)
+	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	line := func(id, amount string) workflows.Line {
+		d := decimal.RequireFromString(amount)
+		return workflows.Line{ID: id, Product: "p " + id, Quantity: decimal.NewFromInt(1), UnitPrice: d, Amount: d, ExtendedAmount: d}
+	}
+	step := func(seq int, opp *workflows.Opportunity, kept *workflows.Kept) workflows.Change {
+		return workflows.Change{
+			Deal: workflows.DealHeader{ID: "KEPT", Owner: "rep1", Stage: workflows.StageDevelop, Status: workflows.StatusOpen,
+				Currency: "EUR", CreatedAt: at, StageEnteredAt: at},
+			Lead:        workflows.Lead{Topic: "t", Status: "Open"},
+			Event:       workflows.Event{Seq: seq, At: at.Add(time.Duration(seq) * time.Minute), Actor: "rep1", Action: "edit", Accepted: true, Stage: workflows.StageDevelop},
+			Opportunity: opp,
+			Records:     &workflows.Records{Opportunity: opp},
+			Kept:        kept,
+		}
+	}
+	rows := func() (lines, stakeholders int, revenue string) {
+		t.Helper()
+		err := pool.QueryRow(ctx, `SELECT
+				(SELECT count(*) FROM opportunity_lines WHERE opportunity_id = 'OPP-KEPT'),
+				(SELECT count(*) FROM opportunity_stakeholders WHERE opportunity_id = 'OPP-KEPT'),
+				(SELECT estimated_revenue::text FROM opportunities WHERE id = 'OPP-KEPT')`).
+			Scan(&lines, &stakeholders, &revenue)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	apply := func(ch workflows.Change) {
+		t.Helper()
+		if _, err := store.ApplyChange(ctx, pool, ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dana := workflows.Stakeholder{ID: "S1", Name: "Dana", Role: "Decision Maker"}
+	lee := workflows.Stakeholder{ID: "S2", Name: "Lee", Role: "Influencer"}
+
+	apply(step(1, &workflows.Opportunity{ID: "OPP-KEPT", Name: "n", Status: "Open",
+		Lines: []workflows.Line{line("L1", "100")}, Stakeholders: []workflows.Stakeholder{dana}}, nil))
+	if l, s, rev := rows(); l != 1 || s != 1 || rev != "100" {
+		t.Fatalf("after step 1: %d lines, %d stakeholders, revenue %s", l, s, rev)
+	}
+
+	// Step 2 says its lines are kept while they are not (a test's lie, to
+	// see the store trust it): the lines stay, the stakeholders and the
+	// opportunity's own row are written.
+	two := &workflows.Opportunity{ID: "OPP-KEPT", Name: "n", Status: "Open",
+		Lines: []workflows.Line{line("L1", "100"), line("L2", "50")}, Stakeholders: []workflows.Stakeholder{dana, lee}}
+	apply(step(2, two, &workflows.Kept{OpportunityLines: true}))
+	if l, s, rev := rows(); l != 1 || s != 2 || rev != "150" {
+		t.Fatalf("after step 2: %d lines, %d stakeholders, revenue %s; want 1, 2, 150", l, s, rev)
+	}
+
+	// The same step again (a failed workflow task's re-run): the rewrite
+	// makes every row the Records', kept or not.
+	apply(step(2, two, &workflows.Kept{OpportunityLines: true}))
+	if l, s, _ := rows(); l != 2 || s != 2 {
+		t.Fatalf("after step 2's re-run: %d lines, %d stakeholders; want 2 and 2", l, s)
 	}
 }
